@@ -1,0 +1,49 @@
+# snoop — `make run` starts a collector and this node's agent; `make test` runs the whole suite.
+# Every target installs what it needs first, idempotently: a fresh Debian 12 machine needs nothing else.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+SNOOP := $(VENV)/bin/snoop
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc busybox-static umoci \
+                strace bpftrace postgresql debootstrap
+DATA ?= /var/lib/snoop
+
+.PHONY: all run test deps system venv proto check-proto bench lint clean
+
+all: test
+
+deps: system venv
+
+system:
+	@./scripts/install-system.sh $(DEB_PACKAGES)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+proto: venv
+	./proto/generate.sh
+
+check-proto: venv
+	./scripts/check-proto.sh
+
+run: deps
+	./scripts/run.sh
+
+test: deps
+	./scripts/test.sh $(ARGS)
+
+bench: deps
+	$(PY) bench/agent_overhead.py
+	$(PY) bench/collector.py
+
+lint: venv
+	$(VENV)/bin/ruff check agent collector cli tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

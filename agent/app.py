@@ -1,0 +1,205 @@
+"""Wires the agent together and runs its single-threaded main loop.
+
+One thread owns the tracer, the pipeline and the file sets (no locks on the hot path); the streamer
+and the metrics server run beside it and only see what the loop hands them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+import uuid
+from types import FrameType
+
+import grpc
+
+from agent.config import AgentConfig
+from agent.convert import container_files_to_pb
+from agent.dedup import FileSets
+from agent.metrics import AgentMetrics, Snapshot, serve
+from agent.pipeline import Pipeline
+from agent.processes import ProcessTable
+from agent.report import pod_reports, write_reports
+from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
+from agent.resolver.cri import CriClient
+from agent.resolver.registry import ContainerRegistry
+from agent.streamer import Streamer
+from agent.tracer import SYSCALL_STATS, Tracer
+
+log = logging.getLogger("snoop.agent")
+POLL_MS = 100
+
+
+def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
+    if not (config.tls_ca or config.tls_cert):
+        return None
+    read = lambda p: p.read_bytes() if p else None  # noqa: E731
+    creds = grpc.ssl_channel_credentials(read(config.tls_ca), read(config.tls_key), read(config.tls_cert))
+    if config.token:
+        creds = grpc.composite_channel_credentials(
+            creds, grpc.access_token_call_credentials(config.token)
+        )
+    return creds
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.started_ns = time.time_ns()
+        self.metrics = AgentMetrics()
+        self.files = FileSets(max_unique_files=config.max_unique_files)
+        self.cgroups = CgroupPaths(mount=config.cgroup_root or cgroup2_mount(), proc_root=config.proc_root)
+        self.runtime = CriClient(config.cri_endpoint)
+        self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups)
+        self.tracer = Tracer(
+            on_event=self._on_event, ringbuf_pages=config.ring_buffer_pages, seen_entries=config.seen_entries
+        )
+        self.pipeline = Pipeline(
+            registry=self.registry,
+            processes=ProcessTable(proc_root=config.proc_root),
+            files=self.files,
+            ignore_cgroup=self.tracer.ignore_cgroup,
+            excludes=config.excludes,
+            exclude_mounts=config.exclude_mounts,
+            max_pending=config.max_pending_events,
+            proc_root=config.proc_root,
+        )
+        self.streamer = (
+            Streamer(
+                config.collector,
+                agent_id=f"{config.node_name}/{uuid.uuid4().hex[:12]}",
+                max_spool_files=config.max_spool_files,
+                credentials=channel_credentials(config),
+            )
+            if config.collector
+            else None
+        )
+        self.report_writes = 0
+        self.report_write_errors = 0
+        self.event_errors = 0
+        self._stopping = False
+
+    def _on_event(self, ev: object) -> None:
+        try:
+            self.pipeline.handle(ev)  # type: ignore[arg-type]
+        except Exception:  # one bad event must not stop tracing; ctypes would swallow it silently
+            self.event_errors += 1
+            log.exception("event handling failed")
+
+    def stop(self, signum: int = 0, _frame: FrameType | None = None) -> None:
+        log.info("signal %d: flushing and stopping", signum)
+        self._stopping = True
+
+    def run(self) -> int:
+        config = self.config
+        serve(self.metrics, config.metrics_host, config.metrics_port)
+        self.tracer.open()
+        own = self.cgroups.own_cgroup_id()
+        if own is not None and own > 1:
+            self.tracer.ignore_cgroup(own)
+        self.registry.refresh(force=True)
+        if self.streamer:
+            self.streamer.start()
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.metrics.ready = True
+        log.info("tracing on node %s (collector=%s, output=%s)", config.node_name, config.collector,
+                 config.output)
+        last_batch = last_report = time.monotonic()
+        while not self._stopping:
+            self.tracer.poll(POLL_MS)
+            self.pipeline.retry_pending()
+            now = time.monotonic()
+            if now - last_batch >= config.batch_interval_s:
+                self.registry.refresh()
+                self._flush()
+                last_batch = now
+            if config.output and now - last_report >= config.interval_s:
+                self._write_report()
+                last_report = now
+        self.tracer.poll(0)
+        self.pipeline.retry_pending()
+        self._flush()
+        if config.output:
+            self._write_report()
+        if self.streamer:
+            if not self.streamer.drain(config.shutdown_timeout_s):
+                log.error("collector did not acknowledge %d files before shutdown", self.streamer.spool_files)
+            self.streamer.close()
+        self.tracer.close()
+        return 0
+
+    def _flush(self) -> None:
+        """Publishes metrics and hands what is new to the streamer."""
+        stats = self.tracer.stats()
+        self._update_totals()
+        if self.streamer:
+            deltas = self.files.drain()
+            if deltas:
+                self.streamer.submit(
+                    [container_files_to_pb(ref, self.config.node_name, f, total) for ref, f, total in deltas],
+                    dropped_events=stats["dropped"],
+                )
+        self._publish(stats)
+
+    def _update_totals(self) -> None:
+        table = self.tracer.cgroup_events()
+        for ref in self.registry.containers():
+            self.files.set_total_events(ref.container_id, table.get(ref.cgroup_id, 0))
+
+    def _write_report(self) -> None:
+        assert self.config.output is not None
+        reports = pod_reports(
+            self.files.containers(),
+            node=self.config.node_name,
+            started_at_ns=self.started_ns,
+            now_ns=time.time_ns(),
+            dropped_events=self.tracer.stats()["dropped"],
+        )
+        try:
+            write_reports(self.config.output, reports)
+            self.report_writes += 1
+        except OSError as exc:
+            self.report_write_errors += 1
+            log.error("writing reports to %s failed: %s", self.config.output, exc)
+
+    def _publish(self, stats: dict[str, int]) -> None:
+        c = self.pipeline.counters
+        s = self.streamer
+        self.metrics.publish(
+            Snapshot(
+                syscalls={name: stats[name] for name in SYSCALL_STATS if stats[name]},
+                counters={
+                    "events_dropped": stats["dropped"],
+                    "events_processed": c.new_files,
+                    "events_repeated": stats["repeated"],
+                    "events_failed": stats["failed"],
+                    "events_runtime": stats["runtime"],
+                    "path_read_errors": stats["read_error"],
+                    "paths_unresolved": c.unresolved,
+                    "paths_excluded": c.excluded,
+                    "events_unattributed": c.unattributed,
+                    "pending_dropped": c.pending_dropped,
+                    "files_overflowed": self.files.overflowed,
+                    "report_writes": self.report_writes,
+                    "report_write_errors": self.report_write_errors,
+                    "batches_sent": s.sent if s else 0,
+                    "batches_acked": s.acked if s else 0,
+                    "batches_rejected": s.rejected if s else 0,
+                    "spool_dropped_files": s.dropped_files if s else 0,
+                    "cri_errors": self.registry.runtime_errors,
+                },
+                gauges={
+                    "unique_files": self.files.unique_files(),
+                    "containers": len(self.registry.containers()),
+                    "pending_events": self.pipeline.pending,
+                    "spool_files": s.spool_files if s else 0,
+                    "collector_connected": 1 if s and s.connected else 0,
+                },
+            )
+        )
+
+
+def run_agent(config: AgentConfig) -> int:
+    return Agent(config).run()

@@ -1,0 +1,349 @@
+// snoop: which files do containers really use?
+//
+// Syscall tracepoints only (no kprobes, no kernel structs): every program reads tracepoint arguments
+// and calls BPF helpers, so the same C runs on any kernel with syscall tracepoints and BTF-less headers.
+//
+// Flow: sys_enter_* stashes (path pointer, dirfd, kind) per thread; sys_exit_* drops failed calls,
+// reads the path once (the kernel has just copied it, so the user page is resident), hashes it and
+// emits an event only for a (cgroup, path, kind) pair not seen before. Repeated accesses end in the
+// kernel: userspace work grows with new pairs, not with syscalls.
+//
+// Compile-time constants come as -D flags from agent/tracer.py: RINGBUF_PAGES, SEEN_ENTRIES, and
+// HAVE_* for the tracepoints this kernel has.
+
+#include <uapi/linux/ptrace.h>
+#include <linux/sched.h>
+
+#define PATH_MAX_LEN 4096
+#define AT_FDCWD_VALUE -100
+
+// Access kinds: the same bits as snoop.v1.AccessKind.
+#define KIND_READ 1
+#define KIND_WRITE 2
+#define KIND_EXEC 4
+#define KIND_STAT 8
+#define KIND_READLINK 16
+// Not file accesses: they keep userspace's view of each process's cwd exact.
+#define KIND_CHDIR 32
+#define KIND_FCHDIR 64
+#define KIND_FORK 128
+
+// Slots of the per-CPU stats array; mirrored by agent/tracer.py STAT_NAMES.
+enum stat_slot {
+    STAT_OPEN, STAT_OPENAT, STAT_OPENAT2, STAT_CREAT, STAT_EXECVE, STAT_EXECVEAT, STAT_STAT,
+    STAT_LSTAT, STAT_NEWFSTATAT, STAT_STATX, STAT_ACCESS, STAT_FACCESSAT, STAT_FACCESSAT2,
+    STAT_READLINK, STAT_READLINKAT, STAT_CHDIR, STAT_FCHDIR, STAT_EXEC_DONE,
+    STAT_DROPPED,      // ring buffer full: the event is lost, its dedup entry removed so it comes again
+    STAT_READ_ERROR,   // path could not be read from user memory
+    STAT_FAILED,       // syscall failed (ENOENT, EACCES, ...): not a file of the image
+    STAT_REPEATED,     // already reported for this container: ended in the kernel
+    STAT_RUNTIME,      // container runtime's own start-up (runc init)
+    STAT_EMITTED,
+    STAT_SLOTS,
+};
+
+// The one event layout. Userspace takes the struct from bcc (b["events"].event), never by hand.
+struct event {
+    u64 cgroup_id;
+    u64 ts_ns;
+    u32 pid;       // tgid
+    u32 tid;
+    s32 dirfd;     // AT_FDCWD or a directory fd for *at() syscalls; the new pid for KIND_FORK
+    u32 kind;
+    u32 path_len;  // bytes in path, without the terminating NUL
+    u32 cwd_gen;   // bumped by chdir/fchdir: relative paths are deduplicated per (pid, cwd_gen)
+    char comm[TASK_COMM_LEN];
+    char path[PATH_MAX_LEN];
+};
+
+struct pending {
+    const char *path;
+    s32 dirfd;
+    u32 kind;
+};
+
+struct seen_key {
+    u64 cgroup_id;
+    u64 hash;      // FNV-1a 64 of the path
+    u32 path_len;  // with the length, a false "seen" needs a 64-bit collision at equal length
+    u32 kind;
+    u32 pid;       // 0 for absolute paths; the tgid for relative ones (cwd is per process)
+    u32 cwd_gen;
+};
+
+BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
+BPF_TABLE("lru_hash", u32, struct pending, pending, 16384);
+BPF_TABLE("lru_hash", struct seen_key, u8, seen, SEEN_ENTRIES);
+BPF_TABLE("lru_hash", u32, u32, cwd_gen, 65536);
+BPF_HASH(ignored_cgroups, u64, u8, 65536);   // host and other non-container cgroups, set by userspace
+BPF_PERCPU_ARRAY(scratch, struct event, 1);
+BPF_PERCPU_ARRAY(stats, u64, STAT_SLOTS);
+BPF_TABLE("percpu_hash", u64, u64, cgroup_events, 65536);  // successful accesses per cgroup, repeats too
+
+static __always_inline void count(u32 slot) {
+    u64 *v = stats.lookup(&slot);
+    if (v)
+        (*v)++;
+}
+
+// Host processes live in the root cgroup (id 1); other non-container cgroups are learned by userspace.
+static __always_inline bool cgroup_traced(u64 cgroup_id) {
+    return cgroup_id > 1 && !ignored_cgroups.lookup(&cgroup_id);
+}
+
+// runc's init ("runc:[1:CHILD]", "runc:[2:INIT]") runs in the container's cgroup before exec-ing the
+// entrypoint; what it opens belongs to the runtime, not the image.
+static __always_inline bool is_runtime(const char *comm) {
+    return comm[0] == 'r' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'c' && comm[4] == ':';
+}
+
+static __always_inline u64 fnv1a(const char *s, u32 len) {
+    u64 h = 14695981039346656037ULL;
+#pragma clang loop unroll(disable)
+    for (u32 i = 0; i < PATH_MAX_LEN; i++) {
+        if (i >= len)
+            break;
+        h ^= (u8)s[i & (PATH_MAX_LEN - 1)];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static __always_inline u32 current_cwd_gen(u32 pid) {
+    u32 *gen = cwd_gen.lookup(&pid);
+    return gen ? *gen : 0;
+}
+
+// Sends e (path already in e->path, e->path_len set) unless this container already reported it.
+// dedup=false for events userspace must see every time (cwd changes, dirfd-relative paths).
+static __always_inline int submit(struct event *e, bool dedup) {
+    struct seen_key key = {};
+    if (dedup) {
+        u64 zero = 0;
+        u64 *n = cgroup_events.lookup_or_try_init(&e->cgroup_id, &zero);
+        if (n)
+            (*n)++;
+        key.cgroup_id = e->cgroup_id;
+        key.hash = fnv1a(e->path, e->path_len);
+        key.path_len = e->path_len;
+        key.kind = e->kind;
+        if (e->path[0] != '/') {
+            key.pid = e->pid;
+            key.cwd_gen = e->cwd_gen;
+        }
+        u8 one = 1;
+        if (seen.lookup(&key)) {
+            count(STAT_REPEATED);
+            return 0;
+        }
+        seen.update(&key, &one);
+    }
+    u64 size = offsetof(struct event, path) + (e->path_len & (PATH_MAX_LEN - 1)) + 1;  // path_len < 4096
+    if (events.ringbuf_output(e, size, 0) != 0) {
+        count(STAT_DROPPED);
+        if (dedup)
+            seen.delete(&key);
+        return 0;
+    }
+    count(STAT_EMITTED);
+    return 0;
+}
+
+static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
+    u32 zero = 0;
+    struct event *e = scratch.lookup(&zero);
+    if (!e)
+        return 0;
+    u64 id = bpf_get_current_pid_tgid();
+    e->cgroup_id = bpf_get_current_cgroup_id();
+    e->ts_ns = bpf_ktime_get_boot_ns();
+    e->pid = id >> 32;
+    e->tid = (u32)id;
+    e->dirfd = dirfd;
+    e->kind = kind;
+    e->path_len = 0;
+    e->path[0] = 0;
+    e->cwd_gen = current_cwd_gen(e->pid);
+    bpf_get_current_comm(e->comm, sizeof(e->comm));
+    return e;
+}
+
+static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *path) {
+    if (!cgroup_traced(bpf_get_current_cgroup_id()))
+        return 0;
+    count(slot);
+    u32 tid = bpf_get_current_pid_tgid();
+    struct pending p = {.path = path, .dirfd = dirfd, .kind = kind};
+    pending.update(&tid, &p);
+    return 0;
+}
+
+static __always_inline int on_exit(long ret) {
+    u32 tid = bpf_get_current_pid_tgid();
+    struct pending *stashed = pending.lookup(&tid);
+    if (!stashed)
+        return 0;
+    struct pending p = *stashed;
+    pending.delete(&tid);
+    if (ret < 0) {
+        count(STAT_FAILED);
+        return 0;
+    }
+    struct event *e = start_event(p.kind, p.dirfd);
+    if (!e)
+        return 0;
+    if (is_runtime(e->comm)) {
+        count(STAT_RUNTIME);
+        return 0;
+    }
+    if (p.kind == KIND_FCHDIR) {
+        cwd_gen.increment(e->pid);
+        return submit(e, false);
+    }
+    int n = bpf_probe_read_user_str(e->path, PATH_MAX_LEN, p.path);
+    if (n <= 0) {
+        count(STAT_READ_ERROR);
+        return 0;
+    }
+    if (n == 1)  // empty path with AT_EMPTY_PATH: an fstat of an already-open fd
+        return 0;
+    e->path_len = n - 1;
+    if (p.kind == KIND_CHDIR) {
+        cwd_gen.increment(e->pid);
+        return submit(e, false);
+    }
+    bool dirfd_relative = e->path[0] != '/' && p.dirfd != AT_FDCWD_VALUE;
+    return submit(e, !dirfd_relative);
+}
+
+static __always_inline u32 open_kind(u64 flags) {
+    // O_WRONLY 01, O_RDWR 02, O_CREAT 0100, O_TRUNC 01000
+    return (flags & (01 | 02 | 0100 | 01000)) ? KIND_WRITE : KIND_READ;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_openat) {
+    return on_enter(STAT_OPENAT, open_kind(args->flags), args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_openat) { return on_exit(args->ret); }
+
+#ifdef HAVE_OPENAT2  // Linux 5.6+
+TRACEPOINT_PROBE(syscalls, sys_enter_openat2) {
+    u64 flags = 0;
+    bpf_probe_read_user(&flags, sizeof(flags), args->how);  // struct open_how starts with u64 flags (UAPI)
+    return on_enter(STAT_OPENAT2, open_kind(flags), args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_openat2) { return on_exit(args->ret); }
+#endif
+
+TRACEPOINT_PROBE(syscalls, sys_enter_newfstatat) {
+    return on_enter(STAT_NEWFSTATAT, KIND_STAT, args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_newfstatat) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_statx) {
+    return on_enter(STAT_STATX, KIND_STAT, args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_statx) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_faccessat) {
+    return on_enter(STAT_FACCESSAT, KIND_STAT, args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_faccessat) { return on_exit(args->ret); }
+
+#ifdef HAVE_FACCESSAT2  // Linux 5.8+
+TRACEPOINT_PROBE(syscalls, sys_enter_faccessat2) {
+    return on_enter(STAT_FACCESSAT2, KIND_STAT, args->dfd, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_faccessat2) { return on_exit(args->ret); }
+#endif
+
+TRACEPOINT_PROBE(syscalls, sys_enter_readlinkat) {
+    return on_enter(STAT_READLINKAT, KIND_READLINK, args->dfd, args->pathname);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_readlinkat) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_chdir) {
+    return on_enter(STAT_CHDIR, KIND_CHDIR, AT_FDCWD_VALUE, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_chdir) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_fchdir) {
+    return on_enter(STAT_FCHDIR, KIND_FCHDIR, args->fd, 0);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_fchdir) { return on_exit(args->ret); }
+
+// execve/execveat: a successful exec replaces the memory the path pointer points into, so the path is
+// taken from sched_process_exec (success only) instead. The enter probes only count.
+TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
+    if (cgroup_traced(bpf_get_current_cgroup_id()))
+        count(STAT_EXECVE);
+    return 0;
+}
+TRACEPOINT_PROBE(syscalls, sys_enter_execveat) {
+    if (cgroup_traced(bpf_get_current_cgroup_id()))
+        count(STAT_EXECVEAT);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    if (!cgroup_traced(bpf_get_current_cgroup_id()))
+        return 0;
+    count(STAT_EXEC_DONE);
+    struct event *e = start_event(KIND_EXEC, AT_FDCWD_VALUE);
+    if (!e)
+        return 0;
+    unsigned short offset = args->data_loc_filename & 0xFFFF;
+    int n = bpf_probe_read_kernel_str(e->path, PATH_MAX_LEN, (char *)args + offset);
+    if (n <= 1) {
+        count(STAT_READ_ERROR);
+        return 0;
+    }
+    e->path_len = n - 1;
+    return submit(e, true);
+}
+
+// A child inherits its parent's cwd: userspace copies it so that relative paths of short-lived
+// children still resolve after they are gone.
+TRACEPOINT_PROBE(sched, sched_process_fork) {
+    if (!cgroup_traced(bpf_get_current_cgroup_id()))
+        return 0;
+    struct event *e = start_event(KIND_FORK, args->child_pid);
+    if (!e)
+        return 0;
+    u32 child = args->child_pid;
+    u32 gen = e->cwd_gen;
+    cwd_gen.update(&child, &gen);
+    return submit(e, false);
+}
+
+#ifdef HAVE_LEGACY_SYSCALLS  // x86_64 keeps the pre-*at syscalls; arm64 has none
+TRACEPOINT_PROBE(syscalls, sys_enter_open) {
+    return on_enter(STAT_OPEN, open_kind(args->flags), AT_FDCWD_VALUE, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_open) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_creat) {
+    return on_enter(STAT_CREAT, KIND_WRITE, AT_FDCWD_VALUE, args->pathname);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_creat) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_newstat) {
+    return on_enter(STAT_STAT, KIND_STAT, AT_FDCWD_VALUE, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_newstat) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_newlstat) {
+    return on_enter(STAT_LSTAT, KIND_STAT, AT_FDCWD_VALUE, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_newlstat) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_access) {
+    return on_enter(STAT_ACCESS, KIND_STAT, AT_FDCWD_VALUE, args->filename);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_access) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_readlink) {
+    return on_enter(STAT_READLINK, KIND_READLINK, AT_FDCWD_VALUE, args->path);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_readlink) { return on_exit(args->ret); }
+#endif

@@ -1,0 +1,32 @@
+"""The agent's settings, filled from flags or SNOOP_* environment variables by cli/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    node_name: str
+    cri_endpoint: str = "unix:///run/containerd/containerd.sock"
+    collector: str | None = None          # HOST:PORT of the collector's gRPC ingest
+    output: Path | None = None            # standalone: directory of per-pod seed reports
+    interval_s: float = 30.0              # report writes
+    batch_interval_s: float = 1.0         # batches to the collector
+    excludes: tuple[bytes, ...] = (b"/proc/", b"/sys/", b"/dev/")
+    exclude_mounts: bool = True
+    max_unique_files: int = 100_000
+    ring_buffer_pages: int = 1024         # 4 MiB with 4 KiB pages
+    seen_entries: int = 262_144           # kernel LRU of (cgroup, path, kind) already reported
+    max_spool_files: int = 1_000_000
+    max_pending_events: int = 100_000
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9090
+    shutdown_timeout_s: float = 10.0
+    proc_root: str = "/proc"
+    cgroup_root: str | None = None        # cgroup2 mount; found in /proc/self/mounts when None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token: str | None = None

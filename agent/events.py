@@ -1,0 +1,68 @@
+"""Domain types that flow through the agent: kernel events in, attributed file accesses out."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class AccessKind(enum.IntFlag):
+    """How a file was touched; the same bits as ``snoop.v1.AccessKind`` and the BPF program's KIND_*."""
+
+    READ = 1
+    WRITE = 2
+    EXEC = 4
+    STAT = 8
+    READLINK = 16
+
+
+FILE_KINDS = AccessKind.READ | AccessKind.WRITE | AccessKind.EXEC | AccessKind.STAT | AccessKind.READLINK
+# Bookkeeping events of the BPF program: they keep each process's cwd known, they are not files.
+KIND_CHDIR = 32
+KIND_FCHDIR = 64
+KIND_FORK = 128
+AT_FDCWD = -100
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One event as the kernel sent it: path bytes exactly as the process passed them."""
+
+    cgroup_id: int
+    ts_ns: int  # CLOCK_BOOTTIME
+    pid: int
+    tid: int
+    dirfd: int  # AT_FDCWD, a directory fd, the fd of fchdir, or the child pid of a fork
+    kind: int
+    cwd_gen: int
+    comm: bytes
+    path: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRef:
+    """Who a cgroup belongs to, as the container runtime (CRI) describes it."""
+
+    container_id: str
+    name: str
+    pod_name: str
+    pod_namespace: str
+    pod_uid: str
+    image_reference: str
+    image_digest: str
+    image_id: str
+    cgroup_path: str = ""
+    cgroup_id: int = 0
+    workload_kind: str = ""
+    workload_name: str = ""
+    started_at_ns: int = 0
+    mounts: tuple[str, ...] = ()  # container paths of volumes/configmaps/secrets: not the image's
+
+
+@dataclass(slots=True)
+class FileRecord:
+    """What the agent knows of one (container, path) pair."""
+
+    kinds: int
+    first_seen_ns: int
+    last_seen_ns: int

@@ -1,0 +1,82 @@
+"""Turn the path a process passed to a syscall into the absolute path its container sees.
+
+Works on bytes end to end: file names are not always UTF-8, and nothing may be lost on the way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+
+MAX_SYMLINK_HOPS = 40  # the kernel's limit (MAXSYMLINKS)
+
+
+def normalise(path: bytes) -> bytes:
+    """Collapses ``//``, ``.`` and ``..`` lexically; ``..`` at the root stays at the root."""
+    parts: list[bytes] = []
+    for part in path.split(b"/"):
+        if part in (b"", b"."):
+            continue
+        if part == b"..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    return b"/" + b"/".join(parts)
+
+
+def join(base: bytes, path: bytes) -> bytes:
+    """``path`` if absolute, else ``path`` under ``base``; not normalised."""
+    return path if path.startswith(b"/") else base.rstrip(b"/") + b"/" + path
+
+
+def rewrite_proc_self(path: bytes, pid: int, tid: int) -> bytes:
+    """``/proc/self`` and ``/proc/thread-self`` name the caller: make them say which one."""
+    if path == b"/proc/self" or path.startswith(b"/proc/self/"):
+        return b"/proc/%d" % pid + path[len(b"/proc/self") :]
+    if path == b"/proc/thread-self" or path.startswith(b"/proc/thread-self/"):
+        return b"/proc/%d/task/%d" % (pid, tid) + path[len(b"/proc/thread-self") :]
+    return path
+
+
+def resolve_in_root(root: bytes, path: bytes) -> tuple[bytes, list[bytes]]:
+    """Resolves ``path`` (absolute, as the container sees it) inside ``root`` (``/proc/<pid>/root``).
+
+    Returns the final path and every symlink met on the way, all as the container sees them: a slimmed
+    image needs the links as well as their targets. Symlinks are followed within ``root`` only, never on
+    the host's root. Components that do not exist (anymore) are kept as they are.
+    """
+    todo = deque(p for p in path.split(b"/") if p)
+    resolved: list[bytes] = []
+    links: list[bytes] = []
+    while todo:
+        part = todo.popleft()
+        if part == b".":
+            continue
+        if part == b"..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = b"/" + b"/".join([*resolved, part])
+        try:
+            target = os.readlink(root + candidate)
+        except OSError:  # not a link (EINVAL), gone (ENOENT), not a directory on the way (ENOTDIR)
+            resolved.append(part)
+            continue
+        links.append(candidate)
+        if len(links) > MAX_SYMLINK_HOPS:  # a loop: the kernel answered ELOOP, keep what we have
+            resolved.append(part)
+            break
+        if target.startswith(b"/"):
+            resolved = []
+        todo.extendleft(reversed([p for p in target.split(b"/") if p]))
+    return b"/" + b"/".join(resolved), links
+
+
+def excluded(path: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    """True when ``path`` is one of ``prefixes`` or lies under one (a prefix ends with ``/`` or not)."""
+    for prefix in prefixes:
+        bare = prefix.rstrip(b"/")
+        if path == bare or path.startswith(bare + b"/"):
+            return True
+    return False

@@ -1,0 +1,135 @@
+"""From a kernel event to a recorded file: resolve the path now (the process may exit any moment),
+attribute it to a container (now, or once the CRI has heard of it), drop what is not the image's."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.dedup import FileSets
+from agent.events import AT_FDCWD, KIND_CHDIR, KIND_FCHDIR, KIND_FORK, ContainerRef, RawEvent
+from agent.paths import excluded, join, resolve_in_root, rewrite_proc_self
+from agent.processes import ProcessTable
+from agent.resolver.registry import ContainerRegistry, Verdict
+
+
+@dataclass
+class PipelineCounters:
+    unresolved: int = 0        # relative path whose cwd/dirfd could not be learned
+    excluded: int = 0          # /proc, /sys, /dev, volumes, --exclude
+    pending_dropped: int = 0   # waited for attribution, but the waiting room was full
+    unattributed: int = 0      # cgroup turned out not to be a container
+    new_files: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        registry: ContainerRegistry,
+        processes: ProcessTable,
+        files: FileSets,
+        ignore_cgroup: Callable[[int], None],
+        excludes: tuple[bytes, ...] = (b"/proc/", b"/sys/", b"/dev/"),
+        exclude_mounts: bool = True,
+        max_pending: int = 100_000,
+        proc_root: str = "/proc",
+    ) -> None:
+        self._registry = registry
+        self._processes = processes
+        self._files = files
+        self._ignore_cgroup = ignore_cgroup
+        self._excludes = excludes
+        self._exclude_mounts = exclude_mounts
+        self._max_pending = max_pending
+        self._proc = proc_root
+        self._pending: OrderedDict[int, list[tuple[int, list[bytes], int, int]]] = OrderedDict()
+        self._pending_count = 0
+        self._live_pid: dict[int, int] = {}  # cgroup -> a pid seen in it, for its root when one exits
+        self.counters = PipelineCounters()
+
+    @property
+    def pending(self) -> int:
+        return self._pending_count
+
+    def handle(self, ev: RawEvent) -> None:
+        if ev.kind == KIND_FORK:
+            self._processes.on_fork(ev.pid, ev.dirfd)
+            return
+        if ev.kind == KIND_CHDIR:
+            self._processes.on_chdir(ev.pid, ev.path)
+            return
+        if ev.kind == KIND_FCHDIR:
+            self._processes.on_fchdir(ev.pid)
+            return
+        paths = self._resolve(ev)
+        if paths is None:
+            self.counters.unresolved += 1
+            return
+        verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
+        if verdict is Verdict.IGNORE:
+            self.counters.unattributed += 1
+            self._ignore_cgroup(ev.cgroup_id)
+        elif verdict is Verdict.PENDING:
+            self._wait(ev.cgroup_id, (ev.pid, paths, ev.kind, ev.ts_ns))
+        else:
+            assert isinstance(verdict, ContainerRef)
+            self._record(verdict, paths, ev.kind, ev.ts_ns)
+
+    def _wait(self, cgroup_id: int, item: tuple[int, list[bytes], int, int]) -> None:
+        if self._pending_count >= self._max_pending:
+            self.counters.pending_dropped += 1
+            return
+        self._pending.setdefault(cgroup_id, []).append(item)
+        self._pending_count += 1
+
+    def retry_pending(self) -> None:
+        """Attributes what waited for the CRI; called on every tick of the main loop."""
+        for cgroup_id in list(self._pending):
+            items = self._pending[cgroup_id]
+            verdict = self._registry.lookup(cgroup_id, items[0][0])
+            if verdict is Verdict.PENDING:
+                continue
+            del self._pending[cgroup_id]
+            self._pending_count -= len(items)
+            if verdict is Verdict.IGNORE:
+                self.counters.unattributed += len(items)
+                self._ignore_cgroup(cgroup_id)
+                continue
+            assert isinstance(verdict, ContainerRef)
+            for _pid, paths, kind, ts in items:
+                self._record(verdict, paths, kind, ts)
+
+    def _root(self, ev: RawEvent) -> bytes:
+        """The container's root as the kernel shows it to the agent; any live process of it will do."""
+        root = f"{self._proc}/{ev.pid}/root"
+        if os.path.exists(root):
+            self._live_pid[ev.cgroup_id] = ev.pid
+            return root.encode()
+        other = self._live_pid.get(ev.cgroup_id)
+        return f"{self._proc}/{other if other is not None else ev.pid}/root".encode()
+
+    def _resolve(self, ev: RawEvent) -> list[bytes] | None:
+        """The symlinks on the way and the final path, absolute as the container sees them."""
+        path = ev.path
+        if not path.startswith(b"/"):
+            if ev.dirfd == AT_FDCWD:
+                base = self._processes.cwd(ev.pid)
+            else:
+                base = self._processes.fd_path(ev.pid, ev.dirfd)
+            if base is None or not base.startswith(b"/"):  # "socket:[…]", "anon_inode:…": not a dir
+                return None
+            path = join(base, path)
+        path = rewrite_proc_self(path, ev.pid, ev.tid)
+        final, links = resolve_in_root(self._root(ev), path)
+        return [*links, final]
+
+    def _record(self, ref: ContainerRef, paths: list[bytes], kind: int, ts_ns: int) -> None:
+        mounts = tuple(m.encode() for m in ref.mounts) if self._exclude_mounts else ()
+        for path in paths:
+            if excluded(path, self._excludes) or excluded(path, mounts):
+                self.counters.excluded += 1
+            elif self._files.record(ref, path, kind, ts_ns):
+                self.counters.new_files += 1

@@ -1,0 +1,58 @@
+"""Each traced process's working directory, so relative paths resolve after the process is gone.
+
+The kernel sends every successful chdir/fchdir and every fork of a traced cgroup (they are rare next to
+opens); this table follows them. ``/proc/<pid>/cwd`` seeds a process seen for the first time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+from agent.paths import join, normalise
+
+
+class ProcessTable:
+    def __init__(self, *, proc_root: str = "/proc", capacity: int = 65536) -> None:
+        self._proc = proc_root.encode()
+        self._capacity = capacity
+        self._cwd: OrderedDict[int, bytes] = OrderedDict()
+
+    def _remember(self, pid: int, cwd: bytes) -> None:
+        self._cwd[pid] = cwd
+        self._cwd.move_to_end(pid)
+        while len(self._cwd) > self._capacity:
+            self._cwd.popitem(last=False)
+
+    def _read_link(self, pid: int, name: bytes) -> bytes | None:
+        try:
+            return os.readlink(self._proc + b"/%d/" % pid + name)
+        except OSError:
+            return None
+
+    def cwd(self, pid: int) -> bytes | None:
+        """The cwd as the container sees it, or None when neither events nor /proc tell it."""
+        known = self._cwd.get(pid)
+        if known is not None:
+            return known
+        seen = self._read_link(pid, b"cwd")
+        if seen is not None:
+            self._remember(pid, seen)
+        return seen
+
+    def fd_path(self, pid: int, fd: int) -> bytes | None:
+        return self._read_link(pid, b"fd/%d" % fd)
+
+    def on_chdir(self, pid: int, path: bytes) -> None:
+        base = self.cwd(pid) if not path.startswith(b"/") else b"/"
+        if base is not None:
+            self._remember(pid, normalise(join(base, path)))
+
+    def on_fchdir(self, pid: int) -> None:
+        self._cwd.pop(pid, None)
+        self.cwd(pid)
+
+    def on_fork(self, parent: int, child: int) -> None:
+        cwd = self.cwd(parent)
+        if cwd is not None:
+            self._remember(child, cwd)

@@ -1,0 +1,78 @@
+"""The JSON report of the original snoop sidecar, one per pod, extended with node and image identity.
+
+Paths that are not UTF-8 are written with Python's surrogateescape (``\\udcXX`` in JSON): decoding
+with ``os.fsencode`` gives back the exact bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.dedup import ContainerFiles
+
+
+def iso(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_reports(
+    containers: list[ContainerFiles], *, node: str, started_at_ns: int, now_ns: int, dropped_events: int
+) -> list[dict[str, Any]]:
+    """Groups containers by pod, in the seed's field order."""
+    pods: dict[tuple[str, str], list[ContainerFiles]] = {}
+    for c in containers:
+        pods.setdefault((c.ref.pod_namespace, c.ref.pod_name), []).append(c)
+    reports = []
+    for (namespace, pod), members in sorted(pods.items()):
+        entries = [
+            {
+                "name": c.ref.name,
+                "container_id": c.ref.container_id,
+                "image": c.ref.image_reference,
+                "image_digest": c.ref.image_digest,
+                "cgroup_id": c.ref.cgroup_id,
+                "cgroup_path": c.ref.cgroup_path,
+                "files": sorted(os.fsdecode(p) for p in c.files),
+                "total_events": c.total_events,
+                "unique_files": len(c.files),
+            }
+            for c in sorted(members, key=lambda c: (c.ref.name, c.ref.container_id))
+        ]
+        reports.append(
+            {
+                "pod_name": pod,
+                "namespace": namespace,
+                "node": node,
+                "started_at": iso(started_at_ns),
+                "last_updated_at": iso(now_ns),
+                "containers": entries,
+                "total_events": sum(e["total_events"] for e in entries),
+                "dropped_events": dropped_events,
+            }
+        )
+    return reports
+
+
+def write_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Readers see the old report or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(document, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_reports(directory: Path, reports: list[dict[str, Any]]) -> None:
+    """One file per pod: ``<namespace>_<pod>.json``."""
+    for report in reports:
+        write_atomic(directory / f"{report['namespace']}_{report['pod_name']}.json", report)

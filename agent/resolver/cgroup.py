@@ -1,0 +1,82 @@
+"""cgroup ID (what BPF sees) -> cgroup path -> container ID (what the CRI knows).
+
+cgroup v2 IDs are the inode numbers of the cgroup directories. The path comes from the event's process
+(``/proc/<pid>/cgroup``) while it lives, else from a walk of the cgroup2 mount.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+# containerd/cgroupfs: .../<id>; systemd drivers: .../cri-containerd-<id>.scope, crio-<id>.scope,
+# docker-<id>.scope; conmon of CRI-O: crio-conmon-<id>.scope is the runtime's, not the container's.
+_CONTAINER_ID = re.compile(r"^(?:cri-containerd-|crio-|docker-|libpod-)?([0-9a-f]{64})(?:\.scope)?$")
+
+
+def cgroup2_mount(mounts_file: str = "/proc/self/mounts") -> str:
+    """Where cgroup2 is mounted: ``/sys/fs/cgroup`` on most nodes, ``…/unified`` on hybrid hosts."""
+    with open(mounts_file) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    raise RuntimeError("no cgroup2 mount in /proc/self/mounts: snoop needs the unified cgroup hierarchy")
+
+
+def container_id_from_path(cgroup_path: str) -> str | None:
+    """The 64-hex container ID a runtime put in the last component of a cgroup path, if any."""
+    match = _CONTAINER_ID.match(cgroup_path.rstrip("/").rsplit("/", 1)[-1])
+    return match.group(1) if match else None
+
+
+class CgroupPaths:
+    """Finds the cgroup path of a cgroup ID; the path is relative to the cgroup2 mount."""
+
+    def __init__(self, *, mount: str, proc_root: str = "/proc") -> None:
+        self._mount = mount.rstrip("/")
+        self._proc = proc_root
+        self._by_id: dict[int, str] = {}
+
+    def cgroup_id(self, path: str) -> int:
+        return os.stat(self._mount + path).st_ino
+
+    def _from_pid(self, pid: int) -> str | None:
+        try:
+            with open(f"{self._proc}/{pid}/cgroup") as f:
+                for line in f:
+                    if line.startswith("0::"):
+                        return line[3:].strip()
+        except OSError:
+            return None
+        return None
+
+    def _walk(self) -> None:
+        self._by_id.clear()
+        for dirpath, _dirs, _files in os.walk(self._mount):
+            try:
+                self._by_id[os.stat(dirpath).st_ino] = dirpath[len(self._mount) :] or "/"
+            except OSError:
+                continue
+
+    def path_of(self, cgroup_id: int, pid: int) -> str | None:
+        """The path, or None when the cgroup is gone and was never seen."""
+        if cgroup_id in self._by_id:
+            return self._by_id[cgroup_id]
+        path = self._from_pid(pid)
+        try:
+            if path is not None and self.cgroup_id(path) == cgroup_id:
+                self._by_id[cgroup_id] = path
+                return path
+        except OSError:
+            pass
+        self._walk()
+        return self._by_id.get(cgroup_id)
+
+    def own_cgroup_id(self) -> int | None:
+        """The agent's own cgroup: its file accesses are never traced (no feedback loop)."""
+        path = self._from_pid(os.getpid())
+        try:
+            return self.cgroup_id(path) if path is not None else None
+        except OSError:
+            return None

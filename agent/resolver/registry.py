@@ -1,0 +1,90 @@
+"""Attribution: cgroup ID -> ContainerRef, learned once per cgroup, never per event.
+
+A cgroup is, for the agent, one of three things: a known container; not a container (host, runtime,
+pod sandbox: the kernel is told to stop tracing it); or not known *yet* (a container whose first files
+are opened before the CRI lists it). Events of the last kind wait in the caller until ``lookup`` decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from enum import Enum
+
+from agent.events import ContainerRef
+from agent.resolver.cgroup import CgroupPaths, container_id_from_path
+from agent.resolver.cri import RuntimeClient
+
+log = logging.getLogger(__name__)
+
+
+class Verdict(Enum):
+    PENDING = "pending"
+    IGNORE = "ignore"
+
+
+class ContainerRegistry:
+    def __init__(
+        self,
+        *,
+        runtime: RuntimeClient,
+        cgroups: CgroupPaths,
+        decide_within_s: float = 30.0,
+        refresh_every_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._runtime = runtime
+        self._cgroups = cgroups
+        self._decide_within = decide_within_s
+        self._refresh_every = refresh_every_s
+        self._clock = clock
+        self._by_container: dict[str, ContainerRef] = {}
+        self._by_cgroup: dict[int, ContainerRef | Verdict] = {}
+        self._first_seen: dict[int, float] = {}
+        self._last_refresh = float("-inf")
+        self.runtime_errors = 0
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Re-lists the runtime's containers (rate-limited unless forced). Identities of containers
+        that are gone stay cached: their last events may still be in the ring buffer."""
+        now = self._clock()
+        if not force and now - self._last_refresh < self._refresh_every:
+            return
+        self._last_refresh = now
+        try:
+            for ref in self._runtime.list_containers():
+                self._by_container[ref.container_id] = ref
+        except Exception as exc:  # a runtime restart must not stop tracing; count and retry later
+            self.runtime_errors += 1
+            log.warning("CRI ListContainers failed: %s", exc)
+
+    def lookup(self, cgroup_id: int, pid: int) -> ContainerRef | Verdict:
+        known = self._by_cgroup.get(cgroup_id)
+        if known is not None:
+            return known
+        first = self._first_seen.setdefault(cgroup_id, self._clock())
+        path = self._cgroups.path_of(cgroup_id, pid)
+        container_id = container_id_from_path(path) if path is not None else None
+        if path is not None and container_id is None:
+            return self._decide(cgroup_id, Verdict.IGNORE)
+        if container_id is not None:
+            if container_id not in self._by_container:
+                self.refresh()
+            ref = self._by_container.get(container_id)
+            if ref is not None:
+                return self._decide(cgroup_id, replace(ref, cgroup_id=cgroup_id, cgroup_path=path or ""))
+        if self._clock() - first > self._decide_within:
+            # A pod sandbox (pause), a container the CRI never listed, or a cgroup gone unseen.
+            log.info("cgroup %d (%s) is no CRI container: not traced", cgroup_id, path)
+            return self._decide(cgroup_id, Verdict.IGNORE)
+        return Verdict.PENDING
+
+    def _decide(self, cgroup_id: int, result: ContainerRef | Verdict) -> ContainerRef | Verdict:
+        self._by_cgroup[cgroup_id] = result
+        self._first_seen.pop(cgroup_id, None)
+        return result
+
+    def containers(self) -> list[ContainerRef]:
+        return [r for r in self._by_cgroup.values() if isinstance(r, ContainerRef)]

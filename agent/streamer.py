@@ -1,0 +1,144 @@
+"""Delivers batches to the collector over one bidirectional gRPC stream, at least once.
+
+Every batch stays in the spool until the collector acknowledges it; on reconnect the whole spool is
+sent again (the collector's upserts make that harmless). The spool is bounded in files: when the bound
+bites, the oldest batches go and ``dropped_files`` says how much was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import grpc
+
+from snoop.v1 import snoop_pb2 as pb
+from snoop.v1 import snoop_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _files_in(batch: pb.Batch) -> int:
+    return sum(len(c.files) for c in batch.containers)
+
+
+class Streamer:
+    def __init__(
+        self,
+        target: str,
+        *,
+        agent_id: str,
+        max_spool_files: int = 1_000_000,
+        backoff_max_s: float = 30.0,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self._target = target
+        self._agent_id = agent_id
+        self._max_spool_files = max_spool_files
+        self._backoff_max = backoff_max_s
+        self._credentials = credentials
+        self._cond = threading.Condition()
+        self._spool: OrderedDict[int, pb.Batch] = OrderedDict()
+        self._spool_files = 0
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snoop-streamer", daemon=True)
+        self.connected = False
+        self.sent = 0
+        self.acked = 0
+        self.rejected = 0
+        self.dropped_files = 0
+
+    @property
+    def spool_files(self) -> int:
+        return self._spool_files
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, containers: list[pb.ContainerFiles], dropped_events: int) -> None:
+        with self._cond:
+            self._seq += 1
+            batch = pb.Batch(
+                agent_id=self._agent_id, seq=self._seq, containers=containers, dropped_events=dropped_events
+            )
+            self._spool[self._seq] = batch
+            self._spool_files += _files_in(batch)
+            while self._spool_files > self._max_spool_files and len(self._spool) > 1:
+                _, oldest = self._spool.popitem(last=False)
+                lost = _files_in(oldest)
+                self._spool_files -= lost
+                self.dropped_files += lost
+            self._cond.notify_all()
+
+    def drain(self, timeout_s: float) -> bool:
+        """Waits until every batch is acknowledged; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._spool:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    def _requests(self, done: threading.Event) -> Iterator[pb.Batch]:
+        sent_up_to = 0  # a new stream starts from the oldest unacknowledged batch
+        while not done.is_set() and not self._stop.is_set():
+            with self._cond:
+                todo = [b for seq, b in self._spool.items() if seq > sent_up_to]
+                if not todo:
+                    self._cond.wait(0.5)
+                    continue
+            for batch in todo:
+                yield batch
+                sent_up_to = batch.seq
+                self.sent += 1
+
+    def _ack(self, ack: pb.Ack) -> None:
+        with self._cond:
+            batch = self._spool.pop(ack.seq, None)
+            if batch is not None:
+                self._spool_files -= _files_in(batch)
+            if ack.error:
+                self.rejected += 1
+                log.error("collector rejected batch %d: %s", ack.seq, ack.error)
+            else:
+                self.acked += 1
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            channel = (
+                grpc.secure_channel(self._target, self._credentials)
+                if self._credentials
+                else grpc.insecure_channel(self._target)
+            )
+            done = threading.Event()
+            try:
+                stub = pb_grpc.IngestStub(channel)
+                responses = stub.Stream(self._requests(done))
+                self.connected = True
+                for ack in responses:
+                    backoff = 0.5
+                    self._ack(ack)
+            except grpc.RpcError as exc:
+                if not self._stop.is_set():
+                    log.warning("collector %s unavailable (%s); retrying in %.1fs",
+                                self._target, exc.code(), backoff)
+            finally:
+                self.connected = False
+                done.set()
+                channel.close()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self._backoff_max)

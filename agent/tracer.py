@@ -1,0 +1,136 @@
+"""The only module that imports bcc: compiles and loads the BPF program, polls its ring buffer."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from agent.events import RawEvent
+
+# Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
+STAT_NAMES = (
+    "open", "openat", "openat2", "creat", "execve", "execveat", "stat", "lstat", "newfstatat", "statx",
+    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "chdir", "fchdir", "exec",
+    "dropped", "read_error", "failed", "repeated", "runtime", "emitted",
+)
+SYSCALL_STATS = STAT_NAMES[: STAT_NAMES.index("dropped")]
+TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+BOOT_TO_WALL_NS = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+class TracerError(RuntimeError):
+    """The BPF program cannot run here; the message says what to install or grant."""
+
+
+def program_text() -> str:
+    return resources.files("agent").joinpath("bpf/file_access.bpf.c").read_text()
+
+
+def _tracefs() -> Path | None:
+    for d in TRACEFS_DIRS:
+        if Path(d, "events").is_dir():
+            return Path(d)
+    return None
+
+
+def _has_tracepoint(tracefs: Path | None, category: str, name: str) -> bool:
+    return tracefs is not None and Path(tracefs, "events", category, name).is_dir()
+
+
+def cflags(*, ringbuf_pages: int, seen_entries: int, tracefs: Path | None = None) -> list[str]:
+    """The -D flags that configure the program for this kernel and these limits."""
+    if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
+        raise TracerError(f"--ring-buffer-pages must be a power of two, got {ringbuf_pages}")
+    flags = [f"-DRINGBUF_PAGES={ringbuf_pages}", f"-DSEEN_ENTRIES={seen_entries}"]
+    optional = {
+        "HAVE_OPENAT2": "sys_enter_openat2",
+        "HAVE_FACCESSAT2": "sys_enter_faccessat2",
+        "HAVE_LEGACY_SYSCALLS": "sys_enter_open",
+    }
+    for define, tracepoint in optional.items():
+        if _has_tracepoint(tracefs, "syscalls", tracepoint):
+            flags.append(f"-D{define}")
+    return flags
+
+
+def preflight() -> None:
+    """Fails early, with the fix, where BCC would fail late with a compiler dump."""
+    if os.geteuid() != 0:
+        raise TracerError("loading BPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)")
+    release = platform.release()
+    if not Path("/lib/modules", release, "build", "include").exists():
+        raise TracerError(
+            f"kernel headers missing: /lib/modules/{release}/build does not exist. Install "
+            "linux-headers-$(uname -r) (or Debian's linux-headers-amd64 and link it there; "
+            "scripts/install-system.sh does that)"
+        )
+    if _tracefs() is None:
+        raise TracerError("tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing")
+
+
+class Tracer:
+    """Loads the program, hands each ring-buffer record to ``on_event`` as a RawEvent."""
+
+    def __init__(
+        self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int = 1024, seen_entries: int = 262144
+    ) -> None:
+        self._on_event = on_event
+        self._flags = cflags(ringbuf_pages=ringbuf_pages, seen_entries=seen_entries, tracefs=_tracefs())
+        self._bpf = None
+
+    def open(self) -> None:
+        preflight()
+        try:
+            from bcc import BPF  # noqa: PLC0415 - only here: the rest of snoop runs without bcc
+        except ImportError as exc:
+            raise TracerError("python module bcc missing: install Debian's python3-bpfcc") from exc
+        try:
+            self._bpf = BPF(text=program_text(), cflags=self._flags)
+        except Exception as exc:  # bcc raises bare Exception for compile and load failures
+            raise TracerError(f"BPF program failed to compile or load: {exc}") from exc
+        self._bpf["events"].open_ring_buffer(self._handle)
+
+    def _handle(self, _ctx: object, data: int, _size: int) -> None:
+        ev = self._bpf["events"].event(data)  # type: ignore[index]
+        path = ctypes.string_at(data + type(ev).path.offset, ev.path_len)
+        self._on_event(
+            RawEvent(
+                cgroup_id=ev.cgroup_id,
+                ts_ns=ev.ts_ns + BOOT_TO_WALL_NS,
+                pid=ev.pid,
+                tid=ev.tid,
+                dirfd=ev.dirfd,
+                kind=ev.kind,
+                cwd_gen=ev.cwd_gen,
+                comm=bytes(ev.comm),
+                path=path,
+            )
+        )
+
+    def poll(self, timeout_ms: int) -> None:
+        self._bpf.ring_buffer_poll(timeout_ms)  # type: ignore[union-attr]
+
+    def ignore_cgroup(self, cgroup_id: int) -> None:
+        """Stops tracing a cgroup in the kernel (host or runtime cgroups found by userspace)."""
+        table = self._bpf["ignored_cgroups"]  # type: ignore[index]
+        table[table.Key(cgroup_id)] = table.Leaf(1)
+
+    def stats(self) -> dict[str, int]:
+        """Kernel counters summed over CPUs."""
+        table = self._bpf["stats"]  # type: ignore[index]
+        return {name: int(table.sum(table.Key(i)).value) for i, name in enumerate(STAT_NAMES)}
+
+    def cgroup_events(self) -> dict[int, int]:
+        """Successful accesses per cgroup, repeats included, summed over CPUs."""
+        table = self._bpf["cgroup_events"]  # type: ignore[index]
+        return {k.value: sum(v) for k, v in table.items()}
+
+    def close(self) -> None:
+        if self._bpf is not None:
+            self._bpf.cleanup()
+            self._bpf = None

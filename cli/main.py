@@ -1,0 +1,143 @@
+"""``snoop``: one command for the node agent, the collector, and queries against a collector."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from cli.options import add, duration, listen
+
+EXAMPLES = """examples:
+  snoop collector --db sqlite:///snoop.db             # REST on :8080, gRPC ingest on :50051
+  snoop agent --collector collector:50051             # trace this node's containers, stream to it
+  snoop agent --output /var/lib/snoop/reports         # standalone: seed-format JSON per pod
+"""
+
+
+def _agent_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", help="trace this node's containers (BPF) and report their files")
+    add(p, "--node-name", default=os.environ.get("NODE_NAME") or socket.gethostname(),
+        help="node name in reports (also NODE_NAME)")
+    add(p, "--cri-endpoint", default="unix:///run/containerd/containerd.sock", help="CRI socket")
+    add(p, "--collector", default=None, help="HOST:PORT of the collector's gRPC ingest")
+    add(p, "--output", type=Path, default=None, help="directory for per-pod JSON reports (standalone)")
+    add(p, "--interval", type=duration, default=30.0, help="report write interval")
+    add(p, "--batch-interval", type=duration, default=1.0, help="how often new files go to the collector")
+    add(p, "--exclude", default="/proc/,/sys/,/dev/", help="comma-separated path prefixes to leave out")
+    add(p, "--exclude-mounts", action=argparse.BooleanOptionalAction, default=True,
+        help="leave out files on the container's volume, configmap and secret mounts")
+    add(p, "--max-unique-files", type=int, default=100_000, help="per container; 0 = unbounded")
+    add(p, "--ring-buffer-pages", type=int, default=1024, help="BPF ring buffer size in pages (power of 2)")
+    add(p, "--seen-entries", type=int, default=262_144, help="kernel dedup LRU entries")
+    add(p, "--max-spool-files", type=int, default=1_000_000,
+        help="files held while the collector is unreachable")
+    add(p, "--metrics-listen", type=listen, default=listen(":9090"), help="metrics and health endpoint")
+    add(p, "--shutdown-timeout", type=duration, default=10.0, help="time to flush on SIGTERM")
+    add(p, "--proc-root", default="/proc", help="the host's /proc as mounted in the agent")
+    add(p, "--cgroup-root", default=None, help="cgroup2 mount (found in /proc/self/mounts if unset)")
+    add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
+    add(p, "--tls-cert", type=Path, default=None, help="client certificate for mTLS")
+    add(p, "--tls-key", type=Path, default=None, help="client key for mTLS")
+    add(p, "--token", default=None, help="bearer token sent to the collector (needs TLS)")
+    p.set_defaults(run=_run_agent)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from agent.app import run_agent
+    from agent.config import AgentConfig
+    from agent.tracer import TracerError
+
+    if not args.collector and not args.output:
+        print("snoop agent: give --collector HOST:PORT, --output DIR, or both", file=sys.stderr)
+        return 2
+    config = AgentConfig(
+        node_name=args.node_name,
+        cri_endpoint=args.cri_endpoint,
+        collector=args.collector,
+        output=args.output,
+        interval_s=args.interval,
+        batch_interval_s=args.batch_interval,
+        excludes=tuple(os.fsencode(p) for p in args.exclude.split(",") if p),
+        exclude_mounts=args.exclude_mounts,
+        max_unique_files=args.max_unique_files,
+        ring_buffer_pages=args.ring_buffer_pages,
+        seen_entries=args.seen_entries,
+        max_spool_files=args.max_spool_files,
+        metrics_host=args.metrics_listen[0],
+        metrics_port=args.metrics_listen[1],
+        shutdown_timeout_s=args.shutdown_timeout,
+        proc_root=args.proc_root,
+        cgroup_root=args.cgroup_root,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        token=args.token,
+    )
+    try:
+        return run_agent(config)
+    except TracerError as exc:
+        print(f"snoop agent: {exc}", file=sys.stderr)
+        return 1
+
+
+def _collector_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("collector", help="receive agents' streams, store them, serve the REST API")
+    add(p, "--db", default="sqlite:///snoop.db",
+        help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB")
+    add(p, "--grpc-listen", type=listen, default=listen(":50051"), help="gRPC ingest address")
+    add(p, "--http-listen", type=listen, default=listen(":8080"), help="REST address")
+    add(p, "--tls-cert", type=Path, default=None, help="server certificate for the gRPC ingest")
+    add(p, "--tls-key", type=Path, default=None, help="server key for the gRPC ingest")
+    add(p, "--tls-client-ca", type=Path, default=None, help="require client certificates signed by this CA")
+    add(p, "--token", default=None, help="bearer token required on REST and gRPC")
+    p.set_defaults(run=_run_collector)
+
+
+def _run_collector(args: argparse.Namespace) -> int:
+    from collector.app import run_collector
+    from collector.config import CollectorConfig
+
+    config = CollectorConfig(
+        db_url=args.db,
+        grpc_host=args.grpc_listen[0],
+        grpc_port=args.grpc_listen[1],
+        http_host=args.http_listen[0],
+        http_port=args.http_listen[1],
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        token=args.token,
+    )
+    return run_collector(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snoop",
+        description="Which files do container images really use at run time?",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add(parser, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+        help="log verbosity")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _agent_parser(sub)
+    _collector_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

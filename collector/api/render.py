@@ -1,0 +1,78 @@
+"""Turning query rows into what users read: JSON (paths via surrogateescape), a keep-list, or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+
+KIND_NAMES = ("read", "write", "exec", "stat", "readlink")
+
+
+class Format(str, Enum):
+    json = "json"
+    text = "text"
+    csv = "csv"
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with ``\\udcXX`` escapes for bytes of paths that are not UTF-8: lossless, always valid."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def iso(ns: int) -> str | None:
+    if not ns:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def kind_names(bits: int) -> list[str]:
+    return [name for i, name in enumerate(KIND_NAMES) if bits & (1 << i)]
+
+
+def kind_bits(names: Iterable[str]) -> int:
+    bits = 0
+    for name in names:
+        if name not in KIND_NAMES:
+            raise ValueError(f"unknown kind {name!r}; one of {', '.join(KIND_NAMES)}")
+        bits |= 1 << KIND_NAMES.index(name)
+    return bits
+
+
+def file_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "path": os.fsdecode(row["path"]),
+        "containers": row["containers"],
+        "kinds": kind_names(row["kinds"]),
+        "first_seen": iso(row["first_seen_ns"]),
+        "last_seen": iso(row["last_seen_ns"]),
+    }
+
+
+def image_json(summary: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in summary.items() if not k.endswith("_ns")}
+    out["first_seen"] = iso(summary["first_seen_ns"])
+    out["last_seen"] = iso(summary["last_seen_ns"])
+    return out
+
+
+def keep_list(paths: Iterable[bytes]) -> Response:
+    """One path per line, bytes as they are: what a Dockerfile or a slimming tool consumes."""
+    return Response(b"".join(p + b"\n" for p in paths), media_type="text/plain")
+
+
+def csv_response(header: list[str], rows: Iterable[list[Any]]) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(buf.getvalue().encode("utf-8", "surrogateescape"), media_type="text/csv")

@@ -1,0 +1,87 @@
+"""create_app(config): the FastAPI app; its lifespan runs the gRPC ingest server beside it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import generate_latest
+from sqlalchemy import text
+
+from collector.api.render import SafeJSONResponse
+from collector.api.routes import images
+from collector.config import CollectorConfig
+from collector.ingest.server import build_server
+from collector.metrics import CollectorMetrics
+from collector.storage.db import create_schema, make_engine, make_sessionmaker
+
+
+def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
+    engine = make_engine(config.db_url)
+    sessions = make_sessionmaker(engine)
+    metrics = CollectorMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        create_schema(engine)
+        server = None
+        if start_grpc:
+            server, app.state.grpc_port = build_server(config, sessions, metrics)
+        try:
+            yield
+        finally:
+            if server is not None:
+                server.stop(config.shutdown_grace_s).wait()
+            engine.dispose()
+
+    app = FastAPI(
+        title="snoop collector",
+        description="Which files container images really use at run time, merged across a cluster.",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.sessions = sessions
+    app.state.metrics = metrics
+    app.state.engine = engine
+    app.include_router(images.router, prefix="/api/v1")
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.request_seconds.labels(
+            route=getattr(route, "path", "unmatched"), status=str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means not ready
+            return SafeJSONResponse({"status": "database unreachable", "error": str(exc)}, status_code=503)
+        return SafeJSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def run_collector(config: CollectorConfig) -> int:
+    import uvicorn
+
+    app = create_app(config)
+    uvicorn.run(app, host=config.http_host, port=config.http_port, log_level="info",
+                timeout_graceful_shutdown=int(config.shutdown_grace_s))
+    return 0

@@ -1,0 +1,30 @@
+"""snoop.v1 messages -> the storage layer's plain input types."""
+
+from __future__ import annotations
+
+from collector.storage.ingest import ContainerIn, FileIn
+from snoop.v1 import snoop_pb2 as pb
+
+
+def containers_from_batch(batch: pb.Batch) -> list[ContainerIn]:
+    return [
+        ContainerIn(
+            node=c.container.node,
+            container_id=c.container.container_id,
+            name=c.container.name,
+            namespace=c.container.pod_namespace,
+            pod=c.container.pod_name,
+            pod_uid=c.container.pod_uid,
+            image_digest=c.container.image_digest,
+            image_reference=c.container.image_reference,
+            cgroup_id=c.container.cgroup_id,
+            cgroup_path=c.container.cgroup_path,
+            workload_kind=c.container.workload_kind,
+            workload_name=c.container.workload_name,
+            started_at_ns=c.container.started_at_unix_ns,
+            total_events=c.total_events,
+            dropped_events=batch.dropped_events,
+            files=tuple(FileIn(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns) for f in c.files),
+        )
+        for c in batch.containers
+    ]

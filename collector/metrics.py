@@ -1,0 +1,25 @@
+"""The collector's Prometheus metrics, one registry per app instance (tests run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class CollectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.ingest_batches = Counter(
+            "snoop_ingest_batches", "Batches committed", registry=self.registry
+        )
+        self.ingest_rows = Counter(
+            "snoop_ingest_file_rows", "New (container instance, file) rows stored", registry=self.registry
+        )
+        self.ingest_errors = Counter(
+            "snoop_ingest_errors", "Batches not stored", ["reason"], registry=self.registry
+        )
+        self.ingest_seconds = Histogram(
+            "snoop_ingest_batch_seconds", "Time to commit one batch", registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "snoop_http_request_seconds", "REST request latency", ["route", "status"], registry=self.registry
+        )

@@ -1,0 +1,116 @@
+"""Read side for images: listings and the merged per-image file usage. No FastAPI here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, Path
+
+
+@dataclass(frozen=True)
+class FileFilter:
+    prefix: bytes | None = None
+    kinds: int = 0          # files with any of these kinds; 0 = all
+    since_ns: int = 0       # files last seen at or after
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int | None
+    offset: int = 0
+
+
+def image_summaries(session: Session, page: Page, digests: list[str] | None = None) -> tuple[list[dict], int]:
+    containers = (
+        select(ContainerInstance.image_id, func.count().label("n"))
+        .group_by(ContainerInstance.image_id)
+        .subquery()
+    )
+    files = select(ImageFile.image_id, func.count().label("n")).group_by(ImageFile.image_id).subquery()
+    q = (
+        select(Image, func.coalesce(containers.c.n, 0), func.coalesce(files.c.n, 0))
+        .outerjoin(containers, containers.c.image_id == Image.id)
+        .outerjoin(files, files.c.image_id == Image.id)
+        .order_by(Image.last_seen_ns.desc(), Image.id)
+    )
+    if digests is not None:
+        q = q.where(Image.digest.in_(digests))
+    total = session.scalar(select(func.count()).select_from(Image)) or 0
+    rows = session.execute(q.offset(page.offset).limit(page.limit)).all()
+    refs: dict[int, list[str]] = {}
+    ids = [image.id for image, _, _ in rows]
+    for image_id, reference in session.execute(
+        select(ImageReference.image_id, ImageReference.reference)
+        .where(ImageReference.image_id.in_(ids))
+        .order_by(ImageReference.last_seen_ns.desc(), ImageReference.reference)
+    ):
+        refs.setdefault(image_id, []).append(reference)
+    out = [
+        {
+            "digest": image.digest,
+            "references": refs.get(image.id, []),
+            "containers": n_containers,
+            "files": n_files,
+            "first_seen_ns": image.first_seen_ns,
+            "last_seen_ns": image.last_seen_ns,
+        }
+        for image, n_containers, n_files in rows
+    ]
+    return out, total
+
+
+def find_image(session: Session, key: str) -> Image | None:
+    """``key`` is a digest, or a reference meaning the digest most recently seen under it."""
+    image = session.scalar(select(Image).where(Image.digest == key))
+    if image is not None:
+        return image
+    return session.scalar(
+        select(Image)
+        .join(ImageReference, ImageReference.image_id == Image.id)
+        .where(ImageReference.reference == key)
+        .order_by(ImageReference.last_seen_ns.desc())
+        .limit(1)
+    )
+
+
+def prefix_range(prefix: bytes) -> tuple[bytes, bytes | None]:
+    """[low, high) of the byte strings that start with ``prefix``: an index-friendly LIKE for bytes."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return prefix, None
+    return prefix, stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def filtered(q: Select, f: FileFilter) -> Select:
+    if f.prefix:
+        low, high = prefix_range(f.prefix)
+        q = q.where(Path.path >= low)
+        if high is not None:
+            q = q.where(Path.path < high)
+    if f.kinds:
+        q = q.where(ImageFile.kinds.op("&")(f.kinds) != 0)
+    if f.since_ns:
+        q = q.where(ImageFile.last_seen_ns >= f.since_ns)
+    return q
+
+
+def image_files(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[dict], int]:
+    base = select(ImageFile, Path.path).join(Path, Path.id == ImageFile.path_id).where(
+        ImageFile.image_id == image.id
+    )
+    base = filtered(base, f)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.execute(base.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
+    return [
+        {
+            "path": path,
+            "containers": row.containers,
+            "kinds": row.kinds,
+            "first_seen_ns": row.first_seen_ns,
+            "last_seen_ns": row.last_seen_ns,
+        }
+        for row, path in rows
+    ], total

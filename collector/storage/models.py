@@ -1,0 +1,98 @@
+"""Tables of the collector. Paths are bytes (file names need not be UTF-8) interned once in ``paths``:
+rows elsewhere carry an integer, and no index ever holds a 4 KiB key. Times are Unix nanoseconds.
+
+``image_files`` is the per-image merge, kept current at ingest: ``containers`` counts the container
+instances that touched the file, so a merged report is one indexed read, not a GROUP BY over millions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(255), unique=True)
+    first_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImageReference(Base):
+    """Names an image was run under (``registry/app:1.2``); a reference can move to a new digest."""
+
+    __tablename__ = "image_references"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_image_references_reference", "reference", "last_seen_ns"),)
+
+
+class ContainerInstance(Base):
+    """One container of one pod on one node: a restart is a new instance (new container ID)."""
+
+    __tablename__ = "container_instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node: Mapped[str] = mapped_column(String(253))
+    container_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    pod: Mapped[str] = mapped_column(String(253))
+    pod_uid: Mapped[str] = mapped_column(String(64))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    image_reference: Mapped[str] = mapped_column(String(1024))
+    cgroup_id: Mapped[int] = mapped_column(BigInteger)
+    cgroup_path: Mapped[str] = mapped_column(String(4096))
+    workload_kind: Mapped[str] = mapped_column(String(64))
+    workload_name: Mapped[str] = mapped_column(String(253))
+    started_at_ns: Mapped[int] = mapped_column(BigInteger)
+    first_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    total_events: Mapped[int] = mapped_column(BigInteger)
+    dropped_events: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("node", "container_id", name="uq_container_instances_node_container"),
+        Index("ix_container_instances_pod", "namespace", "pod"),
+        Index("ix_container_instances_workload", "namespace", "workload_name"),
+    )
+
+
+class Path(Base):
+    __tablename__ = "paths"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)  # sha256 of path
+    path: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InstanceFile(Base):
+    __tablename__ = "instance_files"
+
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("container_instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id"), primary_key=True)
+    kinds: Mapped[int] = mapped_column(Integer)
+    first_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImageFile(Base):
+    __tablename__ = "image_files"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id"), primary_key=True)
+    containers: Mapped[int] = mapped_column(Integer)
+    kinds: Mapped[int] = mapped_column(Integer)
+    first_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    last_seen_ns: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,99 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AccessKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCESS_KIND_UNSPECIFIED: _ClassVar[AccessKind]
+    ACCESS_KIND_READ: _ClassVar[AccessKind]
+    ACCESS_KIND_WRITE: _ClassVar[AccessKind]
+    ACCESS_KIND_EXEC: _ClassVar[AccessKind]
+    ACCESS_KIND_STAT: _ClassVar[AccessKind]
+    ACCESS_KIND_READLINK: _ClassVar[AccessKind]
+ACCESS_KIND_UNSPECIFIED: AccessKind
+ACCESS_KIND_READ: AccessKind
+ACCESS_KIND_WRITE: AccessKind
+ACCESS_KIND_EXEC: AccessKind
+ACCESS_KIND_STAT: AccessKind
+ACCESS_KIND_READLINK: AccessKind
+
+class Container(_message.Message):
+    __slots__ = ("node", "container_id", "name", "pod_name", "pod_namespace", "pod_uid", "image_reference", "image_digest", "image_id", "cgroup_id", "cgroup_path", "workload_kind", "workload_name", "started_at_unix_ns")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POD_NAME_FIELD_NUMBER: _ClassVar[int]
+    POD_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CGROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    CGROUP_PATH_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_KIND_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_NAME_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    container_id: str
+    name: str
+    pod_name: str
+    pod_namespace: str
+    pod_uid: str
+    image_reference: str
+    image_digest: str
+    image_id: str
+    cgroup_id: int
+    cgroup_path: str
+    workload_kind: str
+    workload_name: str
+    started_at_unix_ns: int
+    def __init__(self, node: _Optional[str] = ..., container_id: _Optional[str] = ..., name: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., pod_uid: _Optional[str] = ..., image_reference: _Optional[str] = ..., image_digest: _Optional[str] = ..., image_id: _Optional[str] = ..., cgroup_id: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., workload_kind: _Optional[str] = ..., workload_name: _Optional[str] = ..., started_at_unix_ns: _Optional[int] = ...) -> None: ...
+
+class FileAccess(_message.Message):
+    __slots__ = ("path", "kinds", "first_seen_unix_ns", "last_seen_unix_ns")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    path: bytes
+    kinds: int
+    first_seen_unix_ns: int
+    last_seen_unix_ns: int
+    def __init__(self, path: _Optional[bytes] = ..., kinds: _Optional[int] = ..., first_seen_unix_ns: _Optional[int] = ..., last_seen_unix_ns: _Optional[int] = ...) -> None: ...
+
+class ContainerFiles(_message.Message):
+    __slots__ = ("container", "files", "total_events")
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    container: Container
+    files: _containers.RepeatedCompositeFieldContainer[FileAccess]
+    total_events: int
+    def __init__(self, container: _Optional[_Union[Container, _Mapping]] = ..., files: _Optional[_Iterable[_Union[FileAccess, _Mapping]]] = ..., total_events: _Optional[int] = ...) -> None: ...
+
+class Batch(_message.Message):
+    __slots__ = ("agent_id", "seq", "containers", "dropped_events")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    seq: int
+    containers: _containers.RepeatedCompositeFieldContainer[ContainerFiles]
+    dropped_events: int
+    def __init__(self, agent_id: _Optional[str] = ..., seq: _Optional[int] = ..., containers: _Optional[_Iterable[_Union[ContainerFiles, _Mapping]]] = ..., dropped_events: _Optional[int] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("seq", "files_accepted", "error")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    FILES_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    files_accepted: int
+    error: str
+    def __init__(self, seq: _Optional[int] = ..., files_accepted: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
