@@ -82,8 +82,10 @@ class Containerd:
             (self.root / d).mkdir(parents=True, exist_ok=True)
         config = self.root / "config.toml"
         config.write_text(CONFIG.format(root=self.root, socket=self.socket, pause=PAUSE))
-        log = open(self.root / "containerd.log", "wb")  # noqa: SIM115 - lives as long as the daemon
-        self._proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=log, stderr=log)
+        self._log = open(self.root / "containerd.log", "wb")  # noqa: SIM115 - lives as long as the daemon
+        self._proc = subprocess.Popen(
+            ["containerd", "--config", str(config)], stdout=self._log, stderr=self._log
+        )
         deadline = time.monotonic() + 20
         while not self.socket.exists():
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -117,6 +119,7 @@ class Containerd:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+            self._log.close()
         subprocess.run(["umount", "-R", str(self.root / "state")], capture_output=True)
 
     def ctr(self, *args: str) -> str:

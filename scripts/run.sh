@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make run`: a collector (SQLite by default) and this node's agent, in the foreground; Ctrl-C stops both.
+# REST on :8080, gRPC ingest on :50051, agent metrics on :9090. Override with SNOOP_* variables
+# (SNOOP_DB=postgresql+psycopg://…, SNOOP_CRI_ENDPOINT=unix:///run/crio/crio.sock, …).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${SNOOP_DATA:-$PWD/.snoop}
+mkdir -p "$data"
+export SNOOP_DB=${SNOOP_DB:-sqlite:///$data/snoop.db}
+cri=${SNOOP_CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}
+export SNOOP_CRI_ENDPOINT=$cri
+
+# No CRI runtime running (a machine without systemd, say)? Start the installed containerd for it.
+if [[ $cri == unix:///run/containerd/containerd.sock && ! -S /run/containerd/containerd.sock ]]; then
+    echo "run: no containerd at $cri; starting one (log: $data/containerd.log)"
+    containerd >"$data/containerd.log" 2>&1 &
+    for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
+fi
+
+pids=()
+stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+.venv/bin/snoop collector &
+pids+=($!)
+for _ in $(seq 150); do curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS http://127.0.0.1:8080/readyz >/dev/null || { echo "run: collector did not become ready" >&2; exit 1; }
+
+.venv/bin/snoop agent --collector 127.0.0.1:50051 --output "$data/reports" &
+pids+=($!)
+echo "run: collector http://127.0.0.1:8080 (try: curl localhost:8080/api/v1/images), agent metrics :9090"
+wait -n "${pids[@]}"

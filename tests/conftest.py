@@ -1,0 +1,116 @@
+"""Shared fixtures. Real parts only: a throwaway containerd, real BPF, real sockets, real databases.
+
+Where a part cannot run (not root, no containerd) a test skips on a laptop, but fails under CI=true:
+CI runs as root on a kernel that supports all of it, so a skip there would hide a broken test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness.containerd import Containerd
+
+REPO = Path(__file__).resolve().parent.parent
+SNOOP = REPO / ".venv" / "bin" / "snoop"
+
+
+def require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and this test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout_s}s")
+
+
+@pytest.fixture(scope="session")
+def bpf_ready() -> None:
+    require(os.geteuid() == 0, "BPF needs root")
+    require(Path(f"/lib/modules/{os.uname().release}/build/include").exists(), "kernel headers not linked")
+
+
+@pytest.fixture(scope="session")
+def containerd() -> Iterator[Containerd]:
+    require(os.geteuid() == 0, "containerd needs root")
+    for tool in ("containerd", "runc", "umoci", "ctr"):
+        require(shutil.which(tool) is not None, f"{tool} not installed")
+    root = Path(tempfile.mkdtemp(prefix="snoop-containerd-"))
+    daemon = Containerd(root)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Process:
+    """A snoop subcommand run as users run it; stopped with SIGTERM, output kept for failures."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        self._out = open(log, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([str(SNOOP), *args], stdout=self._out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout_s: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def collector_proc(tmp_path: Path) -> Iterator[tuple[Process, str, str]]:
+    """A real ``snoop collector`` on a SQLite file: (process, REST base URL, gRPC address)."""
+    http, grpc_port = free_port(), free_port()
+    proc = Process(
+        ["collector", "--db", f"sqlite:///{tmp_path}/snoop.db", "--http-listen", f"127.0.0.1:{http}",
+         "--grpc-listen", f"127.0.0.1:{grpc_port}"],
+        tmp_path / "collector.log",
+    )
+    base = f"http://127.0.0.1:{http}"
+    try:
+        wait_http(f"{base}/readyz", proc=proc.proc)
+    except Exception:
+        proc.stop()
+        raise AssertionError(proc.output()) from None
+    yield proc, base, f"127.0.0.1:{grpc_port}"
+    proc.stop()
