@@ -144,7 +144,7 @@ def _merge_files(session: Session, instance_id: int, image_id: int, files: tuple
         q = select(InstanceFile.path_id, InstanceFile.kinds).where(
             InstanceFile.instance_id == instance_id, InstanceFile.path_id.in_(chunk)
         )
-        existing.update(session.execute(q).tuples().all())
+        existing.update((pid, kinds) for pid, kinds in session.execute(q))
     new = [pid for pid in by_id if pid not in existing]
     widened = {pid: existing[pid] | by_id[pid].kinds for pid in existing if existing[pid] | by_id[pid].kinds
                != existing[pid]}

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.paths import excluded, join, normalise, resolve_in_root, rewrite_proc_self
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (b"/etc/passwd", b"/etc/passwd"),
+        (b"//etc///passwd", b"/etc/passwd"),
+        (b"/etc/./ssl/../passwd", b"/etc/passwd"),
+        (b"/../../etc", b"/etc"),
+        (b"/", b"/"),
+        (b"/usr/lib/", b"/usr/lib"),
+        (b"/caf\xe9/\xff\xfe", b"/caf\xe9/\xff\xfe"),  # not UTF-8: kept byte for byte
+    ],
+)
+def test_normalise(raw: bytes, want: bytes) -> None:
+    assert normalise(raw) == want
+
+
+def test_join_keeps_absolute_paths() -> None:
+    assert join(b"/app", b"conf/x") == b"/app/conf/x"
+    assert join(b"/", b"x") == b"/x"
+    assert join(b"/app", b"/etc/x") == b"/etc/x"
+
+
+def test_proc_self_names_the_process() -> None:
+    assert rewrite_proc_self(b"/proc/self/maps", 42, 43) == b"/proc/42/maps"
+    assert rewrite_proc_self(b"/proc/thread-self/comm", 42, 43) == b"/proc/42/task/43/comm"
+    assert rewrite_proc_self(b"/proc/selfish", 42, 43) == b"/proc/selfish"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> bytes:
+    """A container-like tree: /bin/sh -> busybox, /lib -> usr/lib, /etc/alt -> /etc/real, a loop."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "busybox").write_bytes(b"")
+    (tmp_path / "bin" / "sh").symlink_to("busybox")
+    (tmp_path / "usr" / "lib").mkdir(parents=True)
+    (tmp_path / "usr" / "lib" / "libc.so").write_bytes(b"")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    (tmp_path / "etc" / "real").mkdir(parents=True)
+    (tmp_path / "etc" / "alt").symlink_to("/etc/real")
+    (tmp_path / "loop").symlink_to("loop")
+    # an absolute link must resolve inside the root, never on the host's /etc
+    (tmp_path / "hostile").symlink_to("/etc/shadow")
+    return os.fsencode(tmp_path)
+
+
+def test_symlinks_are_reported_with_their_targets(root: bytes) -> None:
+    assert resolve_in_root(root, b"/bin/sh") == (b"/bin/busybox", [b"/bin/sh"])
+    assert resolve_in_root(root, b"/lib/libc.so") == (b"/usr/lib/libc.so", [b"/lib"])
+    assert resolve_in_root(root, b"/etc/alt/../alt/x") == (b"/etc/real/x", [b"/etc/alt", b"/etc/alt"])
+
+
+def test_absolute_links_stay_in_the_root(root: bytes) -> None:
+    final, links = resolve_in_root(root, b"/hostile")
+    assert (final, links) == (b"/etc/shadow", [b"/hostile"])
+
+
+def test_symlink_loop_ends(root: bytes) -> None:
+    final, links = resolve_in_root(root, b"/loop/x")
+    assert final.startswith(b"/loop")
+    assert len(links) == 41
+
+
+def test_dotdot_follows_the_link_target_not_the_name(root: bytes) -> None:
+    # /lib/.. is /usr (lib -> usr/lib), where lexical normalisation would say /
+    assert resolve_in_root(root, b"/lib/../lib/libc.so")[0] == b"/usr/lib/libc.so"
+
+
+def test_missing_root_falls_back_to_lexical() -> None:
+    assert resolve_in_root(b"/nonexistent-root", b"/a/./b/../c") == (b"/a/c", [])
+
+
+def test_long_path_is_kept_whole(root: bytes) -> None:
+    deep = b"/" + b"/".join([b"d" * 200] * 20)
+    assert len(deep) > 4000
+    assert resolve_in_root(root, deep) == (deep, [])
+
+
+def test_excluded_prefixes() -> None:
+    prefixes = (b"/proc/", b"/etc/hosts")
+    assert excluded(b"/proc/1/maps", prefixes)
+    assert excluded(b"/proc", prefixes)
+    assert excluded(b"/etc/hosts", prefixes)
+    assert not excluded(b"/etc/hostsfile", prefixes)
+    assert not excluded(b"/processes", prefixes)

@@ -1,0 +1,60 @@
+"""At-least-once delivery to a real collector socket: down at first, restarted mid-way, nothing lost."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.streamer import Streamer
+from collector.config import CollectorConfig
+from collector.ingest.server import build_server
+from collector.metrics import CollectorMetrics
+from collector.reports.images import FileFilter, Page, find_image, image_files
+from snoop.v1 import snoop_pb2 as pb
+from tests.collector.conftest import db_url, sessions  # noqa: F401 - fixtures
+from tests.conftest import free_port
+
+
+def files_batch(cid: str, *paths: bytes) -> list[pb.ContainerFiles]:
+    container = pb.Container(node="n1", container_id=cid, image_digest="sha256:abc")
+    return [pb.ContainerFiles(container=container, files=[pb.FileAccess(path=p, kinds=1) for p in paths])]
+
+
+def stored(sessions: sessionmaker[Session]) -> set[bytes]:
+    with sessions() as s:
+        image = find_image(s, "sha256:abc")
+        return set() if image is None else {r["path"] for r in image_files(s, image, FileFilter(), Page(None))[0]}
+
+
+def test_spooled_while_collector_down_then_delivered(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+    port = free_port()
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", backoff_max_s=0.2)
+    streamer.start()
+    streamer.submit(files_batch("c1", b"/a", b"/b"), dropped_events=0)
+    streamer.submit(files_batch("c1", b"/c"), dropped_events=0)
+    time.sleep(0.5)
+    assert streamer.spool_files == 3 and not streamer.connected
+
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=port)
+    server, _ = build_server(config, sessions, CollectorMetrics())
+    try:
+        assert streamer.drain(timeout_s=15)
+        assert stored(sessions) == {b"/a", b"/b", b"/c"}
+        server.stop(0).wait()  # the collector restarts: batches meanwhile wait in the spool
+        streamer.submit(files_batch("c1", b"/d"), dropped_events=0)
+        time.sleep(0.5)
+        assert streamer.spool_files == 1
+        server, _ = build_server(config, sessions, CollectorMetrics())
+        assert streamer.drain(timeout_s=15)
+        assert stored(sessions) == {b"/a", b"/b", b"/c", b"/d"}
+    finally:
+        streamer.close()
+        server.stop(0)
+
+
+def test_spool_bound_drops_oldest_and_counts() -> None:
+    streamer = Streamer("127.0.0.1:1", agent_id="t", max_spool_files=3)
+    streamer.submit(files_batch("c1", b"/a", b"/b"), dropped_events=0)
+    streamer.submit(files_batch("c1", b"/c", b"/d"), dropped_events=0)
+    assert (streamer.spool_files, streamer.dropped_files) == (2, 2)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.app import create_app
+from collector.config import CollectorConfig
+from collector.storage.db import create_schema, make_engine, make_sessionmaker
+from collector.storage.ingest import ContainerIn, FileIn
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/snoop.db"
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    create_schema(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(CollectorConfig(db_url=db_url), start_grpc=False)) as c:
+        yield c
+
+
+def container(
+    cid: str = "c1", *, node: str = "node-a", digest: str = "sha256:aaa", reference: str = "app:1",
+    pod: str = "web-6d4cf56db6-x7k9m", files: dict[bytes, int] | None = None, ts: int = 1_000,
+) -> ContainerIn:
+    return ContainerIn(
+        node=node, container_id=cid, name="app", namespace="shop", pod=pod, pod_uid="uid-" + pod,
+        image_digest=digest, image_reference=reference, cgroup_id=7, cgroup_path="/k8s.io/" + cid,
+        workload_kind="Deployment?", workload_name="web", started_at_ns=ts, total_events=10, dropped_events=0,
+        files=tuple(FileIn(p, k, ts, ts) for p, k in (files or {}).items()),
+    )

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+
+from fastapi.testclient import TestClient
+
+from collector.storage.ingest import ingest
+from tests.collector.conftest import container
+
+
+def seed(client: TestClient) -> None:
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions.begin() as s:
+        ingest(s, [container("c1", files={b"/bin/sh": 4, b"/etc/a.conf": 1, b"/caf\xe9": 1})], now_ns=1)
+        ingest(s, [container("c2", node="n2", files={b"/etc/a.conf": 1})], now_ns=2)
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").json() == {"status": "ready"}
+    assert "snoop_ingest_batches" in client.get("/metrics").text
+
+
+def test_images_list(client: TestClient) -> None:
+    seed(client)
+    body = client.get("/api/v1/images").json()
+    assert body["total"] == 1
+    (image,) = body["images"]
+    assert image["digest"] == "sha256:aaa"
+    assert image["references"] == ["app:1"]
+    assert (image["containers"], image["files"]) == (2, 3)
+    assert image["first_seen"].endswith("Z") and image["last_seen"]
+
+
+def test_image_files_merged(client: TestClient) -> None:
+    seed(client)
+    body = client.get("/api/v1/images/sha256:aaa/files").json()
+    assert body["image"]["digest"] == "sha256:aaa"
+    assert body["total"] == 3
+    by_path = {f["path"]: f for f in body["files"]}
+    assert by_path["/etc/a.conf"]["containers"] == 2
+    assert by_path["/bin/sh"]["kinds"] == ["exec"]
+    assert os.fsencode("/caf\udce9") in {os.fsencode(p) for p in by_path}  # lossless non-UTF-8
+
+
+def test_image_files_by_reference_and_formats(client: TestClient) -> None:
+    seed(client)
+    text = client.get("/api/v1/images/app:1/files", params={"format": "text"}).content
+    assert text == b"/bin/sh\n/caf\xe9\n/etc/a.conf\n"
+    csv = client.get("/api/v1/images/app:1/files", params={"format": "csv", "prefix": "/etc"}).text
+    assert csv.splitlines()[0] == "path,containers,kinds,first_seen,last_seen"
+    assert csv.splitlines()[1].startswith("/etc/a.conf,2,read,")
+
+
+def test_image_files_filters_and_pages(client: TestClient) -> None:
+    seed(client)
+    assert client.get("/api/v1/images/sha256:aaa/files", params={"kind": "exec"}).json()["total"] == 1
+    page = client.get("/api/v1/images/sha256:aaa/files", params={"limit": 1, "offset": 1}).json()
+    assert page["total"] == 3 and [f["path"] for f in page["files"]] == ["/caf\udce9"]
+    assert client.get("/api/v1/images/sha256:aaa/files", params={"kind": "bogus"}).status_code == 422
+
+
+def test_unknown_image_is_404(client: TestClient) -> None:
+    r = client.get("/api/v1/images/sha256:nope/files")
+    assert r.status_code == 404 and "sha256:nope" in r.json()["detail"]

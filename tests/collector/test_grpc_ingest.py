@@ -1,0 +1,64 @@
+"""The Ingest service over a real socket: acks, refusals that do not poison the stream, size limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.config import CollectorConfig
+from collector.ingest.server import build_server
+from collector.metrics import CollectorMetrics
+from collector.reports.images import FileFilter, Page, find_image, image_files
+from snoop.v1 import snoop_pb2 as pb
+from snoop.v1 import snoop_pb2_grpc as pb_grpc
+
+
+def batch(seq: int, path: bytes, cid: str = "c1") -> pb.Batch:
+    container = pb.Container(node="n1", container_id=cid, image_digest="sha256:abc", image_reference="app:1")
+    return pb.Batch(agent_id="a", seq=seq, containers=[
+        pb.ContainerFiles(container=container, files=[pb.FileAccess(path=path, kinds=1)], total_events=3)
+    ])
+
+
+@pytest.fixture
+def server(sessions: sessionmaker[Session]) -> Iterator[str]:
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, max_message_bytes=64 * 1024)
+    srv, port = build_server(config, sessions, CollectorMetrics())
+    yield f"127.0.0.1:{port}"
+    srv.stop(0)
+
+
+def test_stream_acks_each_batch_and_survives_a_bad_one(server: str, sessions: sessionmaker[Session]) -> None:
+    with grpc.insecure_channel(server) as channel:
+        stub = pb_grpc.IngestStub(channel)
+        acks = list(stub.Stream(iter([batch(1, b"/etc/a"), batch(2, b"relative"), batch(3, b"/etc/b", "c2"),
+                                      batch(1, b"/etc/a")])))
+    assert [a.seq for a in acks] == [1, 2, 3, 1]
+    assert (acks[0].files_accepted, acks[0].error) == (1, "")
+    assert "not absolute" in acks[1].error
+    assert (acks[2].files_accepted, acks[2].error) == (1, "")
+    assert (acks[3].files_accepted, acks[3].error) == (0, "")  # a resend: idempotent
+    with sessions() as s:
+        image = find_image(s, "sha256:abc")
+        assert image is not None
+        rows, _ = image_files(s, image, FileFilter(), Page(None))
+        assert {r["path"]: r["containers"] for r in rows} == {b"/etc/a": 1, b"/etc/b": 1}
+
+
+def test_oversized_message_gets_a_clear_status(server: str) -> None:
+    big = batch(1, b"/" + b"x" * 100_000)
+    with grpc.insecure_channel(server) as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            list(pb_grpc.IngestStub(channel).Stream(iter([big])))
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_health_service(server: str) -> None:
+    with grpc.insecure_channel(server) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = stub.Check(health_pb2.HealthCheckRequest(service="snoop.v1.Ingest"), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.reports.images import FileFilter, Page, find_image, image_files
+from collector.storage.ingest import InvalidBatch, ingest
+from collector.storage.models import ImageFile, InstanceFile
+from tests.collector.conftest import container
+
+R, W, X = 1, 2, 4
+
+
+def merged(session: Session, digest: str) -> dict[bytes, tuple[int, int]]:
+    image = find_image(session, digest)
+    assert image is not None
+    rows, _ = image_files(session, image, FileFilter(), Page(None))
+    return {r["path"]: (r["containers"], r["kinds"]) for r in rows}
+
+
+def test_replayed_batch_changes_nothing(sessions: sessionmaker[Session]) -> None:
+    batch = [container("c1", files={b"/bin/sh": X, b"/etc/passwd": R})]
+    with sessions.begin() as s:
+        assert ingest(s, batch, now_ns=1) == 2
+    with sessions.begin() as s:
+        assert ingest(s, batch, now_ns=2) == 0
+    with sessions() as s:
+        assert merged(s, "sha256:aaa") == {b"/bin/sh": (1, X), b"/etc/passwd": (1, R)}
+        assert s.scalar(select(func.count()).select_from(InstanceFile)) == 2
+
+
+def test_merge_counts_instances_and_unites_kinds(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        ingest(s, [container("c1", files={b"/etc/app.conf": R})], now_ns=1)
+        ingest(s, [container("c2", node="node-b", files={b"/etc/app.conf": W, b"/tmp/x": W})], now_ns=2)
+        ingest(s, [container("c1", files={b"/etc/app.conf": R | X})], now_ns=3)  # new kind, same instance
+    with sessions() as s:
+        assert merged(s, "sha256:aaa") == {b"/etc/app.conf": (2, R | W | X), b"/tmp/x": (1, W)}
+
+
+def test_same_path_twice_in_one_batch_is_one_row(sessions: sessionmaker[Session]) -> None:
+    c = container("c1", files={b"/a": R})
+    twice = type(c)(**{**c.__dict__, "files": c.files + c.files})
+    with sessions.begin() as s:
+        assert ingest(s, [twice], now_ns=1) == 1
+
+
+def test_non_utf8_and_path_max_paths_round_trip(sessions: sessionmaker[Session]) -> None:
+    odd = b"/data/caf\xe9-\xff"
+    deep = b"/" + b"/".join([b"x" * 254] * 16)[: 4094]
+    with sessions.begin() as s:
+        ingest(s, [container("c1", files={odd: R, deep: R})], now_ns=1)
+    with sessions() as s:
+        assert set(merged(s, "sha256:aaa")) == {odd, deep}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({b"relative/path": R}, "not absolute"),
+        ({b"/" + b"x" * 4096: R}, "PATH_MAX"),
+        ({b"/a\0b": R}, "NUL"),
+        ({b"/a": 0}, "invalid access kinds"),
+    ],
+)
+def test_invalid_batches_are_refused_whole(sessions: sessionmaker[Session], files: dict, message: str) -> None:
+    good = container("c1", files={b"/ok": R})
+    bad = container("c2", files=files)
+    with sessions.begin() as s, pytest.raises(InvalidBatch, match=message):
+        ingest(s, [good, bad], now_ns=1)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ImageFile)) == 0
+
+
+def test_missing_identity_is_refused(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s, pytest.raises(InvalidBatch, match="image_digest"):
+        ingest(s, [container("c1", digest="")], now_ns=1)
+
+
+def test_reference_means_most_recent_digest(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        ingest(s, [container("c1", digest="sha256:old", reference="app:latest")], now_ns=1)
+        ingest(s, [container("c2", digest="sha256:new", reference="app:latest")], now_ns=2)
+    with sessions() as s:
+        image = find_image(s, "app:latest")
+        assert image is not None and image.digest == "sha256:new"
