@@ -24,11 +24,13 @@ from agent.report import pod_reports, write_reports
 from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
 from agent.resolver.cri import CriClient
 from agent.resolver.registry import ContainerRegistry
+from agent.roots import ContainerRoots
 from agent.streamer import Streamer
 from agent.tracer import SYSCALL_STATS, Tracer
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100
+PRUNE_EVERY_S = 30.0  # unpin roots of containers that are gone
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
@@ -52,6 +54,7 @@ class Agent:
         self.cgroups = CgroupPaths(mount=config.cgroup_root or cgroup2_mount(), proc_root=config.proc_root)
         self.runtime = CriClient(config.cri_endpoint)
         self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups)
+        self.roots = ContainerRoots(proc_root=config.proc_root)
         self.tracer = Tracer(
             on_event=self._on_event, ringbuf_pages=config.ring_buffer_pages, seen_entries=config.seen_entries
         )
@@ -63,7 +66,7 @@ class Agent:
             excludes=config.excludes,
             exclude_mounts=config.exclude_mounts,
             max_pending=config.max_pending_events,
-            proc_root=config.proc_root,
+            roots=self.roots,
         )
         self.streamer = (
             Streamer(
@@ -106,7 +109,7 @@ class Agent:
         self.metrics.ready = True
         log.info("tracing on node %s (collector=%s, output=%s)", config.node_name, config.collector,
                  config.output)
-        last_batch = last_report = time.monotonic()
+        last_batch = last_report = last_prune = time.monotonic()
         while not self._stopping:
             self.tracer.poll(POLL_MS)
             self.pipeline.retry_pending()
@@ -115,6 +118,9 @@ class Agent:
                 self.registry.refresh()
                 self._flush()
                 last_batch = now
+            if now - last_prune >= PRUNE_EVERY_S:
+                self.roots.release(self.cgroups.exists)
+                last_prune = now
             if config.output and now - last_report >= config.interval_s:
                 self._write_report()
                 last_report = now
@@ -128,6 +134,7 @@ class Agent:
                 log.error("collector did not acknowledge %d files before shutdown", self.streamer.spool_files)
             self.streamer.close()
         self.tracer.close()
+        self.roots.close()
         return 0
 
     def _flush(self) -> None:

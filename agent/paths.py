@@ -39,13 +39,17 @@ def rewrite_proc_self(path: bytes, pid: int, tid: int) -> bytes:
     return path
 
 
-def resolve_in_root(root: bytes, path: bytes) -> tuple[bytes, list[bytes]]:
-    """Resolves ``path`` (absolute, as the container sees it) inside ``root`` (``/proc/<pid>/root``).
+def resolve_in_root(root_fd: int | None, path: bytes) -> tuple[bytes, list[bytes]]:
+    """Resolves ``path`` (absolute, as the container sees it) inside the directory ``root_fd``.
 
     Returns the final path and every symlink met on the way, all as the container sees them: a slimmed
-    image needs the links as well as their targets. Symlinks are followed within ``root`` only, never on
-    the host's root. Components that do not exist (anymore) are kept as they are.
+    image needs the links as well as their targets. Each step reads one component below an already
+    resolved, link-free prefix, so links are followed within the container's root only, never on the
+    host's root. Components that do not exist (anymore) are kept as they are; without a root (the
+    container is gone) the path is normalised lexically.
     """
+    if root_fd is None:
+        return normalise(path), []
     todo = deque(p for p in path.split(b"/") if p)
     resolved: list[bytes] = []
     links: list[bytes] = []
@@ -57,13 +61,13 @@ def resolve_in_root(root: bytes, path: bytes) -> tuple[bytes, list[bytes]]:
             if resolved:
                 resolved.pop()
             continue
-        candidate = b"/" + b"/".join([*resolved, part])
+        candidate = [*resolved, part]
         try:
-            target = os.readlink(root + candidate)
+            target = os.readlink(b"/".join(candidate), dir_fd=root_fd)
         except OSError:  # not a link (EINVAL), gone (ENOENT), not a directory on the way (ENOTDIR)
             resolved.append(part)
             continue
-        links.append(candidate)
+        links.append(b"/" + b"/".join(candidate))
         if len(links) > MAX_SYMLINK_HOPS:  # a loop: the kernel answered ELOOP, keep what we have
             resolved.append(part)
             break

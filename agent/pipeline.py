@@ -3,7 +3,6 @@ attribute it to a container (now, or once the CRI has heard of it), drop what is
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from agent.dedup import FileSets
 from agent.events import AT_FDCWD, KIND_CHDIR, KIND_FCHDIR, KIND_FORK, ContainerRef, RawEvent
 from agent.paths import excluded, join, resolve_in_root, rewrite_proc_self
 from agent.processes import ProcessTable
+from agent.roots import ContainerRoots
 from agent.resolver.registry import ContainerRegistry, Verdict
 
 
@@ -35,7 +35,7 @@ class Pipeline:
         excludes: tuple[bytes, ...] = (b"/proc/", b"/sys/", b"/dev/"),
         exclude_mounts: bool = True,
         max_pending: int = 100_000,
-        proc_root: str = "/proc",
+        roots: ContainerRoots,
     ) -> None:
         self._registry = registry
         self._processes = processes
@@ -44,10 +44,9 @@ class Pipeline:
         self._excludes = excludes
         self._exclude_mounts = exclude_mounts
         self._max_pending = max_pending
-        self._proc = proc_root
+        self._roots = roots
         self._pending: OrderedDict[int, list[tuple[int, list[bytes], int, int]]] = OrderedDict()
         self._pending_count = 0
-        self._live_pid: dict[int, int] = {}  # cgroup -> a pid seen in it, for its root when one exits
         self.counters = PipelineCounters()
 
     @property
@@ -102,15 +101,6 @@ class Pipeline:
             for _pid, paths, kind, ts in items:
                 self._record(verdict, paths, kind, ts)
 
-    def _root(self, ev: RawEvent) -> bytes:
-        """The container's root as the kernel shows it to the agent; any live process of it will do."""
-        root = f"{self._proc}/{ev.pid}/root"
-        if os.path.exists(root):
-            self._live_pid[ev.cgroup_id] = ev.pid
-            return root.encode()
-        other = self._live_pid.get(ev.cgroup_id)
-        return f"{self._proc}/{other if other is not None else ev.pid}/root".encode()
-
     def _resolve(self, ev: RawEvent) -> list[bytes] | None:
         """The symlinks on the way and the final path, absolute as the container sees them."""
         path = ev.path
@@ -123,7 +113,7 @@ class Pipeline:
                 return None
             path = join(base, path)
         path = rewrite_proc_self(path, ev.pid, ev.tid)
-        final, links = resolve_in_root(self._root(ev), path)
+        final, links = resolve_in_root(self._roots.fd(ev.cgroup_id, ev.pid), path)
         return [*links, final]
 
     def _record(self, ref: ContainerRef, paths: list[bytes], kind: int, ts_ns: int) -> None:

@@ -52,7 +52,6 @@ class CgroupPaths:
         return None
 
     def _walk(self) -> None:
-        self._by_id.clear()
         for dirpath, _dirs, _files in os.walk(self._mount):
             try:
                 self._by_id[os.stat(dirpath).st_ino] = dirpath[len(self._mount) :] or "/"
@@ -72,6 +71,16 @@ class CgroupPaths:
             pass
         self._walk()
         return self._by_id.get(cgroup_id)
+
+    def exists(self, cgroup_id: int) -> bool:
+        """False once a known cgroup's directory is gone (its container was removed)."""
+        path = self._by_id.get(cgroup_id)
+        if path is None:
+            return True  # never resolved: not ours to judge
+        try:
+            return self.cgroup_id(path) == cgroup_id
+        except OSError:
+            return False
 
     def own_cgroup_id(self) -> int | None:
         """The agent's own cgroup: its file accesses are never traced (no feedback loop)."""

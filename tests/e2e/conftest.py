@@ -1,0 +1,68 @@
+"""One collector and one agent for the end-to-end tests of a module, on the session's containerd."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Process, free_port, wait_http
+from tests.harness.containerd import Containerd
+
+
+@dataclass
+class Stack:
+    base: str            # collector REST
+    grpc: str            # collector gRPC
+    metrics: str         # agent metrics/health
+    reports: Path        # agent --output
+    agent: Process
+    collector: Process
+
+    def files(self, digest: str) -> dict[str, dict]:
+        r = httpx.get(f"{self.base}/api/v1/images/{digest}/files", timeout=10)
+        return {f["path"]: f for f in r.json()["files"]} if r.status_code == 200 else {}
+
+    def wait_files(self, digest: str, wanted: set[str], timeout_s: float = 20) -> dict[str, dict]:
+        deadline = time.monotonic() + timeout_s
+        files: dict[str, dict] = {}
+        while time.monotonic() < deadline:
+            files = self.files(digest)
+            if wanted <= files.keys():
+                return files
+            time.sleep(0.2)
+        raise AssertionError(f"missing {sorted(wanted - files.keys())}; have {sorted(files)}\n"
+                             f"{self.agent.output()[-3000:]}")
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(f"{self.metrics}/metrics", timeout=5).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+@pytest.fixture(scope="module")
+def stack(bpf_ready: None, containerd: Containerd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("stack")
+    http, grpc_port, metrics = free_port(), free_port(), free_port()
+    collector = Process(
+        ["collector", "--db", f"sqlite:///{tmp}/snoop.db", "--http-listen", f"127.0.0.1:{http}",
+         "--grpc-listen", f"127.0.0.1:{grpc_port}"], tmp / "collector.log")
+    wait_http(f"http://127.0.0.1:{http}/readyz", proc=collector.proc)
+    agent = Process(
+        ["agent", "--cri-endpoint", containerd.endpoint, "--collector", f"127.0.0.1:{grpc_port}",
+         "--node-name", "node-e2e", "--batch-interval", "200ms", "--interval", "500ms",
+         "--output", str(tmp / "reports"), "--metrics-listen", f"127.0.0.1:{metrics}"], tmp / "agent.log")
+    try:
+        wait_http(f"http://127.0.0.1:{metrics}/readyz", timeout_s=60, proc=agent.proc)
+    except Exception:
+        agent.stop()
+        collector.stop()
+        raise AssertionError(agent.output()) from None
+    yield Stack(f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{metrics}",
+                tmp / "reports", agent, collector)
+    agent.stop()
+    collector.stop()
