@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -33,8 +32,11 @@ def program_text() -> str:
 
 def _tracefs() -> Path | None:
     for d in TRACEFS_DIRS:
-        if Path(d, "events").is_dir():
-            return Path(d)
+        try:
+            if Path(d, "events").is_dir():
+                return Path(d)
+        except OSError:  # not readable without privileges
+            continue
     return None
 
 
@@ -58,10 +60,29 @@ def cflags(*, ringbuf_pages: int, seen_entries: int, tracefs: Path | None = None
     return flags
 
 
+CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 21, 38, 39
+
+
+def effective_capabilities(status: str = "/proc/self/status") -> int:
+    with open(status) as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def can_load_bpf(caps: int) -> bool:
+    has = lambda cap: bool(caps >> cap & 1)  # noqa: E731
+    return has(CAP_SYS_ADMIN) or (has(CAP_BPF) and has(CAP_PERFMON))
+
+
 def preflight() -> None:
     """Fails early, with the fix, where BCC would fail late with a compiler dump."""
-    if os.geteuid() != 0:
-        raise TracerError("loading BPF needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)")
+    if not can_load_bpf(effective_capabilities()):
+        raise TracerError(
+            "loading BPF needs root, or CAP_BPF + CAP_PERFMON (kernel 5.8+) or CAP_SYS_ADMIN: "
+            "run as root or grant them (the DaemonSet in deploy/daemonset/ does)"
+        )
     release = platform.release()
     if not Path("/lib/modules", release, "build", "include").exists():
         raise TracerError(
@@ -80,23 +101,25 @@ class Tracer:
         self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int = 1024, seen_entries: int = 262144
     ) -> None:
         self._on_event = on_event
-        self._flags = cflags(ringbuf_pages=ringbuf_pages, seen_entries=seen_entries, tracefs=_tracefs())
+        self._limits = {"ringbuf_pages": ringbuf_pages, "seen_entries": seen_entries}
+        cflags(**self._limits)  # bad limits fail here, before anything is loaded
         self._bpf = None
 
     def open(self) -> None:
         preflight()
+        flags = cflags(**self._limits, tracefs=_tracefs())
         try:
             from bcc import BPF  # noqa: PLC0415 - only here: the rest of snoop runs without bcc
         except ImportError as exc:
             raise TracerError("python module bcc missing: install Debian's python3-bpfcc") from exc
         try:
-            self._bpf = BPF(text=program_text(), cflags=self._flags)
+            self._bpf = BPF(text=program_text().encode(), cflags=flags)
         except Exception as exc:  # bcc raises bare Exception for compile and load failures
             raise TracerError(f"BPF program failed to compile or load: {exc}") from exc
-        self._bpf["events"].open_ring_buffer(self._handle)
+        self._bpf[b"events"].open_ring_buffer(self._handle)
 
     def _handle(self, _ctx: object, data: int, _size: int) -> None:
-        ev = self._bpf["events"].event(data)  # type: ignore[index]
+        ev = self._bpf[b"events"].event(data)  # type: ignore[index]
         path = ctypes.string_at(data + type(ev).path.offset, ev.path_len)
         self._on_event(
             RawEvent(
@@ -117,17 +140,17 @@ class Tracer:
 
     def ignore_cgroup(self, cgroup_id: int) -> None:
         """Stops tracing a cgroup in the kernel (host or runtime cgroups found by userspace)."""
-        table = self._bpf["ignored_cgroups"]  # type: ignore[index]
+        table = self._bpf[b"ignored_cgroups"]  # type: ignore[index]
         table[table.Key(cgroup_id)] = table.Leaf(1)
 
     def stats(self) -> dict[str, int]:
         """Kernel counters summed over CPUs."""
-        table = self._bpf["stats"]  # type: ignore[index]
+        table = self._bpf[b"stats"]  # type: ignore[index]
         return {name: int(table.sum(table.Key(i)).value) for i, name in enumerate(STAT_NAMES)}
 
     def cgroup_events(self) -> dict[int, int]:
         """Successful accesses per cgroup, repeats included, summed over CPUs."""
-        table = self._bpf["cgroup_events"]  # type: ignore[index]
+        table = self._bpf[b"cgroup_events"]  # type: ignore[index]
         return {k.value: sum(v) for k, v in table.items()}
 
     def close(self) -> None:

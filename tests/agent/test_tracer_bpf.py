@@ -1,0 +1,137 @@
+"""The BPF program on this kernel: in-kernel filtering and dedup, measured by its own counters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.events import KIND_FORK, AccessKind, RawEvent
+from agent.resolver.cgroup import cgroup2_mount
+from agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
+
+pytestmark = pytest.mark.bpf
+
+
+@pytest.fixture(scope="module")
+def tracer(bpf_ready: None) -> Iterator[tuple[Tracer, list[RawEvent]]]:
+    events: list[RawEvent] = []
+    t = Tracer(on_event=events.append, ringbuf_pages=64, seen_entries=4096)
+    t.open()
+    yield t, events
+    t.close()
+
+
+@pytest.fixture
+def cgroup() -> Iterator[Path]:
+    path = Path(cgroup2_mount()) / f"snoop-test-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    yield path
+    path.rmdir()
+
+
+def run_in(cgroup: Path, script: str) -> None:
+    """Runs ``sh -c script`` inside ``cgroup`` (the shell moves itself in before doing anything)."""
+    subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; {script}"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def drain(t: Tracer) -> None:
+    for _ in range(5):
+        t.poll(20)
+
+
+def test_repeats_end_in_the_kernel(tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path) -> None:
+    t, events = tracer
+    target = tmp_path / "target.txt"
+    target.write_text("x")
+    before = t.stats()
+    run_in(cgroup, f"for i in $(seq 500); do read x < {target}; done; cat /nonexistent-{uuid.uuid4().hex}; true")
+    drain(t)
+    after = t.stats()
+    cid = os.stat(cgroup).st_ino
+    mine = [e for e in events if e.cgroup_id == cid and e.path == os.fsencode(target)]
+    assert len(mine) == 1  # 500 opens, one event
+    assert mine[0].kind == AccessKind.READ
+    assert after["repeated"] - before["repeated"] >= 499
+    assert after["failed"] > before["failed"]  # the ENOENT: counted, never emitted
+    assert not any(b"nonexistent" in e.path for e in events if e.cgroup_id == cid)
+    assert t.cgroup_events()[cid] >= 500
+
+
+def test_host_processes_are_not_traced(tracer: tuple[Tracer, list[RawEvent]], tmp_path: Path) -> None:
+    t, events = tracer
+    marker = tmp_path / f"host-{uuid.uuid4().hex}"
+    marker.write_text("x")
+    subprocess.run(["cat", str(marker)], check=True, stdout=subprocess.DEVNULL)
+    drain(t)
+    assert not any(e.path == os.fsencode(marker) for e in events)
+
+
+def test_ignored_cgroup_is_silenced_in_the_kernel(
+    tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path
+) -> None:
+    t, events = tracer
+    cid = os.stat(cgroup).st_ino
+    t.ignore_cgroup(cid)
+    run_in(cgroup, f"cat /etc/hostname {tmp_path} 2>/dev/null; true")
+    drain(t)
+    assert not any(e.cgroup_id == cid and e.kind != KIND_FORK for e in events)
+
+
+def test_runtime_comm_is_dropped(tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path) -> None:
+    t, events = tracer
+    marker = tmp_path / "runc-opens.txt"
+    marker.write_text("x")
+    before = t.stats()["runtime"]
+    # the same open, once under runc init's name and once under its own
+    script = f"echo $$ > {cgroup}/cgroup.procs; printf 'runc:[2:INIT]' > /proc/self/comm; read x < {marker}; true"
+    subprocess.run(["sh", "-c", script], check=True)
+    drain(t)
+    assert t.stats()["runtime"] > before
+    assert not any(e.path == os.fsencode(marker) for e in events)
+
+
+def test_path_max_and_non_utf8_paths_arrive_whole(
+    tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path
+) -> None:
+    t, events = tracer
+    odd = os.fsencode(tmp_path) + b"/caf\xe9-\xff.txt"
+    with open(odd, "w") as f:
+        f.write("x")
+    # an absolute path of up to 4095 bytes (PATH_MAX with its NUL): tmp_path, /. padding, the name
+    name = b"/caf\xe9-\xff.txt"
+    long = os.fsencode(tmp_path) + b"/." * ((4095 - len(os.fsencode(tmp_path)) - len(name)) // 2) + name
+    pid = os.fork()
+    if pid == 0:
+        with open(f"{cgroup}/cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
+        os.close(os.open(odd, os.O_RDONLY))
+        os.close(os.open(long, os.O_RDONLY))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    drain(t)
+    cid = os.stat(cgroup).st_ino
+    paths = {e.path for e in events if e.cgroup_id == cid}
+    assert odd in paths
+    assert long in paths and len(long) > 4000
+
+
+def test_program_renders_with_this_kernels_tracepoints() -> None:
+    text = program_text()
+    assert "TRACEPOINT_PROBE(syscalls, sys_enter_openat)" in text
+    flags = cflags(ringbuf_pages=16, seen_entries=1024, tracefs=Path("/nonexistent"))
+    assert flags == ["-DRINGBUF_PAGES=16", "-DSEEN_ENTRIES=1024"]
+    with pytest.raises(Exception, match="power of two"):
+        cflags(ringbuf_pages=3, seen_entries=1)
+
+
+def test_capability_check() -> None:
+    assert can_load_bpf(1 << CAP_SYS_ADMIN)
+    assert can_load_bpf(1 << CAP_BPF | 1 << CAP_PERFMON)
+    assert not can_load_bpf(1 << CAP_BPF)
+    assert not can_load_bpf(0)

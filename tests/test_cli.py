@@ -1,0 +1,64 @@
+"""The snoop command as users run it: flags, SNOOP_* variables, and errors that say what to do."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from cli.main import build_parser
+from cli.options import duration, listen
+from tests.conftest import SNOOP, require
+
+
+def test_durations_and_addresses() -> None:
+    assert duration("500ms") == 0.5
+    assert duration("30s") == duration("30") == 30
+    assert duration("5m") == 300
+    assert listen(":9090") == ("0.0.0.0", 9090)
+    assert listen("127.0.0.1:8080") == ("127.0.0.1", 8080)
+    with pytest.raises(argparse.ArgumentTypeError):
+        duration("soon")
+    with pytest.raises(argparse.ArgumentTypeError):
+        listen("9090")
+
+
+def test_every_flag_reads_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNOOP_METRICS_LISTEN", "127.0.0.1:9999")
+    monkeypatch.setenv("SNOOP_INTERVAL", "2m")
+    monkeypatch.setenv("SNOOP_EXCLUDE_MOUNTS", "false")
+    monkeypatch.setenv("SNOOP_COLLECTOR", "collector:50051")
+    args = build_parser().parse_args(["agent"])
+    assert args.metrics_listen == ("127.0.0.1", 9999)
+    assert args.interval == 120
+    assert args.exclude_mounts is False
+    assert args.collector == "collector:50051"
+    # a flag on the command line still wins
+    assert build_parser().parse_args(["agent", "--interval", "5s"]).interval == 5
+
+
+def test_bad_environment_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SNOOP_INTERVAL", "often")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["agent"])
+    assert "SNOOP_INTERVAL='often'" in capsys.readouterr().err
+
+
+def test_agent_needs_a_destination() -> None:
+    r = subprocess.run([str(SNOOP), "agent"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--collector" in r.stderr
+
+
+def test_agent_without_privileges_says_what_to_grant() -> None:
+    require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root to drop to nobody")
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SNOOP), "agent", "--output", "/tmp",
+         "--metrics-listen", "127.0.0.1:0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 1
+    assert "needs root" in r.stderr and "CAP_BPF + CAP_PERFMON" in r.stderr
