@@ -34,7 +34,6 @@ class RawEvent:
     tid: int
     dirfd: int  # AT_FDCWD, a directory fd, the fd of fchdir, or the child pid of a fork
     kind: int
-    cwd_gen: int
     comm: bytes
     path: bytes
 

@@ -129,7 +129,6 @@ class Tracer:
                 tid=ev.tid,
                 dirfd=ev.dirfd,
                 kind=ev.kind,
-                cwd_gen=ev.cwd_gen,
                 comm=bytes(ev.comm),
                 path=path,
             )

@@ -3,10 +3,11 @@
 // Syscall tracepoints only (no kprobes, no kernel structs): every program reads tracepoint arguments
 // and calls BPF helpers, so the same C runs on any kernel with syscall tracepoints and BTF-less headers.
 //
-// Flow: sys_enter_* stashes (path pointer, dirfd, kind) per thread; sys_exit_* drops failed calls,
-// reads the path once (the kernel has just copied it, so the user page is resident), hashes it and
-// emits an event only for a (cgroup, path, kind) pair not seen before. Repeated accesses end in the
-// kernel: userspace work grows with new pairs, not with syscalls.
+// Flow: sys_enter_* reads the path and ends there when its (cgroup, path, kind) was reported before:
+// the common case costs one string read, one hash and one map lookup. Otherwise it stashes (path
+// pointer, dirfd, kind) per thread; sys_exit_* drops failed calls, reads the path again (the kernel has
+// just copied it, so the page is resident), marks it seen and emits it. Userspace work grows with new
+// (container, path) pairs, not with syscalls.
 //
 // Compile-time constants come as -D flags from agent/tracer.py: RINGBUF_PAGES, SEEN_ENTRIES, and
 // HAVE_* for the tracepoints this kernel has.
@@ -51,7 +52,6 @@ struct event {
     s32 dirfd;     // AT_FDCWD or a directory fd for *at() syscalls; the new pid for KIND_FORK
     u32 kind;
     u32 path_len;  // bytes in path, without the terminating NUL
-    u32 cwd_gen;   // bumped by chdir/fchdir: relative paths are deduplicated per (pid, cwd_gen)
     char comm[TASK_COMM_LEN];
     char path[PATH_MAX_LEN];
 };
@@ -64,11 +64,11 @@ struct pending {
 
 struct seen_key {
     u64 cgroup_id;
-    u64 hash;      // FNV-1a 64 of the path
+    u64 hash;      // hash_path()
     u32 path_len;  // with the length, a false "seen" needs a 64-bit collision at equal length
     u32 kind;
     u32 pid;       // 0 for absolute paths; the tgid for relative ones (cwd is per process)
-    u32 cwd_gen;
+    u32 cwd_gen;   // bumped by chdir/fchdir, fresh after fork
 };
 
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
@@ -97,14 +97,21 @@ static __always_inline bool is_runtime(const char *comm) {
     return comm[0] == 'r' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'c' && comm[4] == ':';
 }
 
-static __always_inline u64 fnv1a(const char *s, u32 len) {
-    u64 h = 14695981039346656037ULL;
+// 64-bit multiplicative hash over the path, eight bytes a step (bytes past the end masked off).
+// path[] is 8-byte aligned in struct event; the mask keeps every read inside it for the verifier.
+static __always_inline u64 hash_path(const char *s, u32 len) {
+    u64 h = 0xcbf29ce484222325ULL ^ len;
 #pragma clang loop unroll(disable)
-    for (u32 i = 0; i < PATH_MAX_LEN; i++) {
-        if (i >= len)
+    for (u32 i = 0; i < PATH_MAX_LEN / 8; i++) {
+        u32 off = i * 8;
+        if (off >= len)
             break;
-        h ^= (u8)s[i & (PATH_MAX_LEN - 1)];
-        h *= 1099511628211ULL;
+        u64 w = *(const u64 *)(s + (off & (PATH_MAX_LEN - 8)));
+        u32 rest = len - off;
+        if (rest < 8)
+            w &= (1ULL << ((rest & 7) * 8)) - 1;
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
     return h;
 }
@@ -114,23 +121,24 @@ static __always_inline u32 current_cwd_gen(u32 pid) {
     return gen ? *gen : 0;
 }
 
+static __always_inline void seen_key_of(struct seen_key *key, u64 cgroup_id, const char *path, u32 len,
+                                        u32 kind, u32 pid) {
+    key->cgroup_id = cgroup_id;
+    key->hash = hash_path(path, len);
+    key->path_len = len;
+    key->kind = kind;
+    if (path[0] != '/') {  // relative: the same name means another file in another cwd
+        key->pid = pid;
+        key->cwd_gen = current_cwd_gen(pid);
+    }
+}
+
 // Sends e (path already in e->path, e->path_len set) unless this container already reported it.
 // dedup=false for events userspace must see every time (cwd changes, dirfd-relative paths).
 static __always_inline int submit(struct event *e, bool dedup) {
     struct seen_key key = {};
     if (dedup) {
-        u64 zero = 0;
-        u64 *n = cgroup_events.lookup_or_try_init(&e->cgroup_id, &zero);
-        if (n)
-            (*n)++;
-        key.cgroup_id = e->cgroup_id;
-        key.hash = fnv1a(e->path, e->path_len);
-        key.path_len = e->path_len;
-        key.kind = e->kind;
-        if (e->path[0] != '/') {
-            key.pid = e->pid;
-            key.cwd_gen = e->cwd_gen;
-        }
+        seen_key_of(&key, e->cgroup_id, e->path, e->path_len, e->kind, e->pid);
         u8 one = 1;
         if (seen.lookup(&key)) {
             count(STAT_REPEATED);
@@ -163,16 +171,42 @@ static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
     e->kind = kind;
     e->path_len = 0;
     e->path[0] = 0;
-    e->cwd_gen = current_cwd_gen(e->pid);
     bpf_get_current_comm(e->comm, sizeof(e->comm));
     return e;
 }
 
+static __always_inline void count_cgroup(u64 cgroup_id) {
+    u64 zero = 0;
+    u64 *n = cgroup_events.lookup_or_try_init(&cgroup_id, &zero);
+    if (n)
+        (*n)++;
+}
+
+// The hot path. A repeated access ends here, before anything is stashed for the exit probe: read the
+// path, hash it, find it in `seen`. Only new paths (and failing ones) pay for the exit probe's work.
 static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *path) {
-    if (!cgroup_traced(bpf_get_current_cgroup_id()))
+    u64 cgroup_id = bpf_get_current_cgroup_id();
+    if (!cgroup_traced(cgroup_id))
         return 0;
     count(slot);
-    u32 tid = bpf_get_current_pid_tgid();
+    u64 id = bpf_get_current_pid_tgid();
+    if (kind <= KIND_READLINK) {
+        count_cgroup(cgroup_id);
+        u32 zero = 0;
+        struct event *e = scratch.lookup(&zero);
+        if (!e)
+            return 0;
+        int n = bpf_probe_read_user_str(e->path, PATH_MAX_LEN, path);
+        if (n > 1 && (e->path[0] == '/' || dirfd == AT_FDCWD_VALUE)) {
+            struct seen_key key = {};
+            seen_key_of(&key, cgroup_id, e->path, n - 1, kind, id >> 32);
+            if (seen.lookup(&key)) {
+                count(STAT_REPEATED);
+                return 0;
+            }
+        }
+    }
+    u32 tid = id;
     struct pending p = {.path = path, .dirfd = dirfd, .kind = kind};
     pending.update(&tid, &p);
     return 0;
@@ -289,6 +323,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     if (!cgroup_traced(bpf_get_current_cgroup_id()))
         return 0;
     count(STAT_EXEC_DONE);
+    count_cgroup(bpf_get_current_cgroup_id());
     struct event *e = start_event(KIND_EXEC, AT_FDCWD_VALUE);
     if (!e)
         return 0;
@@ -310,8 +345,9 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
     struct event *e = start_event(KIND_FORK, args->child_pid);
     if (!e)
         return 0;
+    // A fresh generation: a reused pid must not inherit the relative paths its predecessor reported.
     u32 child = args->child_pid;
-    u32 gen = e->cwd_gen;
+    u32 gen = (u32)e->ts_ns;
     cwd_gen.update(&child, &gen);
     return submit(e, false);
 }
