@@ -15,7 +15,8 @@ from collector.api.routes import images
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
-from collector.storage.db import create_schema, make_engine, make_sessionmaker
+from collector.storage.db import make_engine, make_sessionmaker
+from collector.storage.migrate import upgrade
 
 
 def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
@@ -25,7 +26,7 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        create_schema(engine)
+        upgrade(engine)
         server = None
         if start_grpc:
             server, app.state.grpc_port = build_server(config, sessions, metrics)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.harness.containerd import Containerd
+from tests.harness.postgres import Postgres, postgres_bin
 
 REPO = Path(__file__).resolve().parent.parent
 SNOOP = REPO / ".venv" / "bin" / "snoop"
@@ -70,6 +71,21 @@ def containerd() -> Iterator[Containerd]:
         yield daemon
     finally:
         daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session."""
+    require(os.geteuid() == 0, "starting PostgreSQL as the postgres user needs root")
+    require(postgres_bin() is not None, "PostgreSQL is not installed (Debian package postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="snoop-postgres-"))
+    server = Postgres(root, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

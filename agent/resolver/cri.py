@@ -13,7 +13,7 @@ import grpc
 from agent.cri import cri_api_pb2 as cri
 from agent.cri import cri_api_pb2_grpc as cri_grpc
 from agent.events import ContainerRef
-from agent.workload import workload_of
+from common.workload import workload_of
 
 # Labels a kubelet sets on every container it creates.
 POD_NAME = "io.kubernetes.pod.name"

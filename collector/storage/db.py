@@ -8,7 +8,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.storage.models import Base
 
 
 def normalise_url(url: str) -> str:
@@ -39,7 +38,3 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)

@@ -10,7 +10,7 @@ from agent.events import ContainerRef
 from agent.resolver.cgroup import CgroupPaths, cgroup2_mount, container_id_from_path
 from agent.resolver.cri import image_digest, ref_from_status
 from agent.resolver.registry import ContainerRegistry, Verdict
-from agent.workload import workload_of
+from common.workload import workload_of
 
 CID = "0123456789abcdef" * 4
 
