@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from collector.api.render import SafeJSONResponse
-from collector.api.routes import images
+from collector.api.routes import diff, images, pods, workloads
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
@@ -47,7 +47,8 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.sessions = sessions
     app.state.metrics = metrics
     app.state.engine = engine
-    app.include_router(images.router, prefix="/api/v1")
+    for router in (images.router, diff.router, workloads.router, pods.router):
+        app.include_router(router, prefix="/api/v1")
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
+
+from collector.api.render import kind_bits
+from collector.reports.images import FileFilter
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -15,3 +20,16 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; everything when omitted")]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def file_filter(prefix: str | None, kind: list[str] | None, since: str | None) -> FileFilter:
+    """Query parameters -> FileFilter; bad values are a 422 that names them."""
+    try:
+        bits = kind_bits(kind or [])
+        since_ns = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() * 1e9) if since else 0
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns)

@@ -76,3 +76,14 @@ def csv_response(header: list[str], rows: Iterable[list[Any]]) -> Response:
     writer.writerow(header)
     writer.writerows(rows)
     return Response(buf.getvalue().encode("utf-8", "surrogateescape"), media_type="text/csv")
+
+
+def file_list_response(rows: list[dict[str, Any]], format: Format) -> Response:  # noqa: A002
+    """A file list as a keep-list or CSV (JSON is built by the route, with its context)."""
+    if format is Format.text:
+        return keep_list(r["path"] for r in rows)
+    return csv_response(
+        ["path", "containers", "kinds", "first_seen", "last_seen"],
+        ([os.fsdecode(r["path"]), r["containers"], "|".join(kind_names(r["kinds"])), iso(r["first_seen_ns"]),
+          iso(r["last_seen_ns"])] for r in rows),
+    )

@@ -23,7 +23,10 @@ class Page:
     offset: int = 0
 
 
-def image_summaries(session: Session, page: Page, digests: list[str] | None = None) -> tuple[list[dict], int]:
+def image_summaries(
+    session: Session, page: Page, digests: list[str] | None = None, namespace: str | None = None,
+    since_ns: int = 0,
+) -> tuple[list[dict], int]:
     containers = (
         select(ContainerInstance.image_id, func.count().label("n"))
         .group_by(ContainerInstance.image_id)
@@ -38,7 +41,11 @@ def image_summaries(session: Session, page: Page, digests: list[str] | None = No
     )
     if digests is not None:
         q = q.where(Image.digest.in_(digests))
-    total = session.scalar(select(func.count()).select_from(Image)) or 0
+    if namespace:
+        q = q.where(Image.id.in_(select(ContainerInstance.image_id).where(ContainerInstance.namespace == namespace)))
+    if since_ns:
+        q = q.where(Image.last_seen_ns >= since_ns)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.execute(q.offset(page.offset).limit(page.limit)).all()
     refs: dict[int, list[str]] = {}
     ids = [image.id for image, _, _ in rows]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, InstanceFile, Path
 from collector.storage.upsert import greatest, insert_for, least
+from common.workload import workload_of
 
 PATH_MAX = 4096
 CHUNK = 500
@@ -93,11 +94,12 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int) -> int:
 
 
 def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: int) -> int:
+    kind, name = (c.workload_kind, c.workload_name) if c.workload_name else workload_of(c.pod)
     values = {
         "node": c.node, "container_id": c.container_id, "name": c.name, "namespace": c.namespace,
         "pod": c.pod, "pod_uid": c.pod_uid, "image_id": image_id, "image_reference": c.image_reference,
-        "cgroup_id": c.cgroup_id, "cgroup_path": c.cgroup_path, "workload_kind": c.workload_kind,
-        "workload_name": c.workload_name, "started_at_ns": c.started_at_ns, "first_seen_ns": now_ns,
+        "cgroup_id": c.cgroup_id, "cgroup_path": c.cgroup_path, "workload_kind": kind,
+        "workload_name": name, "started_at_ns": c.started_at_ns, "first_seen_ns": now_ns,
         "last_seen_ns": now_ns, "total_events": c.total_events, "dropped_events": c.dropped_events,
     }
     stmt = insert_for(session, ContainerInstance).values(**values)

@@ -45,6 +45,6 @@ def container(
     return ContainerIn(
         node=node, container_id=cid, name="app", namespace="shop", pod=pod, pod_uid="uid-" + pod,
         image_digest=digest, image_reference=reference, cgroup_id=7, cgroup_path="/k8s.io/" + cid,
-        workload_kind="Deployment?", workload_name="web", started_at_ns=ts, total_events=10, dropped_events=0,
+        workload_kind="", workload_name="", started_at_ns=ts, total_events=10, dropped_events=0,
         files=tuple(FileIn(p, k, ts, ts) for p, k in (files or {}).items()),
     )

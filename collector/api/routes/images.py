@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from collector.api.deps import SessionDep
-from collector.api.render import (
-    Format,
-    csv_response,
-    file_json,
-    image_json,
-    iso,
-    keep_list,
-    kind_bits,
-    kind_names,
-)
+from collector.api.deps import Limit, Offset, SessionDep, file_filter
+from collector.api.render import Format, file_json, file_list_response, image_json
 from collector.reports.images import FileFilter, Page, find_image, image_files, image_summaries
 
 router = APIRouter(prefix="/images", tags=["images"])
 
-Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; all when omitted")]
-Offset = Annotated[int, Query(ge=0)]
-
-
-def file_filter(prefix: str | None, kind: list[str] | None, since: str | None) -> FileFilter:
-    try:
-        bits = kind_bits(kind or [])
-        since_ns = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() * 1e9) if since else 0
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns)
-
 
 @router.get("")
-def list_images(session: SessionDep, limit: Limit = None, offset: Offset = 0) -> dict[str, Any]:
-    images, total = image_summaries(session, Page(limit, offset))
+def list_images(
+    session: SessionDep, namespace: str | None = None, since: str | None = None, limit: Limit = None,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Images seen running, newest first, with how many container instances and files each has."""
+    since_ns = file_filter(None, None, since).since_ns
+    images, total = image_summaries(session, Page(limit, offset), namespace=namespace, since_ns=since_ns)
     return {"images": [image_json(i) for i in images], "total": total}
 
 
@@ -54,17 +36,12 @@ def files_of_image(
     limit: Limit = None,
     offset: Offset = 0,
 ) -> dict[str, Any] | Response:
+    """Files of an image merged across all pods, nodes and restarts; ``digest`` may be a reference."""
     image = find_image(session, digest)
     if image is None:
         raise HTTPException(404, f"no image with digest or reference {digest!r}")
     rows, total = image_files(session, image, file_filter(prefix, kind, since), Page(limit, offset))
-    if format is Format.text:
-        return keep_list(r["path"] for r in rows)
-    if format is Format.csv:
-        return csv_response(
-            ["path", "containers", "kinds", "first_seen", "last_seen"],
-            ([os.fsdecode(r["path"]), r["containers"], "|".join(kind_names(r["kinds"])),
-              iso(r["first_seen_ns"]), iso(r["last_seen_ns"])] for r in rows),
-        )
+    if format is not Format.json:
+        return file_list_response(rows, format)
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
     return {"image": image_json(summaries[0]), "files": [file_json(r) for r in rows], "total": total}

@@ -1,0 +1,43 @@
+"""/api/v1/diff: how file usage changed between two image versions."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from collector.api.deps import SessionDep
+from collector.api.render import Format, csv_response
+from collector.reports.diff import diff_images
+from collector.reports.images import find_image
+
+router = APIRouter(tags=["diff"])
+
+
+@router.get("/diff", response_model=None)
+def diff(base: str, head: str, session: SessionDep, format: Format = Format.json) -> dict[str, Any] | Response:  # noqa: A002
+    """``added``: used by head only; ``removed``: by base only. A and B are digests or references (a
+    reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""
+    images = {}
+    for side, key in (("base", base), ("head", head)):
+        image = find_image(session, key)
+        if image is None:
+            raise HTTPException(404, f"{side}: no image with digest or reference {key!r}")
+        images[side] = image
+    d = diff_images(session, images["base"], images["head"])
+    if format is Format.text:
+        lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
+        return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")
+    if format is Format.csv:
+        rows = [["added", os.fsdecode(p)] for p in d.added] + [["removed", os.fsdecode(p)] for p in d.removed] \
+            + [["common", os.fsdecode(p)] for p in d.common]
+        return csv_response(["change", "path"], rows)
+    return {
+        "base": images["base"].digest,
+        "head": images["head"].digest,
+        "added": [os.fsdecode(p) for p in d.added],
+        "removed": [os.fsdecode(p) for p in d.removed],
+        "common": [os.fsdecode(p) for p in d.common],
+    }

@@ -1,0 +1,48 @@
+"""/api/v1/workloads: files per Deployment/StatefulSet/…, merged over all its pods and restarts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+
+from collector.api.deps import Limit, Offset, SessionDep, file_filter
+from collector.api.render import Format, file_json, file_list_response, iso
+from collector.reports.images import Page
+from collector.reports.workloads import workload_exists, workload_files, workload_summaries
+
+router = APIRouter(prefix="/workloads", tags=["workloads"])
+
+
+@router.get("")
+def list_workloads(session: SessionDep, namespace: str | None = None, limit: Limit = None,
+                   offset: Offset = 0) -> dict[str, Any]:
+    """``kind_source`` says whether the kind came from owner data or was guessed from the pod name."""
+    rows, total = workload_summaries(session, Page(limit, offset), namespace)
+    workloads = [
+        {**{k: v for k, v in r.items() if not k.endswith("_ns")}, "first_seen": iso(r["first_seen_ns"]),
+         "last_seen": iso(r["last_seen_ns"])}
+        for r in rows
+    ]
+    return {"workloads": workloads, "total": total}
+
+
+@router.get("/{namespace}/{name}/files", response_model=None)
+def files_of_workload(
+    namespace: str,
+    name: str,
+    session: SessionDep,
+    prefix: str | None = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    since: str | None = None,
+    format: Format = Format.json,  # noqa: A002
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> dict[str, Any] | Response:
+    if not workload_exists(session, namespace, name):
+        raise HTTPException(404, f"no workload {namespace}/{name}")
+    rows, total = workload_files(session, namespace, name, file_filter(prefix, kind, since), Page(limit, offset))
+    if format is not Format.json:
+        return file_list_response(rows, format)
+    return {"namespace": namespace, "name": name, "files": [file_json(r) for r in rows], "total": total}

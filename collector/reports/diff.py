@@ -1,0 +1,34 @@
+"""What changed in file usage between two images: set algebra in SQL (EXCEPT, INTERSECT), not Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import except_, intersect, select
+from sqlalchemy.orm import Session
+
+from collector.storage.models import Image, ImageFile, Path
+
+
+@dataclass(frozen=True)
+class Diff:
+    added: list[bytes]    # used by head, not by base
+    removed: list[bytes]  # used by base, not by head
+    common: list[bytes]
+
+
+def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
+    return select(ImageFile.path_id).where(ImageFile.image_id == image.id)
+
+
+def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001
+    ids = path_ids.subquery()
+    return list(session.scalars(select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path)))
+
+
+def diff_images(session: Session, base: Image, head: Image) -> Diff:
+    return Diff(
+        added=_resolve(session, except_(_paths_of(head), _paths_of(base))),
+        removed=_resolve(session, except_(_paths_of(base), _paths_of(head))),
+        common=_resolve(session, intersect(_paths_of(base), _paths_of(head))),
+    )

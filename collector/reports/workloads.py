@@ -1,0 +1,81 @@
+"""Workloads (Deployment, StatefulSet, …) and the files their pods used, merged over every instance.
+
+A workload is (namespace, workload_name) as stored per container instance. The kind says where it came
+from: a plain kind ("Deployment") is from owner data; a kind ending in "?" was guessed from the pod
+name's pattern (see common/workload.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from collector.reports.images import FileFilter, Page, prefix_range
+from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
+
+KIND_BITS = (1, 2, 4, 8, 16)
+
+
+def kinds_union(column):  # noqa: ANN001, ANN201 - SQL expression in, SQL expression out
+    """Bitwise OR as an aggregate, portable: SQLite has no BIT_OR, but max(kinds & bit) per bit works."""
+    expr = None
+    for bit in KIND_BITS:
+        term = func.max(column.op("&")(bit))
+        expr = term if expr is None else expr.op("|")(term)
+    return expr
+
+
+def workload_summaries(session: Session, page: Page, namespace: str | None = None) -> tuple[list[dict], int]:
+    ci = ContainerInstance
+    q = (
+        select(ci.namespace, ci.workload_name, func.max(ci.workload_kind), func.count(distinct(ci.pod)),
+               func.count(), func.min(ci.first_seen_ns), func.max(ci.last_seen_ns))
+        .group_by(ci.namespace, ci.workload_name)
+        .order_by(ci.namespace, ci.workload_name)
+    )
+    if namespace:
+        q = q.where(ci.namespace == namespace)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.execute(q.offset(page.offset).limit(page.limit)).all()
+    images: dict[tuple[str, str], list[str]] = {}
+    for ns, name, digest in session.execute(
+        select(ci.namespace, ci.workload_name, Image.digest).join(Image, Image.id == ci.image_id).distinct()
+    ):
+        images.setdefault((ns, name), []).append(digest)
+    return [
+        {"namespace": ns, "name": name, "kind": kind, "kind_source": "pod-name pattern" if kind.endswith("?")
+         else "owner", "pods": pods, "containers": containers, "images": sorted(images.get((ns, name), [])),
+         "first_seen_ns": first, "last_seen_ns": last}
+        for ns, name, kind, pods, containers, first, last in rows
+    ], total
+
+
+def workload_files(session: Session, namespace: str, name: str, f: FileFilter, page: Page) -> tuple[list[dict], int]:
+    ci, inf = ContainerInstance, InstanceFile
+    q = (
+        select(Path.path, func.count(distinct(inf.instance_id)), kinds_union(inf.kinds),
+               func.min(inf.first_seen_ns), func.max(inf.last_seen_ns))
+        .join(inf, inf.path_id == Path.id)
+        .join(ci, ci.id == inf.instance_id)
+        .where(ci.namespace == namespace, ci.workload_name == name)
+        .group_by(Path.id, Path.path)
+    )
+    if f.prefix:
+        low, high = prefix_range(f.prefix)
+        q = q.where(Path.path >= low) if high is None else q.where(Path.path >= low, Path.path < high)
+    if f.since_ns:
+        q = q.having(func.max(inf.last_seen_ns) >= f.since_ns)
+    if f.kinds:
+        q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.execute(q.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
+    return [
+        {"path": path, "containers": n, "kinds": kinds, "first_seen_ns": first, "last_seen_ns": last}
+        for path, n, kinds, first, last in rows
+    ], total
+
+
+def workload_exists(session: Session, namespace: str, name: str) -> bool:
+    ci = ContainerInstance
+    return session.scalar(select(ci.id).where(ci.namespace == namespace, ci.workload_name == name).limit(1)) \
+        is not None
