@@ -30,7 +30,7 @@ from agent.tracer import SYSCALL_STATS, Tracer
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100
-PRUNE_EVERY_S = 30.0  # unpin roots of containers that are gone
+PRUNE_EVERY_S = 30.0  # forget containers that are gone: their roots, their kernel state
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
@@ -120,6 +120,7 @@ class Agent:
                 last_batch = now
             if now - last_prune >= PRUNE_EVERY_S:
                 self.roots.release(self.cgroups.exists)
+                self.tracer.forget_cgroups(self.cgroups.exists)
                 last_prune = now
             if config.output and now - last_report >= config.interval_s:
                 self._write_report()

@@ -139,8 +139,11 @@ class Tracer:
 
     def ignore_cgroup(self, cgroup_id: int) -> None:
         """Stops tracing a cgroup in the kernel (host or runtime cgroups found by userspace)."""
-        table = self._bpf[b"ignored_cgroups"]  # type: ignore[index]
-        table[table.Key(cgroup_id)] = table.Leaf(1)
+        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        leaf = table.Leaf()
+        for cpu in range(table.total_cpu):
+            leaf[cpu].ignored = 1
+        table[table.Key(cgroup_id)] = leaf
 
     def stats(self) -> dict[str, int]:
         """Kernel counters summed over CPUs."""
@@ -149,8 +152,15 @@ class Tracer:
 
     def cgroup_events(self) -> dict[int, int]:
         """Successful accesses per cgroup, repeats included, summed over CPUs."""
-        table = self._bpf[b"cgroup_events"]  # type: ignore[index]
-        return {k.value: sum(v) for k, v in table.items()}
+        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        return {k.value: sum(cpu.events for cpu in table.getvalue(k)) for k in table.keys()}
+
+    def forget_cgroups(self, alive: Callable[[int], bool]) -> None:
+        """Drops the kernel's state of cgroups that are gone, so the table never fills up."""
+        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        for key in list(table.keys()):
+            if not alive(key.value):
+                del table[key]
 
     def close(self) -> None:
         if self._bpf is not None:

@@ -75,10 +75,14 @@ BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_TABLE("lru_hash", u32, struct pending, pending, 16384);
 BPF_TABLE("lru_hash", struct seen_key, u8, seen, SEEN_ENTRIES);
 BPF_TABLE("lru_hash", u32, u32, cwd_gen, 65536);
-BPF_HASH(ignored_cgroups, u64, u8, 65536);   // host and other non-container cgroups, set by userspace
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_PERCPU_ARRAY(stats, u64, STAT_SLOTS);
-BPF_TABLE("percpu_hash", u64, u64, cgroup_events, 65536);  // successful accesses per cgroup, repeats too
+// Per cgroup, one lookup on the hot path answers both "traced?" and "count this access".
+struct cgroup_state {
+    u64 events;    // file accesses seen, repeats and failures included
+    u64 ignored;   // set by userspace on every CPU: host, runtime and other non-container cgroups
+};
+BPF_TABLE("percpu_hash", u64, struct cgroup_state, cgroups, 65536);
 
 static __always_inline void count(u32 slot) {
     u64 *v = stats.lookup(&slot);
@@ -87,8 +91,17 @@ static __always_inline void count(u32 slot) {
 }
 
 // Host processes live in the root cgroup (id 1); other non-container cgroups are learned by userspace.
+// Returns the cgroup's state when it is traced, else 0.
+static __always_inline struct cgroup_state *traced_cgroup(u64 cgroup_id) {
+    if (cgroup_id <= 1)
+        return 0;
+    struct cgroup_state zero = {};
+    struct cgroup_state *state = cgroups.lookup_or_try_init(&cgroup_id, &zero);
+    return state && !state->ignored ? state : 0;
+}
+
 static __always_inline bool cgroup_traced(u64 cgroup_id) {
-    return cgroup_id > 1 && !ignored_cgroups.lookup(&cgroup_id);
+    return traced_cgroup(cgroup_id) != 0;
 }
 
 // runc's init ("runc:[1:CHILD]", "runc:[2:INIT]") runs in the container's cgroup before exec-ing the
@@ -175,23 +188,17 @@ static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
     return e;
 }
 
-static __always_inline void count_cgroup(u64 cgroup_id) {
-    u64 zero = 0;
-    u64 *n = cgroup_events.lookup_or_try_init(&cgroup_id, &zero);
-    if (n)
-        (*n)++;
-}
-
 // The hot path. A repeated access ends here, before anything is stashed for the exit probe: read the
 // path, hash it, find it in `seen`. Only new paths (and failing ones) pay for the exit probe's work.
 static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *path) {
     u64 cgroup_id = bpf_get_current_cgroup_id();
-    if (!cgroup_traced(cgroup_id))
+    struct cgroup_state *state = traced_cgroup(cgroup_id);
+    if (!state)
         return 0;
     count(slot);
     u64 id = bpf_get_current_pid_tgid();
     if (kind <= KIND_READLINK) {
-        count_cgroup(cgroup_id);
+        state->events++;
         u32 zero = 0;
         struct event *e = scratch.lookup(&zero);
         if (!e)
@@ -320,10 +327,11 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execveat) {
 }
 
 TRACEPOINT_PROBE(sched, sched_process_exec) {
-    if (!cgroup_traced(bpf_get_current_cgroup_id()))
+    struct cgroup_state *state = traced_cgroup(bpf_get_current_cgroup_id());
+    if (!state)
         return 0;
     count(STAT_EXEC_DONE);
-    count_cgroup(bpf_get_current_cgroup_id());
+    state->events++;
     struct event *e = start_event(KIND_EXEC, AT_FDCWD_VALUE);
     if (!e)
         return 0;
