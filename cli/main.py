@@ -6,7 +6,9 @@ import argparse
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cli.logs import configure
 from cli.options import add, duration, listen
@@ -15,6 +17,10 @@ EXAMPLES = """examples:
   snoop collector --db sqlite:///snoop.db             # REST on :8080, gRPC ingest on :50051
   snoop agent --collector collector:50051             # trace this node's containers, stream to it
   snoop agent --output /var/lib/snoop/reports         # standalone: seed-format JSON per pod
+  snoop push --collector collector:50051 reports/*.json
+  snoop images                                        # what ran, as a table
+  snoop files registry/app:1.2 --format text > keep.txt
+  snoop diff registry/app:1.2 registry/app:1.3
 """
 
 
@@ -115,6 +121,54 @@ def _run_collector(args: argparse.Namespace) -> int:
     return run_collector(config)
 
 
+def _push_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("push", help="send seed-format JSON reports into a collector")
+    add(p, "--collector", default="127.0.0.1:50051", help="HOST:PORT of the collector's gRPC ingest")
+    add(p, "--node", default=None, help="node name for reports that carry none")
+    add(p, "--image-digest", default=None, help="image digest for reports that carry none (original sidecar)")
+    p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
+    p.set_defaults(run=_run_push)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from cli.push import push
+
+    return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest)
+
+
+def _query_parsers(sub: argparse._SubParsersAction) -> None:
+    def common(p: argparse.ArgumentParser, formats: list[str]) -> None:
+        add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address")
+        add(p, "--token", default=None, help="bearer token, when the collector requires one")
+        p.add_argument("--format", choices=formats, default=formats[0], help="output format")
+
+    p = sub.add_parser("images", help="list the images seen running")
+    common(p, ["table", "json", "text"])
+    p.set_defaults(run=lambda a: _query(lambda q: q.images(a.server, a.format, a.token)))
+    p = sub.add_parser("files", help="files of an image, merged across pods, nodes and restarts")
+    common(p, ["table", "json", "text"])
+    p.add_argument("image", help="digest (sha256:…) or reference (the digest last seen under it)")
+    p.add_argument("--prefix", default=None, help="only paths under this prefix")
+    p.add_argument("--kind", action="append", default=[], choices=["read", "write", "exec", "stat", "readlink"])
+    p.set_defaults(run=lambda a: _query(lambda q: q.files(a.server, a.image, a.format, a.token, a.prefix, a.kind)))
+    p = sub.add_parser("diff", help="how file usage changed between two images")
+    common(p, ["table", "json", "text"])
+    p.add_argument("base")
+    p.add_argument("head")
+    p.set_defaults(run=lambda a: _query(lambda q: q.diff(a.server, a.base, a.head, a.format, a.token)))
+
+
+def _query(ask: Callable[[Any], str | bytes]) -> int:
+    from cli import query
+
+    try:
+        query.write(ask(query))
+    except query.QueryError as exc:
+        print(f"snoop: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snoop",
@@ -127,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _agent_parser(sub)
     _collector_parser(sub)
+    _push_parser(sub)
+    _query_parsers(sub)
     return parser
 
 

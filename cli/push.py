@@ -1,0 +1,122 @@
+"""``snoop push``: seed-format reports (standalone agents, the original sidecar) into a collector,
+through the same gRPC ingest as the agents, so reports of many deployments merge."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from snoop.v1 import snoop_pb2 as pb
+from snoop.v1 import snoop_pb2_grpc as pb_grpc
+
+ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
+
+
+class ReportError(ValueError):
+    """A report that breaks the seed format; the message names the place."""
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ReportError(f"{where}: expected {names}, got {type(value).__name__}")
+    return value
+
+
+def _time_ns(value: Any, where: str) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(datetime.fromisoformat(_expect(value, str, where).replace("Z", "+00:00")).timestamp() * 1e9)
+    except ValueError as exc:
+        raise ReportError(f"{where}: not an ISO 8601 time: {value!r}") from exc
+
+
+def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
+    """Pure: a parsed report -> one Batch; raises ReportError before anything is built."""
+    _expect(doc, dict, "report")
+    pod = _expect(doc.get("pod_name"), str, "pod_name")
+    namespace = _expect(doc.get("namespace"), str, "namespace")
+    node = doc.get("node") or node
+    if not node:
+        raise ReportError("node: missing; the report has none, pass --node")
+    started = _time_ns(doc.get("started_at"), "started_at")
+    updated = _time_ns(doc.get("last_updated_at"), "last_updated_at") or started
+    dropped = _expect(doc.get("dropped_events", 0), int, "dropped_events")
+    containers = []
+    for i, c in enumerate(_expect(doc.get("containers"), list, "containers")):
+        where = f"containers[{i}]"
+        _expect(c, dict, where)
+        name = _expect(c.get("name"), str, f"{where}.name")
+        digest = c.get("image_digest") or image_digest
+        if not digest:
+            raise ReportError(f"{where} ({name}): no image_digest; pass --image-digest for reports of the "
+                              "original sidecar")
+        files = []
+        for j, path in enumerate(_expect(c.get("files"), list, f"{where}.files")):
+            raw = os.fsencode(_expect(path, str, f"{where}.files[{j}]"))
+            if not raw.startswith(b"/") or len(raw) >= 4096 or b"\0" in raw:
+                raise ReportError(f"{where}.files[{j}]: not an absolute path under PATH_MAX: {path[:100]!r}")
+            files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
+                                       last_seen_unix_ns=updated))
+        containers.append(pb.ContainerFiles(
+            container=pb.Container(
+                node=node,
+                container_id=_expect(c.get("container_id") or f"report:{namespace}/{pod}/{name}", str,
+                                     f"{where}.container_id"),
+                name=name, pod_name=pod, pod_namespace=namespace,
+                image_reference=_expect(c.get("image", ""), str, f"{where}.image"),
+                image_digest=_expect(digest, str, f"{where}.image_digest"),
+                cgroup_id=_expect(c.get("cgroup_id", 0), int, f"{where}.cgroup_id"),
+                cgroup_path=_expect(c.get("cgroup_path", ""), str, f"{where}.cgroup_path"),
+                started_at_unix_ns=started,
+            ),
+            files=files,
+            total_events=_expect(c.get("total_events", 0), int, f"{where}.total_events"),
+        ))
+    return pb.Batch(agent_id=f"push/{socket.gethostname()}", seq=seq, containers=containers,
+                    dropped_events=dropped)
+
+
+def load(path: Path, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read JSON: {exc}") from exc
+    return batch_from_report(doc, node=node, image_digest=image_digest, seq=seq)
+
+
+def push(collector: str, paths: list[Path], *, node: str | None, image_digest: str | None,
+         timeout_s: float = 60) -> int:
+    """Sends every well-formed report; names each malformed one and sends nothing of it. Exit code 1
+    when any report was malformed or refused."""
+    batches: dict[int, Path] = {}
+    to_send = []
+    failed = False
+    for seq, path in enumerate(paths, start=1):
+        try:
+            to_send.append(load(path, node=node, image_digest=image_digest, seq=seq))
+            batches[seq] = path
+        except ReportError as exc:
+            print(f"snoop push: {path}: {exc}", file=sys.stderr)
+            failed = True
+    if to_send:
+        try:
+            with grpc.insecure_channel(collector) as channel:
+                for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s):
+                    if ack.error:
+                        print(f"snoop push: {batches[ack.seq]}: refused: {ack.error}", file=sys.stderr)
+                        failed = True
+                    else:
+                        print(f"{batches[ack.seq]}: {ack.files_accepted} new files")
+        except grpc.RpcError as exc:
+            print(f"snoop push: collector {collector}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    return 1 if failed else 0

@@ -1,0 +1,92 @@
+"""``snoop push`` and the query commands against a real collector process, over real sockets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import SNOOP, Process
+
+
+def snoop(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([str(SNOOP), *args], capture_output=True, timeout=60)
+
+
+def report(pod: str, digest: str | None, files: list[str], image: str = "app:1") -> dict:
+    container = {"name": "app", "cgroup_id": 42, "cgroup_path": "/kubepods/x", "files": files,
+                 "total_events": 100, "unique_files": len(files)}
+    if digest:
+        container.update(image=image, image_digest=digest, container_id=f"cid-{pod}")
+    return {"pod_name": pod, "namespace": "shop", "node": "node-1", "started_at": "2026-01-15T10:30:00Z",
+            "last_updated_at": "2026-01-15T10:31:00Z", "containers": [container], "total_events": 100,
+            "dropped_events": 0}
+
+
+def test_push_merges_reports_and_names_malformed_files(collector_proc: tuple[Process, str, str],
+                                                       tmp_path: Path) -> None:
+    _, base, grpc_addr = collector_proc
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(report("web-1", "sha256:v1", ["/etc/nginx.conf", "/bin/nginx", "/caf\udce9"])))
+    sidecar = tmp_path / "sidecar.json"  # the original sidecar knows no image: --image-digest supplies it
+    sidecar.write_text(json.dumps(report("web-2", None, ["/etc/nginx.conf", "/usr/share/index.html"])))
+    bad = tmp_path / "bad.json"
+    broken = report("web-3", "sha256:v1", ["/etc/secret"])
+    broken["containers"][0]["files"].append(7)
+    bad.write_text(json.dumps(broken))
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+
+    r = snoop("push", "--collector", grpc_addr, "--image-digest", "sha256:v1", str(good), str(sidecar),
+              str(bad), str(garbage))
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert f"{bad}: containers[0].files[1]: expected str, got int" in err
+    assert f"{garbage}: cannot read JSON" in err
+
+    files = httpx.get(f"{base}/api/v1/images/sha256:v1/files").json()["files"]
+    by_path = {f["path"]: f["containers"] for f in files}
+    assert by_path == {"/bin/nginx": 1, "/caf\udce9": 1, "/etc/nginx.conf": 2, "/usr/share/index.html": 1}
+    assert "/etc/secret" not in by_path  # nothing of the malformed report
+
+    again = snoop("push", "--collector", grpc_addr, str(good))
+    assert again.returncode == 0 and b"0 new files" in again.stdout  # a resend changes nothing
+
+    pod = httpx.get(f"{base}/api/v1/pods/shop/web-1/report").json()
+    assert pod["containers"][0]["files"] == sorted(["/etc/nginx.conf", "/bin/nginx", "/caf\udce9"])
+    assert pod["started_at"] == "2026-01-15T10:30:00Z"
+
+
+def test_push_to_an_absent_collector_fails_clearly(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(report("web-1", "sha256:v1", ["/etc/a"])))
+    r = snoop("push", "--collector", "127.0.0.1:1", str(good))
+    assert r.returncode == 1 and b"UNAVAILABLE" in r.stderr
+
+
+def test_query_commands(collector_proc: tuple[Process, str, str], tmp_path: Path) -> None:
+    _, base, grpc_addr = collector_proc
+    for name, digest, files in (("v1", "sha256:v1", ["/bin/app", "/lib/old.so"]),
+                                ("v2", "sha256:v2", ["/bin/app", "/lib/new.so"])):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(report(f"web-{name}", digest, files, image=f"app:{name}")))
+        assert snoop("push", "--collector", grpc_addr, str(path)).returncode == 0
+
+    listing = snoop("images", "--server", base).stdout.decode()
+    assert listing.splitlines()[0].split() == ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "LAST", "SEEN"]
+    assert "sha256:v1" in listing and "app:v2" in listing
+
+    keep = snoop("files", "app:v1", "--server", base, "--format", "text")
+    assert keep.stdout == b"/bin/app\n/lib/old.so\n"
+    as_json = json.loads(snoop("files", "sha256:v2", "--server", base, "--format", "json").stdout)
+    assert as_json["total"] == 2
+
+    d = snoop("diff", "app:v1", "app:v2", "--server", base).stdout.decode().splitlines()
+    assert "+ /lib/new.so" in d and "- /lib/old.so" in d and d[-1] == "1 added, 1 removed, 1 common"
+
+    missing = snoop("files", "app:v9", "--server", base)
+    assert missing.returncode == 1 and b"404" in missing.stderr and b"app:v9" in missing.stderr
+    down = snoop("images", "--server", "http://127.0.0.1:1")
+    assert down.returncode == 1 and b"cannot reach the collector" in down.stderr
