@@ -105,19 +105,18 @@ def filtered(q: Select, f: FileFilter) -> Select:
 
 
 def image_files(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[dict], int]:
-    base = select(ImageFile, Path.path).join(Path, Path.id == ImageFile.path_id).where(
-        ImageFile.image_id == image.id
+    """Plain columns, not ORM objects: a merged report may hold 100,000 rows."""
+    base = filtered(
+        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns)
+        .join(Path, Path.id == ImageFile.path_id)
+        .where(ImageFile.image_id == image.id),
+        f,
     )
-    base = filtered(base, f)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(base.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
-    return [
-        {
-            "path": path,
-            "containers": row.containers,
-            "kinds": row.kinds,
-            "first_seen_ns": row.first_seen_ns,
-            "last_seen_ns": row.last_seen_ns,
-        }
-        for row, path in rows
-    ], total
+    if page.limit is None and not page.offset:
+        rows = session.execute(base.order_by(Path.path)).all()
+        total = len(rows)
+    else:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        rows = session.execute(base.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
+    keys = ("path", "containers", "kinds", "first_seen_ns", "last_seen_ns")
+    return [dict(zip(keys, row, strict=True)) for row in rows], total

@@ -8,18 +8,17 @@ A replayed batch finds every file present, adds nothing and counts nothing twice
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, InstanceFile, Path
-from collector.storage.upsert import greatest, insert_for, least
+from collector.storage.bulk import bulk_for
+from collector.storage.known import KnownIds, Learned
+from collector.storage.models import ContainerInstance, Image, ImageReference
+from collector.storage.upsert import greatest, insert_for
 from common.workload import workload_of
 
 PATH_MAX = 4096
-CHUNK = 500
 
 
 class InvalidBatch(ValueError):
@@ -69,12 +68,10 @@ def validate(c: ContainerIn) -> None:
             raise InvalidBatch(f"{where}: path {f.path[:100]!r} has invalid access kinds {f.kinds}")
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _upsert_image(session: Session, c: ContainerIn, now_ns: int) -> int:
+def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds, learned: Learned) -> int:
+    image_id = known.image(c.image_digest, c.image_reference)
+    if image_id is not None:
+        return image_id
     stmt = insert_for(session, Image).values(digest=c.image_digest, first_seen_ns=now_ns, last_seen_ns=now_ns)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Image.digest], set_={"last_seen_ns": greatest(session, Image.last_seen_ns, now_ns)}
@@ -90,6 +87,7 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int) -> int:
                 set_={"last_seen_ns": greatest(session, ImageReference.last_seen_ns, now_ns)},
             )
         )
+    learned.images[(c.image_digest, c.image_reference)] = image_id
     return image_id
 
 
@@ -118,19 +116,25 @@ def path_digest(path: bytes) -> bytes:
     return hashlib.sha256(path).digest()
 
 
-def intern_paths(session: Session, paths: list[bytes]) -> dict[bytes, int]:
-    """Path -> id, inserting the paths never seen before."""
-    by_digest = {path_digest(p): p for p in paths}
-    ids: dict[bytes, int] = {}
-    for chunk in _chunks(list(by_digest)):
-        rows = [{"digest": d, "path": by_digest[d]} for d in chunk]
-        session.execute(insert_for(session, Path).on_conflict_do_nothing(index_elements=[Path.digest]), rows)
-        for digest, path_id in session.execute(select(Path.digest, Path.id).where(Path.digest.in_(chunk))):
-            ids[by_digest[digest]] = path_id
-    return ids
+def _path_ids(session: Session, merged: dict[bytes, FileIn], known: KnownIds, learned: Learned) -> list[int]:
+    """Ids of ``merged``'s paths, in order: from memory where known, else interned in one statement."""
+    digests = [path_digest(p) for p in merged]
+    ids = [known.path(d) for d in digests]
+    missing = [i for i, path_id in enumerate(ids) if path_id is None]
+    if missing:
+        paths = list(merged)
+        conn = session.connection()
+        found = bulk_for(conn).intern_paths(conn, [digests[i] for i in missing], [paths[i] for i in missing])
+        learned.paths.update(found)
+        for i in missing:
+            ids[i] = found[digests[i]]
+    return ids  # type: ignore[return-value]
 
 
-def _merge_files(session: Session, instance_id: int, image_id: int, files: tuple[FileIn, ...]) -> int:
+def _merge_files(
+    session: Session, instance_id: int, image_id: int, files: tuple[FileIn, ...], known: KnownIds,
+    learned: Learned,
+) -> int:
     """Adds the instance's files; folds the new ones into image_files. Returns how many were new."""
     merged: dict[bytes, FileIn] = {}
     for f in files:  # one path twice in a batch: one row, kinds united
@@ -139,66 +143,28 @@ def _merge_files(session: Session, instance_id: int, image_id: int, files: tuple
             f.path, seen.kinds | f.kinds, min(seen.first_seen_ns, f.first_seen_ns),
             max(seen.last_seen_ns, f.last_seen_ns),
         )
-    ids = intern_paths(session, list(merged))
-    by_id = {ids[p]: f for p, f in merged.items()}
-    existing: dict[int, int] = {}
-    for chunk in _chunks(list(by_id)):
-        q = select(InstanceFile.path_id, InstanceFile.kinds).where(
-            InstanceFile.instance_id == instance_id, InstanceFile.path_id.in_(chunk)
-        )
-        existing.update((pid, kinds) for pid, kinds in session.execute(q))
-    new = [pid for pid in by_id if pid not in existing]
-    widened = {pid: existing[pid] | by_id[pid].kinds for pid in existing if existing[pid] | by_id[pid].kinds
-               != existing[pid]}
-    if new:
-        session.execute(
-            insert_for(session, InstanceFile),
-            [
-                {"instance_id": instance_id, "path_id": pid, "kinds": by_id[pid].kinds,
-                 "first_seen_ns": by_id[pid].first_seen_ns, "last_seen_ns": by_id[pid].last_seen_ns}
-                for pid in new
-            ],
-        )
-        stmt = insert_for(session, ImageFile)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[ImageFile.image_id, ImageFile.path_id],
-            set_={
-                "containers": ImageFile.containers + 1,
-                "kinds": ImageFile.kinds.op("|")(stmt.excluded.kinds),
-                "first_seen_ns": least(session, ImageFile.first_seen_ns, stmt.excluded.first_seen_ns),
-                "last_seen_ns": greatest(session, ImageFile.last_seen_ns, stmt.excluded.last_seen_ns),
-            },
-        )
-        session.execute(
-            stmt,
-            [
-                {"image_id": image_id, "path_id": pid, "containers": 1, "kinds": by_id[pid].kinds,
-                 "first_seen_ns": by_id[pid].first_seen_ns, "last_seen_ns": by_id[pid].last_seen_ns}
-                for pid in new
-            ],
-        )
-    for pid, kinds in widened.items():
-        session.execute(
-            update(InstanceFile)
-            .where(tuple_(InstanceFile.instance_id, InstanceFile.path_id) == (instance_id, pid))
-            .values(kinds=kinds)
-        )
-        session.execute(
-            update(ImageFile)
-            .where(ImageFile.image_id == image_id, ImageFile.path_id == pid)
-            .values(kinds=ImageFile.kinds.op("|")(kinds))
-        )
-    return len(new)
+    ids = _path_ids(session, merged, known, learned)
+    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns) for pid, f in zip(ids, merged.values(), strict=True)]
+    conn = session.connection()
+    return bulk_for(conn).add_files(conn, instance_id, image_id, rows)
 
 
-def ingest(session: Session, containers: list[ContainerIn], now_ns: int) -> int:
-    """Validates everything first, then writes; the caller commits. Returns new file rows."""
+@dataclass(frozen=True)
+class Ingested:
+    accepted: int      # new (container instance, file) rows
+    learned: Learned   # ids to remember once the transaction has committed
+
+
+def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: KnownIds | None = None) -> Ingested:
+    """Validates everything first, then writes; the caller commits, then ``known.learn``s."""
     for c in containers:
         validate(c)
+    known = known if known is not None else KnownIds(max_paths=0)
+    learned = Learned()
     accepted = 0
     for c in containers:
-        image_id = _upsert_image(session, c, now_ns)
+        image_id = _upsert_image(session, c, now_ns, known, learned)
         instance_id = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
-            accepted += _merge_files(session, instance_id, image_id, c.files)
-    return accepted
+            accepted += _merge_files(session, instance_id, image_id, c.files, known, learned)
+    return Ingested(accepted, learned)

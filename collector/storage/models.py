@@ -75,13 +75,15 @@ class Path(Base):
     path: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# The two big tables carry no foreign keys: ingest writes them only with ids it has just read or
+# written, and on PostgreSQL each FK check would lock a parent row per inserted row (1,000 per batch).
+
+
 class InstanceFile(Base):
     __tablename__ = "instance_files"
 
-    instance_id: Mapped[int] = mapped_column(
-        ForeignKey("container_instances.id", ondelete="CASCADE"), primary_key=True
-    )
-    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     kinds: Mapped[int] = mapped_column(Integer)
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
@@ -90,8 +92,8 @@ class InstanceFile(Base):
 class ImageFile(Base):
     __tablename__ = "image_files"
 
-    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
-    path_id: Mapped[int] = mapped_column(ForeignKey("paths.id"), primary_key=True)
+    image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     containers: Mapped[int] = mapped_column(Integer)
     kinds: Mapped[int] = mapped_column(Integer)
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)

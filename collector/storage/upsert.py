@@ -18,6 +18,3 @@ def greatest(session: Session, a: Any, b: Any) -> Any:
     """Scalar max of two values (SQLite's two-argument max() is scalar, PostgreSQL has GREATEST)."""
     return func.greatest(a, b) if session.get_bind().dialect.name == "postgresql" else func.max(a, b)
 
-
-def least(session: Session, a: Any, b: Any) -> Any:
-    return func.least(a, b) if session.get_bind().dialect.name == "postgresql" else func.min(a, b)

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.reports.images import FileFilter, Page, find_image, image_files
-from collector.storage.ingest import InvalidBatch, ingest
+from collector.storage.ingest import InvalidBatch, ingest, path_digest
+from collector.storage.known import KnownIds
 from collector.storage.models import ImageFile, InstanceFile
 from tests.collector.conftest import container
 
@@ -22,9 +23,9 @@ def merged(session: Session, digest: str) -> dict[bytes, tuple[int, int]]:
 def test_replayed_batch_changes_nothing(sessions: sessionmaker[Session]) -> None:
     batch = [container("c1", files={b"/bin/sh": X, b"/etc/passwd": R})]
     with sessions.begin() as s:
-        assert ingest(s, batch, now_ns=1) == 2
+        assert ingest(s, batch, now_ns=1).accepted == 2
     with sessions.begin() as s:
-        assert ingest(s, batch, now_ns=2) == 0
+        assert ingest(s, batch, now_ns=2).accepted == 0
     with sessions() as s:
         assert merged(s, "sha256:aaa") == {b"/bin/sh": (1, X), b"/etc/passwd": (1, R)}
         assert s.scalar(select(func.count()).select_from(InstanceFile)) == 2
@@ -43,7 +44,7 @@ def test_same_path_twice_in_one_batch_is_one_row(sessions: sessionmaker[Session]
     c = container("c1", files={b"/a": R})
     twice = type(c)(**{**c.__dict__, "files": c.files + c.files})
     with sessions.begin() as s:
-        assert ingest(s, [twice], now_ns=1) == 1
+        assert ingest(s, [twice], now_ns=1).accepted == 1
 
 
 def test_non_utf8_and_path_max_paths_round_trip(sessions: sessionmaker[Session]) -> None:
@@ -85,3 +86,26 @@ def test_reference_means_most_recent_digest(sessions: sessionmaker[Session]) -> 
     with sessions() as s:
         image = find_image(s, "app:latest")
         assert image is not None and image.digest == "sha256:new"
+
+
+def test_known_ids_skip_lookups_and_are_learned_only_after_commit(sessions: sessionmaker[Session]) -> None:
+    known = KnownIds()
+    with sessions.begin() as s:
+        first = ingest(s, [container("c1", files={b"/a": R, b"/b": R})], now_ns=1, known=known)
+    assert known.path(path_digest(b"/a")) is None  # not yet: the caller learns after its commit
+    known.learn(first.learned)
+    assert known.path(path_digest(b"/a")) == first.learned.paths[path_digest(b"/a")]
+    with sessions.begin() as s:
+        second = ingest(s, [container("c2", files={b"/a": R, b"/c": R})], now_ns=2, known=known)
+    assert set(second.learned.paths) == {path_digest(b"/c")}  # /a came from memory
+    assert second.learned.images == {}  # so did the image
+    with sessions() as s:
+        assert merged(s, "sha256:aaa") == {b"/a": (2, R), b"/b": (1, R), b"/c": (1, R)}
+
+
+def test_rolled_back_batch_teaches_nothing(sessions: sessionmaker[Session]) -> None:
+    known = KnownIds()
+    with pytest.raises(RuntimeError), sessions.begin() as s:
+        ingest(s, [container("c1", files={b"/a": R})], now_ns=1, known=known)
+        raise RuntimeError("the commit never happens")
+    assert known.path(path_digest(b"/a")) is None

@@ -1,0 +1,245 @@
+"""Collector throughput and latency, on SQLite and PostgreSQL, in one run.
+
+1. Ingest: two images, each run by 1,000 container instances that touch 1,000 files apiece, drawn from a
+   pool of 100,000 paths per image (2,000,000 file rows), sent through the real gRPC ingest by 4
+   concurrent agent streams. The ceiling, in the same run: the same rows bulk-inserted by the raw driver
+   (sqlite3 executemany, psycopg COPY) into a bare table.
+2. REST, against a real ``snoop collector`` process on the populated database: the merged report of one
+   image (100,000 files over 1,000 instances) as a keep-list, as JSON, and a JSON page; and the diff of
+   the two images. p50/p95 over repeated requests.
+
+    .venv/bin/python bench/collector.py            (root: starts a throwaway PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import grpc  # noqa: E402
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.report import update_section  # noqa: E402
+from collector.config import CollectorConfig  # noqa: E402
+from collector.ingest.server import build_server  # noqa: E402
+from collector.metrics import CollectorMetrics  # noqa: E402
+from collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
+from collector.storage.migrate import upgrade  # noqa: E402
+from snoop.v1 import snoop_pb2 as pb  # noqa: E402
+from snoop.v1 import snoop_pb2_grpc as pb_grpc  # noqa: E402
+from tests.conftest import free_port, wait_http  # noqa: E402
+from tests.harness.postgres import Postgres  # noqa: E402
+
+STREAMS = 4
+
+
+def pool(image: int, size: int) -> list[bytes]:
+    """Paths of one image; the second image shares 90% of the first's."""
+    shared = int(size * 0.9)
+    own = [b"/usr/lib/python3/dist-packages/pkg%03d/module_%06d.py" % (i % 997, i) for i in range(shared)]
+    return own + [b"/opt/image%d/extra/file_%06d.bin" % (image, i) for i in range(size - shared)]
+
+
+def batches(images: int, instances: int, files: int, pool_size: int) -> list[list[pb.Batch]]:
+    """One batch per container instance, dealt round-robin to STREAMS agents."""
+    rng = random.Random(42)
+    streams: list[list[pb.Batch]] = [[] for _ in range(STREAMS)]
+    now = time.time_ns()
+    n = 0
+    for image in range(images):
+        paths = pool(image, pool_size)
+        for i in range(instances):
+            chosen = paths[i * files % pool_size : i * files % pool_size + files]  # covers the whole pool
+            if len(chosen) < files:
+                chosen += rng.sample(paths, files - len(chosen))
+            container = pb.Container(
+                node=f"node-{i % 50}", container_id=f"{image:02d}{i:062d}", name="app",
+                pod_name=f"app{image}-6d4cf56db6-{i:05d}", pod_namespace="bench",
+                image_reference=f"registry/app:{image}", image_digest=f"sha256:{image:064d}",
+            )
+            files_pb = [pb.FileAccess(path=p, kinds=1, first_seen_unix_ns=now, last_seen_unix_ns=now)
+                        for p in chosen]
+            streams[n % STREAMS].append(pb.Batch(agent_id=f"bench-{n % STREAMS}", seq=len(streams[n % STREAMS]) + 1,
+                                                 containers=[pb.ContainerFiles(container=container, files=files_pb)]))
+            n += 1
+    return streams
+
+
+def ingest(url: str, streams: list[list[pb.Batch]]) -> tuple[float, int]:
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    server, port = build_server(CollectorConfig(grpc_host="127.0.0.1", grpc_port=0), sessions, CollectorMetrics())
+    accepted = [0] * len(streams)
+
+    def send(k: int) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}",
+                                   options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
+            for ack in pb_grpc.IngestStub(channel).Stream(iter(streams[k])):
+                assert not ack.error, ack.error
+                accepted[k] += ack.files_accepted
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(len(streams))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    server.stop(0)
+    engine.dispose()
+    return elapsed, sum(accepted)
+
+
+def rows_of(streams: list[list[pb.Batch]]) -> list[tuple[int, bytes, int, int, int]]:
+    out = []
+    for k, stream in enumerate(streams):
+        for j, batch in enumerate(stream):
+            for f in batch.containers[0].files:
+                out.append((k * 100_000 + j, f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns))
+    return out
+
+
+def raw_sqlite(path: Path, rows: list) -> float:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE raw (instance INTEGER, path BLOB, kinds INTEGER, first INTEGER, last INTEGER,"
+                 " PRIMARY KEY (instance, path))")
+    started = time.perf_counter()
+    for i in range(0, len(rows), 1000):
+        conn.executemany("INSERT INTO raw VALUES (?, ?, ?, ?, ?)", rows[i : i + 1000])
+        conn.commit()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def raw_postgres(dsn: str, rows: list) -> float:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TABLE raw (instance int, path bytea, kinds int, first bigint, last bigint,"
+                     " PRIMARY KEY (instance, path))")
+        conn.commit()
+        started = time.perf_counter()
+        for i in range(0, len(rows), 1000):
+            with conn.cursor().copy("COPY raw FROM STDIN") as copy:
+                for row in rows[i : i + 1000]:
+                    copy.write_row(row)
+            conn.commit()
+        return time.perf_counter() - started
+
+
+def latencies(base: str, path: str, params: dict, n: int) -> tuple[float, float, int]:
+    samples = []
+    size = 0
+    with httpx.Client(timeout=120) as client:
+        client.get(base + path, params=params)  # warm
+        for _ in range(n):
+            started = time.perf_counter()
+            r = client.get(base + path, params=params)
+            samples.append(time.perf_counter() - started)
+            assert r.status_code == 200, r.text[:200]
+            size = len(r.content)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], size
+
+
+def rest(url: str, work: Path, n: int) -> dict[str, tuple[float, float, int]]:
+    http = free_port()
+    proc = subprocess.Popen([str(REPO / ".venv/bin/snoop"), "collector", "--db", url, "--http-listen",
+                             f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{free_port()}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http}"
+    try:
+        wait_http(base + "/readyz", proc=proc)
+        image = f"/api/v1/images/sha256:{0:064d}/files"
+        return {
+            "merged report, keep-list (100,000 paths)": latencies(base, image, {"format": "text"}, n),
+            "merged report, JSON (100,000 files)": latencies(base, image, {}, n),
+            "merged report, JSON page of 1,000": latencies(base, image, {"limit": 1000, "offset": 50_000}, n),
+            "diff of the two images, JSON": latencies(
+                base, "/api/v1/diff", {"base": "registry/app:0", "head": "registry/app:1"}, n),
+            "diff of the two images, text": latencies(
+                base, "/api/v1/diff", {"base": "registry/app:0", "head": "registry/app:1", "format": "text"}, n),
+        }
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--pool", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="snoop-bench-collector-"))
+    postgres = Postgres(Path(tempfile.mkdtemp(prefix="snoop-bench-postgres-")), free_port())
+    postgres.start()
+    try:
+        streams = batches(2, args.instances, args.files, args.pool)
+        rows = rows_of(streams)
+        results = {}
+        for name, url, raw in (
+            ("SQLite", f"sqlite:///{work}/snoop.db", lambda: raw_sqlite(work / "raw.db", rows)),
+            ("PostgreSQL", postgres.new_database(), lambda: raw_postgres(
+                postgres.new_database().replace("postgresql+psycopg://", "postgresql://"), rows)),
+        ):
+            elapsed, accepted = ingest(url, streams)
+            assert accepted == len(rows), (accepted, len(rows))
+            raw_elapsed = raw()
+            results[name] = {"rows": accepted, "elapsed": elapsed, "raw": raw_elapsed,
+                             "rest": rest(url, work, args.requests)}
+            print(name, results[name], flush=True)
+        text = render(results, args)
+        print(text)
+        if not args.no_write:
+            update_section(REPO / "docs/benchmarks.md", "collector", text)
+    finally:
+        postgres.stop()
+        shutil.rmtree(postgres.root, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def render(results: dict, args: argparse.Namespace) -> str:
+    lines = [
+        "## Collector",
+        "",
+        f"`.venv/bin/python bench/collector.py` — 2 images × {args.instances:,} container instances × "
+        f"{args.files:,} files from a pool of {args.pool:,} paths per image; {STREAMS} concurrent gRPC "
+        "streams; the raw-driver ceiling inserts the same rows into a bare table in the same run.",
+        "",
+        "| database | file rows | through gRPC ingest | rows/s | raw driver bulk insert | raw rows/s | ingest / raw |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        rate, raw_rate = r["rows"] / r["elapsed"], r["rows"] / r["raw"]
+        lines.append(f"| {name} | {r['rows']:,} | {r['elapsed']:.1f} s | {rate:,.0f} | {r['raw']:.1f} s | "
+                     f"{raw_rate:,.0f} | ×{rate / raw_rate:.2f} |")
+    lines += ["", f"REST latency over a real HTTP socket, {args.requests} requests each after one warm-up:", "",
+              "| database | request | p50 | p95 | response size |", "|---|---|---|---|---|"]
+    for name, r in results.items():
+        for what, (p50, p95, size) in r["rest"].items():
+            lines.append(f"| {name} | {what} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {size / 1e6:.1f} MB |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

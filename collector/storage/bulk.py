@@ -1,0 +1,146 @@
+"""The ingest hot path, per dialect: thousands of file rows per batch in a handful of statements.
+
+SQLite runs in-process, so executemany costs no round trips. PostgreSQL gets each column as one array
+and ``unnest``s it: one statement per step whatever the batch size, with rows sorted by key so that
+concurrent batches lock shared rows in the same order (no deadlocks between agents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy.engine import Connection
+
+# (path_id, kinds, first_seen_ns, last_seen_ns)
+FileRow = tuple[int, int, int, int]
+
+
+class Bulk(Protocol):
+    def intern_paths(self, conn: Connection, digests: Sequence[bytes], paths: Sequence[bytes]) -> dict[bytes, int]:
+        """digest -> path id, inserting unseen paths."""
+
+    def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
+        """Adds the instance's files that are new to it and counts each of them once more in the
+        image's merge; a known file used in a new way widens its kinds in both. Returns how many
+        files were new: 0 for a replayed batch."""
+
+
+CHUNK = 900  # under SQLite's 999-variable floor of old builds
+
+
+class SqliteBulk:
+    def intern_paths(self, conn: Connection, digests: Sequence[bytes], paths: Sequence[bytes]) -> dict[bytes, int]:
+        conn.exec_driver_sql("INSERT INTO paths (digest, path) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+                             list(zip(digests, paths, strict=True)))
+        ids: dict[bytes, int] = {}
+        for i in range(0, len(digests), CHUNK):
+            chunk = tuple(digests[i : i + CHUNK])
+            marks = ",".join("?" * len(chunk))
+            ids.update(conn.exec_driver_sql(f"SELECT digest, id FROM paths WHERE digest IN ({marks})", chunk).all())
+        return ids
+
+    def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
+        existing: dict[int, int] = {}
+        for i in range(0, len(rows), CHUNK):
+            chunk = tuple(r[0] for r in rows[i : i + CHUNK])
+            marks = ",".join("?" * len(chunk))
+            existing.update(conn.exec_driver_sql(
+                f"SELECT path_id, kinds FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
+                (instance_id, *chunk)).all())
+        new = [r for r in rows if r[0] not in existing]
+        if not new:
+            return self._widen(conn, instance_id, image_id, rows, existing)
+        conn.exec_driver_sql(
+            "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns) "
+            "VALUES (?, ?, ?, ?, ?)", [(instance_id, *r) for r in new])
+        conn.exec_driver_sql(
+            "INSERT INTO image_files (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns) "
+            "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
+            "containers = containers + 1, kinds = kinds | excluded.kinds, "
+            "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
+            "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+            [(image_id, *r) for r in new])
+        return self._widen(conn, instance_id, image_id, rows, existing) + len(new)
+
+    @staticmethod
+    def _widen(conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow],
+               existing: dict[int, int]) -> int:
+        """Known files used in a new way get the new kinds (rare: one statement per file). Returns 0."""
+        grown = [(r[1], r[0]) for r in rows if r[0] in existing and r[1] | existing[r[0]] != existing[r[0]]]
+        if grown:
+            conn.exec_driver_sql("UPDATE instance_files SET kinds = kinds | ? WHERE instance_id = ? AND path_id = ?",
+                                 [(k, instance_id, p) for k, p in grown])
+            conn.exec_driver_sql("UPDATE image_files SET kinds = kinds | ? WHERE image_id = ? AND path_id = ?",
+                                 [(k, image_id, p) for k, p in grown])
+        return 0
+
+
+class PostgresBulk:
+    """Arrays go over the wire in binary (``%b``): psycopg's text arrays of bytea cost more than the insert."""
+
+    @staticmethod
+    def _run(conn: Connection, sql: str, params: tuple) -> list[tuple]:
+        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(sql, params, binary=True)
+            return cur.fetchall() if cur.description else []
+
+    def intern_paths(self, conn: Connection, digests: Sequence[bytes], paths: Sequence[bytes]) -> dict[bytes, int]:
+        order = sorted(range(len(digests)), key=digests.__getitem__)
+        # One round trip: the CTE inserts what is new; the outer SELECT (whose snapshot predates the
+        # insert) finds what was there already.
+        rows = self._run(conn, """
+            WITH input (digest, path) AS (SELECT * FROM unnest(%b::bytea[], %b::bytea[])),
+            added AS (INSERT INTO paths (digest, path) SELECT digest, path FROM input
+                      ON CONFLICT (digest) DO NOTHING RETURNING digest, id)
+            SELECT digest, id FROM added
+            UNION ALL SELECT p.digest, p.id FROM paths p JOIN input i ON p.digest = i.digest""",
+            ([digests[i] for i in order], [paths[i] for i in order]))
+        ids = {bytes(d): i for d, i in rows}
+        if len(ids) < len(set(digests)):
+            # A concurrent batch inserted some of these and committed while this statement waited on
+            # them: invisible to its snapshot, visible to the next statement's.
+            late = [d for d in digests if d not in ids]
+            ids.update((bytes(d), i) for d, i in self._run(
+                conn, "SELECT digest, id FROM paths WHERE digest = ANY(%b::bytea[])", (late,)))
+        return ids
+
+    @staticmethod
+    def _columns(rows: Sequence[FileRow]) -> tuple[list[int], list[int], list[int], list[int]]:
+        ordered = sorted(rows)
+        return ([r[0] for r in ordered], [r[1] for r in ordered], [r[2] for r in ordered],
+                [r[3] for r in ordered])
+
+    def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
+        columns = self._columns(rows)
+        # One statement: the rows the instance did not have yet flow from its INSERT into the merge.
+        (new,), = self._run(conn, """
+            WITH added AS (
+                INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns)
+                SELECT %s, * FROM unnest(%b::bigint[], %b::int[], %b::bigint[], %b::bigint[])
+                ON CONFLICT (instance_id, path_id) DO NOTHING
+                RETURNING path_id, kinds, first_seen_ns, last_seen_ns),
+            merged AS (
+                INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns)
+                SELECT %s, path_id, 1, kinds, first_seen_ns, last_seen_ns FROM added ORDER BY path_id
+                ON CONFLICT (image_id, path_id) DO UPDATE SET containers = f.containers + 1,
+                    kinds = f.kinds | excluded.kinds,
+                    first_seen_ns = LEAST(f.first_seen_ns, excluded.first_seen_ns),
+                    last_seen_ns = GREATEST(f.last_seen_ns, excluded.last_seen_ns)
+                RETURNING 1)
+            SELECT count(*) FROM merged""", (instance_id, *columns, image_id))
+        if new < len(rows):  # a replay, or known files: widen kinds where they grew
+            self._run(conn, """
+                WITH grown AS (
+                    UPDATE instance_files i SET kinds = i.kinds | u.k
+                    FROM unnest(%b::bigint[], %b::int[]) AS u(p, k)
+                    WHERE i.instance_id = %s AND i.path_id = u.p AND i.kinds | u.k <> i.kinds
+                    RETURNING i.path_id, i.kinds)
+                UPDATE image_files f SET kinds = f.kinds | grown.kinds
+                FROM grown WHERE f.image_id = %s AND f.path_id = grown.path_id""",
+                (columns[0], columns[1], instance_id, image_id))
+        return new
+
+
+def bulk_for(conn: Connection) -> Bulk:
+    return PostgresBulk() if conn.dialect.name == "postgresql" else SqliteBulk()
