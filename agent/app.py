@@ -7,7 +7,9 @@ and the metrics server run beside it and only see what the loop hands them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import tempfile
 import time
 import uuid
 from types import FrameType
@@ -17,6 +19,7 @@ import grpc
 from agent.config import AgentConfig
 from agent.convert import container_files_to_pb
 from agent.dedup import FileSets
+from agent.events import RawEvent
 from agent.metrics import AgentMetrics, Snapshot, serve
 from agent.pipeline import Pipeline
 from agent.processes import ProcessTable
@@ -30,19 +33,16 @@ from agent.tracer import SYSCALL_STATS, Tracer
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100
+CALIBRATION_S = 2.0
 PRUNE_EVERY_S = 30.0  # forget containers that are gone: their roots, their kernel state
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
+    """TLS to the collector when a CA is given; mTLS when a client certificate is given too."""
     if not (config.tls_ca or config.tls_cert):
         return None
     read = lambda p: p.read_bytes() if p else None  # noqa: E731
-    creds = grpc.ssl_channel_credentials(read(config.tls_ca), read(config.tls_key), read(config.tls_cert))
-    if config.token:
-        creds = grpc.composite_channel_credentials(
-            creds, grpc.access_token_call_credentials(config.token)
-        )
-    return creds
+    return grpc.ssl_channel_credentials(read(config.tls_ca), read(config.tls_key), read(config.tls_cert))
 
 
 class Agent:
@@ -74,6 +74,7 @@ class Agent:
                 agent_id=f"{config.node_name}/{uuid.uuid4().hex[:12]}",
                 max_spool_files=config.max_spool_files,
                 credentials=channel_credentials(config),
+                token=config.token,
             )
             if config.collector
             else None
@@ -82,10 +83,38 @@ class Agent:
         self.report_write_errors = 0
         self.event_errors = 0
         self._stopping = False
+        self._held: list[RawEvent] | None = None  # events read while the agent looks for its own cgroup
 
-    def _on_event(self, ev: object) -> None:
+    def _ignore_own_cgroup(self) -> None:
+        """The agent's own file accesses must never be traced: they would feed on themselves. Sharing
+        the host's cgroup namespace, /proc/self/cgroup names the agent's cgroup; in a pod's private
+        cgroup namespace it does not, so the agent creates a marker file and takes the cgroup the
+        kernel reports for it. Events read meanwhile are held, then replayed without the agent's."""
+        own = self.cgroups.own_cgroup_id()
+        if own is None:
+            self._held = []
+            with tempfile.NamedTemporaryFile(prefix="snoop-self-") as marker:
+                name = os.fsencode(marker.name)
+                deadline = time.monotonic() + CALIBRATION_S
+                while own is None and time.monotonic() < deadline:
+                    self.tracer.poll(POLL_MS)
+                    own = next((e.cgroup_id for e in self._held if e.path == name), None)
+            held, self._held = self._held, None
+            log.info("own cgroup (private cgroup namespace): %s", own)
+        else:
+            held = []
+        if own is not None and own > 1:
+            self.tracer.ignore_cgroup(own)
+        for ev in held:
+            if ev.cgroup_id != own:
+                self._on_event(ev)
+
+    def _on_event(self, ev: RawEvent) -> None:
+        if self._held is not None:
+            self._held.append(ev)
+            return
         try:
-            self.pipeline.handle(ev)  # type: ignore[arg-type]
+            self.pipeline.handle(ev)
         except Exception:  # one bad event must not stop tracing; ctypes would swallow it silently
             self.event_errors += 1
             log.exception("event handling failed")
@@ -98,9 +127,7 @@ class Agent:
         config = self.config
         serve(self.metrics, config.metrics_host, config.metrics_port)
         self.tracer.open()
-        own = self.cgroups.own_cgroup_id()
-        if own is not None and own > 1:
-            self.tracer.ignore_cgroup(own)
+        self._ignore_own_cgroup()
         self.registry.refresh(force=True)
         if self.streamer:
             self.streamer.start()

@@ -34,12 +34,14 @@ class Streamer:
         max_spool_files: int = 1_000_000,
         backoff_max_s: float = 30.0,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         self._target = target
         self._agent_id = agent_id
         self._max_spool_files = max_spool_files
         self._backoff_max = backoff_max_s
         self._credentials = credentials
+        self._metadata = [("authorization", f"Bearer {token}")] if token else None
         self._cond = threading.Condition()
         self._spool: OrderedDict[int, pb.Batch] = OrderedDict()
         self._spool_files = 0
@@ -127,7 +129,7 @@ class Streamer:
             done = threading.Event()
             try:
                 stub = pb_grpc.IngestStub(channel)
-                responses = stub.Stream(self._requests(done))
+                responses = stub.Stream(self._requests(done), metadata=self._metadata)
                 self.connected = True
                 for ack in responses:
                     backoff = 0.5

@@ -48,7 +48,7 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
     add(p, "--tls-cert", type=Path, default=None, help="client certificate for mTLS")
     add(p, "--tls-key", type=Path, default=None, help="client key for mTLS")
-    add(p, "--token", default=None, help="bearer token sent to the collector (needs TLS)")
+    add(p, "--token", default=None, help="bearer token sent to the collector (pair it with TLS)")
     p.set_defaults(run=_run_agent)
 
 
@@ -126,6 +126,7 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--collector", default="127.0.0.1:50051", help="HOST:PORT of the collector's gRPC ingest")
     add(p, "--node", default=None, help="node name for reports that carry none")
     add(p, "--image-digest", default=None, help="image digest for reports that carry none (original sidecar)")
+    add(p, "--token", default=None, help="bearer token, when the collector requires one")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
     p.set_defaults(run=_run_push)
 
@@ -133,7 +134,7 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
 def _run_push(args: argparse.Namespace) -> int:
     from cli.push import push
 
-    return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest)
+    return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token)
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:

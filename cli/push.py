@@ -94,7 +94,7 @@ def load(path: Path, *, node: str | None, image_digest: str | None, seq: int) ->
 
 
 def push(collector: str, paths: list[Path], *, node: str | None, image_digest: str | None,
-         timeout_s: float = 60) -> int:
+         token: str | None = None, timeout_s: float = 60) -> int:
     """Sends every well-formed report; names each malformed one and sends nothing of it. Exit code 1
     when any report was malformed or refused."""
     batches: dict[int, Path] = {}
@@ -110,7 +110,8 @@ def push(collector: str, paths: list[Path], *, node: str | None, image_digest: s
     if to_send:
         try:
             with grpc.insecure_channel(collector) as channel:
-                for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s):
+                metadata = [("authorization", f"Bearer {token}")] if token else None
+                for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s, metadata=metadata):
                     if ack.error:
                         print(f"snoop push: {batches[ack.seq]}: refused: {ack.error}", file=sys.stderr)
                         failed = True

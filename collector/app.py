@@ -11,6 +11,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from collector.api.render import SafeJSONResponse
+from collector.auth import rest_guard
 from collector.api.routes import diff, images, pods, workloads
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
@@ -49,6 +50,9 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.engine = engine
     for router in (images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
+
+    if config.token:
+        app.middleware("http")(rest_guard(config.token))
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

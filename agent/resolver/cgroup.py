@@ -46,7 +46,9 @@ class CgroupPaths:
             with open(f"{self._proc}/{pid}/cgroup") as f:
                 for line in f:
                     if line.startswith("0::"):
-                        return line[3:].strip()
+                        path = line[3:].strip()
+                        # "/../.." means outside the reader's cgroup namespace: not usable as a path
+                        return None if "/.." in path else path
         except OSError:
             return None
         return None
@@ -83,7 +85,13 @@ class CgroupPaths:
             return False
 
     def own_cgroup_id(self) -> int | None:
-        """The agent's own cgroup: its file accesses are never traced (no feedback loop)."""
+        """The agent's own cgroup, or None when a private cgroup namespace hides it (paths in
+        /proc/*/cgroup are then relative to that namespace)."""
+        try:
+            if os.readlink("/proc/self/ns/cgroup") != os.readlink(f"{self._proc}/1/ns/cgroup"):
+                return None
+        except OSError:
+            return None
         path = self._from_pid(os.getpid())
         try:
             return self.cgroup_id(path) if path is not None else None

@@ -8,6 +8,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy.orm import Session, sessionmaker
 
+from collector.auth import TokenInterceptor
 from collector.config import CollectorConfig
 from collector.ingest.servicer import IngestServicer
 from collector.metrics import CollectorMetrics
@@ -36,7 +37,9 @@ def build_server(
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.grpc_workers), options=options)
+    interceptors = [TokenInterceptor(config.token)] if config.token else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.grpc_workers), options=options,
+                         interceptors=interceptors)
     pb_grpc.add_IngestServicer_to_server(IngestServicer(sessions, metrics), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

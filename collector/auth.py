@@ -1,0 +1,53 @@
+"""Shared-token authentication for both front doors: REST (a middleware) and gRPC (an interceptor).
+
+Probes (/healthz, /readyz) stay open so the kubelet needs no secret. Compare in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from fastapi import Request, Response
+
+from collector.api.render import SafeJSONResponse
+
+OPEN_PATHS = ("/healthz", "/readyz")
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
+def rest_guard(token: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path in OPEN_PATHS or token_matches(request.headers.get("authorization"), token):
+            return await call_next(request)
+        return SafeJSONResponse({"detail": "missing or wrong bearer token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return guard
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Refuses calls without ``authorization: Bearer <token>``; the health service stays open."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+        def deny(_request: Any, context: grpc.ServicerContext) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        self._deny = grpc.stream_stream_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
+                          details: grpc.HandlerCallDetails) -> Any:
+        if details.method.startswith("/grpc.health.v1.Health/"):
+            return continuation(details)
+        metadata = dict(details.invocation_metadata or ())
+        if token_matches(metadata.get("authorization"), self._token):
+            return continuation(details)
+        return self._deny
