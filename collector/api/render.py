@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse, Response
 
 KIND_NAMES = ("read", "write", "exec", "stat", "readlink")
@@ -23,20 +25,34 @@ class Format(str, Enum):
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON with ``\\udcXX`` escapes for bytes of paths that are not UTF-8: lossless, always valid."""
+    """JSON with ``\\udcXX`` escapes for bytes of paths that are not UTF-8: lossless, always valid.
+    orjson (fast) unless a path holds such bytes, which only the standard encoder can escape."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate from surrogateescape
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+@functools.lru_cache(maxsize=65536)
+def _iso_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def iso(ns: int) -> str | None:
+    """ISO 8601 in UTC with milliseconds; the seconds part is cached (report rows share seconds)."""
     if not ns:
         return None
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return f"{_iso_second(seconds)}.{rest // 1_000_000:03d}Z"
 
 
 def kind_names(bits: int) -> list[str]:
     return [name for i, name in enumerate(KIND_NAMES) if bits & (1 << i)]
+
+
+_KIND_LISTS = [kind_names(bits) for bits in range(1 << len(KIND_NAMES))]
 
 
 def kind_bits(names: Iterable[str]) -> int:
@@ -52,7 +68,7 @@ def file_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "path": os.fsdecode(row["path"]),
         "containers": row["containers"],
-        "kinds": kind_names(row["kinds"]),
+        "kinds": _KIND_LISTS[row["kinds"] & 31],
         "first_seen": iso(row["first_seen_ns"]),
         "last_seen": iso(row["last_seen_ns"]),
     }

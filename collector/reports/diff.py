@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import except_, intersect, select
 from sqlalchemy.orm import Session
 
+from collector.reports.images import fetch_all
 from collector.storage.models import Image, ImageFile, Path
 
 
@@ -23,12 +24,13 @@ def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
 
 def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001
     ids = path_ids.subquery()
-    return list(session.scalars(select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path)))
+    return [bytes(p) for p, in fetch_all(session, select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path))]
 
 
-def diff_images(session: Session, base: Image, head: Image) -> Diff:
+def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:
+    """``with_common=False`` skips the largest list when the caller shows only the changes."""
     return Diff(
         added=_resolve(session, except_(_paths_of(head), _paths_of(base))),
         removed=_resolve(session, except_(_paths_of(base), _paths_of(head))),
-        common=_resolve(session, intersect(_paths_of(base), _paths_of(head))),
+        common=_resolve(session, intersect(_paths_of(base), _paths_of(head))) if with_common else [],
     )

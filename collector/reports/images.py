@@ -22,6 +22,14 @@ class Page:
     limit: int | None
     offset: int = 0
 
+    @property
+    def everything(self) -> bool:
+        return self.limit is None and not self.offset
+
+    def apply(self, q: Select) -> Select:
+        """LIMIT/OFFSET only when paging: SQLite sorts a bound "LIMIT -1" far slower than no LIMIT."""
+        return q if self.everything else q.offset(self.offset).limit(self.limit)
+
 
 def image_summaries(
     session: Session, page: Page, digests: list[str] | None = None, namespace: str | None = None,
@@ -46,7 +54,7 @@ def image_summaries(
     if since_ns:
         q = q.where(Image.last_seen_ns >= since_ns)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(q.offset(page.offset).limit(page.limit)).all()
+    rows = session.execute(page.apply(q)).all()
     refs: dict[int, list[str]] = {}
     ids = [image.id for image, _, _ in rows]
     for image_id, reference in session.execute(
@@ -112,11 +120,29 @@ def image_files(session: Session, image: Image, f: FileFilter, page: Page) -> tu
         .where(ImageFile.image_id == image.id),
         f,
     )
-    if page.limit is None and not page.offset:
-        rows = session.execute(base.order_by(Path.path)).all()
-        total = len(rows)
-    else:
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-        rows = session.execute(base.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
+    # One sorted read, paged in Python: SQLite's LIMIT/OFFSET sorter is slower than a full sort, and the
+    # total comes for free.
+    rows = fetch_all(session, base.order_by(Path.path))
+    total = len(rows)
+    if not page.everything:
+        end = None if page.limit is None else page.offset + page.limit
+        rows = rows[page.offset : end]
     keys = ("path", "containers", "kinds", "first_seen_ns", "last_seen_ns")
     return [dict(zip(keys, row, strict=True)) for row in rows], total
+
+
+def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
+    """Just the sorted paths: the keep-list, without the columns it does not print."""
+    q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)
+                 .where(ImageFile.image_id == image.id), f)
+    return [bytes(p) for p, in fetch_all(session, q.order_by(Path.path))]
+
+
+def fetch_all(session: Session, stmt: Select) -> list[tuple]:
+    """Plain DBAPI tuples: for a 100,000-row report SQLAlchemy's Row objects cost as much as the query.
+    Only for columns that need no result processing (ints, bytes, strings)."""
+    result = session.connection().execute(stmt)
+    try:
+        return result.cursor.fetchall()  # type: ignore[attr-defined]
+    finally:
+        result.close()

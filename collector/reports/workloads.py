@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import FileFilter, Page, prefix_range
+from collector.reports.images import FileFilter, Page, fetch_all, prefix_range
 from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
 
 KIND_BITS = (1, 2, 4, 8, 16)
@@ -36,7 +36,7 @@ def workload_summaries(session: Session, page: Page, namespace: str | None = Non
     if namespace:
         q = q.where(ci.namespace == namespace)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(q.offset(page.offset).limit(page.limit)).all()
+    rows = session.execute(page.apply(q)).all()
     images: dict[tuple[str, str], list[str]] = {}
     for ns, name, digest in session.execute(
         select(ci.namespace, ci.workload_name, Image.digest).join(Image, Image.id == ci.image_id).distinct()
@@ -68,7 +68,7 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter, p
     if f.kinds:
         q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(q.order_by(Path.path).offset(page.offset).limit(page.limit)).all()
+    rows = fetch_all(session, page.apply(q.order_by(Path.path)))
     return [
         {"path": path, "containers": n, "kinds": kinds, "first_seen_ns": first, "last_seen_ns": last}
         for path, n, kinds, first, last in rows

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from collector.api.deps import SessionDep
-from collector.api.render import Format, csv_response
+from collector.api.render import Format, SafeJSONResponse, csv_response
 from collector.reports.diff import diff_images
 from collector.reports.images import find_image
 
@@ -17,7 +15,7 @@ router = APIRouter(tags=["diff"])
 
 
 @router.get("/diff", response_model=None)
-def diff(base: str, head: str, session: SessionDep, format: Format = Format.json) -> dict[str, Any] | Response:  # noqa: A002
+def diff(base: str, head: str, session: SessionDep, format: Format = Format.json) -> Response:  # noqa: A002
     """``added``: used by head only; ``removed``: by base only. A and B are digests or references (a
     reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""
     images = {}
@@ -26,7 +24,7 @@ def diff(base: str, head: str, session: SessionDep, format: Format = Format.json
         if image is None:
             raise HTTPException(404, f"{side}: no image with digest or reference {key!r}")
         images[side] = image
-    d = diff_images(session, images["base"], images["head"])
+    d = diff_images(session, images["base"], images["head"], with_common=format is not Format.text)
     if format is Format.text:
         lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
         return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")
@@ -34,10 +32,10 @@ def diff(base: str, head: str, session: SessionDep, format: Format = Format.json
         rows = [["added", os.fsdecode(p)] for p in d.added] + [["removed", os.fsdecode(p)] for p in d.removed] \
             + [["common", os.fsdecode(p)] for p in d.common]
         return csv_response(["change", "path"], rows)
-    return {
+    return SafeJSONResponse({
         "base": images["base"].digest,
         "head": images["head"].digest,
         "added": [os.fsdecode(p) for p in d.added],
         "removed": [os.fsdecode(p) for p in d.removed],
         "common": [os.fsdecode(p) for p in d.common],
-    }
+    })

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
-from collector.api.render import Format, file_json, file_list_response, image_json
-from collector.reports.images import FileFilter, Page, find_image, image_files, image_summaries
+from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, image_json, keep_list
+from collector.reports.images import Page, find_image, image_files, image_paths, image_summaries
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -35,13 +35,18 @@ def files_of_image(
     format: Format = Format.json,  # noqa: A002 - the public query parameter's name
     limit: Limit = None,
     offset: Offset = 0,
-) -> dict[str, Any] | Response:
+) -> Response:
     """Files of an image merged across all pods, nodes and restarts; ``digest`` may be a reference."""
     image = find_image(session, digest)
     if image is None:
         raise HTTPException(404, f"no image with digest or reference {digest!r}")
-    rows, total = image_files(session, image, file_filter(prefix, kind, since), Page(limit, offset))
+    wanted = file_filter(prefix, kind, since)
+    if format is Format.text and limit is None and not offset:
+        return keep_list(image_paths(session, image, wanted))
+    rows, total = image_files(session, image, wanted, Page(limit, offset))
     if format is not Format.json:
         return file_list_response(rows, format)
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
-    return {"image": image_json(summaries[0]), "files": [file_json(r) for r in rows], "total": total}
+    # A Response, not a dict: FastAPI would otherwise walk 100,000 rows through jsonable_encoder.
+    return SafeJSONResponse({"image": image_json(summaries[0]), "files": [file_json(r) for r in rows],
+                             "total": total})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
-from collector.api.render import Format, file_json, file_list_response, iso
+from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
 from collector.reports.images import Page
 from collector.reports.workloads import workload_exists, workload_files, workload_summaries
 
@@ -39,10 +39,11 @@ def files_of_workload(
     format: Format = Format.json,  # noqa: A002
     limit: Limit = None,
     offset: Offset = 0,
-) -> dict[str, Any] | Response:
+) -> Response:
     if not workload_exists(session, namespace, name):
         raise HTTPException(404, f"no workload {namespace}/{name}")
     rows, total = workload_files(session, namespace, name, file_filter(prefix, kind, since), Page(limit, offset))
     if format is not Format.json:
         return file_list_response(rows, format)
-    return {"namespace": namespace, "name": name, "files": [file_json(r) for r in rows], "total": total}
+    return SafeJSONResponse({"namespace": namespace, "name": name, "files": [file_json(r) for r in rows],
+                             "total": total})
