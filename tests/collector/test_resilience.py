@@ -1,0 +1,54 @@
+"""A database that goes away and comes back: nothing lost, readiness tells, no restart needed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.streamer import Streamer
+from collector.app import create_app
+from collector.config import CollectorConfig
+from collector.reports.images import FileFilter, Page, find_image, image_files
+from snoop.v1 import snoop_pb2 as pb
+from tests.conftest import free_port
+from tests.harness.postgres import Postgres
+
+pytestmark = pytest.mark.postgres
+
+
+def files_batch(*paths: bytes) -> list[pb.ContainerFiles]:
+    container = pb.Container(node="n1", container_id="c1", image_digest="sha256:abc")
+    return [pb.ContainerFiles(container=container, files=[pb.FileAccess(path=p, kinds=1) for p in paths])]
+
+
+def test_database_restart_loses_nothing(postgres: Postgres) -> None:
+    port = free_port()
+    app = create_app(CollectorConfig(db_url=postgres.new_database(), grpc_host="127.0.0.1", grpc_port=port))
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", backoff_max_s=0.5)
+    with TestClient(app) as client:
+        streamer.start()
+        try:
+            streamer.submit(files_batch(b"/before"), dropped_events=0)
+            assert streamer.drain(timeout_s=15)
+
+            postgres.pause()
+            try:
+                assert client.get("/readyz").status_code == 503
+                streamer.submit(files_batch(b"/during"), dropped_events=0)
+                time.sleep(1.5)  # refused with UNAVAILABLE, kept in the spool
+                assert streamer.spool_files == 1
+            finally:
+                postgres.resume()
+
+            assert streamer.drain(timeout_s=30)
+            assert client.get("/readyz").status_code == 200
+            with app.state.sessions() as s:
+                image = find_image(s, "sha256:abc")
+                assert image is not None
+                rows, _ = image_files(s, image, FileFilter(), Page(None))
+            assert {r["path"] for r in rows} == {b"/before", b"/during"}
+            assert 'reason="database"' in client.get("/metrics").text
+        finally:
+            streamer.close()
