@@ -1,0 +1,104 @@
+"""Tokens on REST and gRPC, and TLS/mTLS between agent and collector, over real sockets."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.app import channel_credentials
+from agent.config import AgentConfig
+from agent.streamer import Streamer
+from collector.app import create_app
+from collector.config import CollectorConfig
+from collector.ingest.server import build_server
+from collector.metrics import CollectorMetrics
+from snoop.v1 import snoop_pb2 as pb
+from snoop.v1 import snoop_pb2_grpc as pb_grpc
+from tests.collector.conftest import db_url, sessions  # noqa: F401 - fixtures
+from tests.conftest import require
+
+TOKEN = "s3cret-token"
+
+
+def batch() -> pb.Batch:
+    container = pb.Container(node="n", container_id="c", image_digest="sha256:abc")
+    return pb.Batch(agent_id="a", seq=1, containers=[
+        pb.ContainerFiles(container=container, files=[pb.FileAccess(path=b"/etc/a", kinds=1)])])
+
+
+def test_rest_requires_the_token_except_probes(tmp_path: Path) -> None:
+    config = CollectorConfig(db_url=f"sqlite:///{tmp_path}/s.db", token=TOKEN)
+    with TestClient(create_app(config, start_grpc=False)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        denied = client.get("/api/v1/images")
+        assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/api/v1/images", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/api/v1/images", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_grpc_requires_the_token(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, token=TOKEN)
+    server, port = build_server(config, sessions, CollectorMetrics())
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.IngestStub(channel)
+            with pytest.raises(grpc.RpcError) as err:
+                list(stub.Stream(iter([batch()])))
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            acks = list(stub.Stream(iter([batch()]), metadata=[("authorization", f"Bearer {TOKEN}")]))
+            assert acks[0].files_accepted == 1
+    finally:
+        server.stop(0)
+
+
+def make_pki(d: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1/localhost, and a client certificate."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+        "-subj", "/CN=snoop-test-ca")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name in ("server", "client"):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj",
+            f"/CN={name}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "1", "-extfile", "san.ext")
+    return {n: d / n for n in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+
+
+def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path: Path) -> None:  # noqa: F811
+    require(shutil.which("openssl") is not None, "openssl makes the test certificates")
+    pki = make_pki(tmp_path)
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, tls_cert=pki["server.crt"],
+                             tls_key=pki["server.key"], tls_client_ca=pki["ca.crt"], token=TOKEN)
+    server, port = build_server(config, sessions, CollectorMetrics())
+    try:
+        # without a client certificate the handshake fails
+        anonymous = grpc.ssl_channel_credentials(pki["ca.crt"].read_bytes())
+        with grpc.secure_channel(f"127.0.0.1:{port}", anonymous) as channel:
+            with pytest.raises(grpc.RpcError) as err:
+                list(pb_grpc.IngestStub(channel).Stream(iter([batch()]), timeout=5,
+                                                        metadata=[("authorization", f"Bearer {TOKEN}")]))
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        agent_config = AgentConfig(node_name="n", tls_ca=pki["ca.crt"], tls_cert=pki["client.crt"],
+                                   tls_key=pki["client.key"], token=TOKEN)
+        streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", credentials=channel_credentials(agent_config),
+                            token=TOKEN)
+        streamer.start()
+        try:
+            streamer.submit(list(batch().containers), dropped_events=0)
+            assert streamer.drain(timeout_s=15)
+            assert streamer.acked == 1
+        finally:
+            streamer.close()
+    finally:
+        server.stop(0)
