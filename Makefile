@@ -7,7 +7,6 @@ SNOOP := $(VENV)/bin/snoop
 STAMP := $(VENV)/.installed
 DEB_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc busybox-static umoci \
                 strace bpftrace postgresql gcc libc6-dev openssl
-DATA ?= /var/lib/snoop
 
 .PHONY: all run test deps system venv proto check-proto bench lint clean
 

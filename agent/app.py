@@ -84,6 +84,7 @@ class Agent:
         self.event_errors = 0
         self._stopping = False
         self._held: list[RawEvent] | None = None  # events read while the agent looks for its own cgroup
+        self._own_cgroup = 0
 
     def _ignore_own_cgroup(self) -> None:
         """The agent's own file accesses must never be traced: they would feed on themselves. Sharing
@@ -104,7 +105,8 @@ class Agent:
         else:
             held = []
         if own is not None and own > 1:
-            self.tracer.ignore_cgroup(own)
+            self._own_cgroup = own
+            self.tracer.ignore_cgroup(own)  # itself opens files before the kernel map says so
         for ev in held:
             if ev.cgroup_id != own:
                 self._on_event(ev)
@@ -112,6 +114,8 @@ class Agent:
     def _on_event(self, ev: RawEvent) -> None:
         if self._held is not None:
             self._held.append(ev)
+            return
+        if ev.cgroup_id == self._own_cgroup:
             return
         try:
             self.pipeline.handle(ev)

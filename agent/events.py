@@ -21,6 +21,7 @@ FILE_KINDS = AccessKind.READ | AccessKind.WRITE | AccessKind.EXEC | AccessKind.S
 KIND_CHDIR = 32
 KIND_FCHDIR = 64
 KIND_FORK = 128
+KIND_OPENDIR = 256  # with READ: an O_DIRECTORY open, whose fd (RawEvent.ret) names the directory
 AT_FDCWD = -100
 
 
@@ -33,6 +34,7 @@ class RawEvent:
     pid: int
     tid: int
     dirfd: int  # AT_FDCWD, a directory fd, the fd of fchdir, or the child pid of a fork
+    ret: int  # the syscall's result (the new fd of an open)
     kind: int
     comm: bytes
     path: bytes

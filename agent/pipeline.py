@@ -8,11 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.dedup import FileSets
-from agent.events import AT_FDCWD, KIND_CHDIR, KIND_FCHDIR, KIND_FORK, ContainerRef, RawEvent
+from agent.events import (
+    AT_FDCWD,
+    FILE_KINDS,
+    KIND_CHDIR,
+    KIND_FCHDIR,
+    KIND_FORK,
+    KIND_OPENDIR,
+    ContainerRef,
+    RawEvent,
+)
 from agent.paths import excluded, join, resolve_in_root, rewrite_proc_self
 from agent.processes import ProcessTable
-from agent.roots import ContainerRoots
 from agent.resolver.registry import ContainerRegistry, Verdict
+from agent.roots import ContainerRoots
 
 
 @dataclass
@@ -61,21 +70,24 @@ class Pipeline:
             self._processes.on_chdir(ev.pid, ev.path)
             return
         if ev.kind == KIND_FCHDIR:
-            self._processes.on_fchdir(ev.pid)
+            self._processes.on_fchdir(ev.pid, ev.dirfd)
             return
         paths = self._resolve(ev)
         if paths is None:
             self.counters.unresolved += 1
             return
+        if ev.kind & KIND_OPENDIR:
+            self._processes.on_opendir(ev.pid, ev.ret, paths[-1])
+        kind = ev.kind & FILE_KINDS
         verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
         if verdict is Verdict.IGNORE:
             self.counters.unattributed += 1
             self._ignore_cgroup(ev.cgroup_id)
         elif verdict is Verdict.PENDING:
-            self._wait(ev.cgroup_id, (ev.pid, paths, ev.kind, ev.ts_ns))
+            self._wait(ev.cgroup_id, (ev.pid, paths, kind, ev.ts_ns))
         else:
             assert isinstance(verdict, ContainerRef)
-            self._record(verdict, paths, ev.kind, ev.ts_ns)
+            self._record(verdict, paths, kind, ev.ts_ns)
 
     def _wait(self, cgroup_id: int, item: tuple[int, list[bytes], int, int]) -> None:
         if self._pending_count >= self._max_pending:
@@ -105,10 +117,8 @@ class Pipeline:
         """The symlinks on the way and the final path, absolute as the container sees them."""
         path = ev.path
         if not path.startswith(b"/"):
-            if ev.dirfd == AT_FDCWD:
-                base = self._processes.cwd(ev.pid)
-            else:
-                base = self._processes.fd_path(ev.pid, ev.dirfd)
+            at_cwd = ev.dirfd == AT_FDCWD
+            base = self._processes.cwd(ev.pid) if at_cwd else self._processes.fd_path(ev.pid, ev.dirfd)
             if base is None or not base.startswith(b"/"):  # "socket:[…]", "anon_inode:…": not a dir
                 return None
             path = join(base, path)

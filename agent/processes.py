@@ -17,6 +17,7 @@ class ProcessTable:
         self._proc = proc_root.encode()
         self._capacity = capacity
         self._cwd: OrderedDict[int, bytes] = OrderedDict()
+        self._dir_fds: OrderedDict[tuple[int, int], bytes] = OrderedDict()  # (pid, fd) -> directory
 
     def _remember(self, pid: int, cwd: bytes) -> None:
         self._cwd[pid] = cwd
@@ -41,16 +42,28 @@ class ProcessTable:
         return seen
 
     def fd_path(self, pid: int, fd: int) -> bytes | None:
-        return self._read_link(pid, b"fd/%d" % fd)
+        known = self._dir_fds.get((pid, fd))
+        return known if known is not None else self._read_link(pid, b"fd/%d" % fd)
+
+    def on_opendir(self, pid: int, fd: int, path: bytes) -> None:
+        """An O_DIRECTORY open: remember what the fd names (a reused fd number is overwritten)."""
+        self._dir_fds[(pid, fd)] = path
+        self._dir_fds.move_to_end((pid, fd))
+        while len(self._dir_fds) > self._capacity:
+            self._dir_fds.popitem(last=False)
 
     def on_chdir(self, pid: int, path: bytes) -> None:
         base = self.cwd(pid) if not path.startswith(b"/") else b"/"
         if base is not None:
             self._remember(pid, normalise(join(base, path)))
 
-    def on_fchdir(self, pid: int) -> None:
-        self._cwd.pop(pid, None)
-        self.cwd(pid)
+    def on_fchdir(self, pid: int, fd: int) -> None:
+        directory = self._dir_fds.get((pid, fd))
+        if directory is not None:
+            self._remember(pid, directory)
+        else:
+            self._cwd.pop(pid, None)
+            self.cwd(pid)
 
     def on_fork(self, parent: int, child: int) -> None:
         cwd = self.cwd(parent)

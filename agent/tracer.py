@@ -128,6 +128,7 @@ class Tracer:
                 pid=ev.pid,
                 tid=ev.tid,
                 dirfd=ev.dirfd,
+                ret=ev.ret,
                 kind=ev.kind,
                 comm=bytes(ev.comm),
                 path=path,
@@ -153,7 +154,7 @@ class Tracer:
     def cgroup_events(self) -> dict[int, int]:
         """Successful accesses per cgroup, repeats included, summed over CPUs."""
         table = self._bpf[b"cgroups"]  # type: ignore[index]
-        return {k.value: sum(cpu.events for cpu in table.getvalue(k)) for k in table.keys()}
+        return {k.value: sum(cpu.events for cpu in table.getvalue(k)) for k in table}
 
     def forget_cgroups(self, alive: Callable[[int], bool]) -> None:
         """Drops the kernel's state of cgroups that are gone, so the table never fills up."""

@@ -11,8 +11,8 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from collector.api.render import SafeJSONResponse
-from collector.auth import rest_guard
 from collector.api.routes import diff, images, pods, workloads
+from collector.auth import rest_guard
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics

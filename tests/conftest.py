@@ -17,7 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from collector.storage.db import make_engine, make_sessionmaker
+from collector.storage.migrate import upgrade
 from tests.harness.containerd import Containerd
 from tests.harness.postgres import Postgres, postgres_bin
 
@@ -89,14 +92,32 @@ def postgres() -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every storage and API test runs on both databases: a SQLite file and a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/snoop.db"
+    postgres: Postgres = request.getfixturevalue("postgres")
+    return postgres.new_database()
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
 class Process:
     """A snoop subcommand run as users run it; stopped with SIGTERM, output kept for failures."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None,
+                 wrap: list[str] | None = None) -> None:
         self.log = log
         self._out = open(log, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([str(SNOOP), *args], stdout=self._out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen([*(wrap or []), str(SNOOP), *args], stdout=self._out,
+                                     stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -20,7 +20,6 @@ from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
-from tests.collector.conftest import db_url, sessions  # noqa: F401 - fixtures
 from tests.conftest import require
 
 TOKEN = "s3cret-token"
@@ -44,7 +43,7 @@ def test_rest_requires_the_token_except_probes(tmp_path: Path) -> None:
         assert client.get("/api/v1/images", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_grpc_requires_the_token(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+def test_grpc_requires_the_token(sessions: sessionmaker[Session]) -> None:
     config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, token=TOKEN)
     server, port = build_server(config, sessions, CollectorMetrics())
     try:
@@ -75,7 +74,7 @@ def make_pki(d: Path) -> dict[str, Path]:
     return {n: d / n for n in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
 
 
-def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path: Path) -> None:  # noqa: F811
+def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     require(shutil.which("openssl") is not None, "openssl makes the test certificates")
     pki = make_pki(tmp_path)
     config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, tls_cert=pki["server.crt"],

@@ -28,6 +28,9 @@
 #define KIND_CHDIR 32
 #define KIND_FCHDIR 64
 #define KIND_FORK 128
+// Added to READ for opens with O_DIRECTORY: userspace learns which fd names which directory, so that
+// fchdir(fd) and openat(fd, …) of a process that is already gone still resolve. Never deduplicated.
+#define KIND_OPENDIR 256
 
 // Slots of the per-CPU stats array; mirrored by agent/tracer.py STAT_NAMES.
 enum stat_slot {
@@ -50,6 +53,7 @@ struct event {
     u32 pid;       // tgid
     u32 tid;
     s32 dirfd;     // AT_FDCWD or a directory fd for *at() syscalls; the new pid for KIND_FORK
+    s32 ret;       // the syscall's result: the new fd for KIND_OPENDIR
     u32 kind;
     u32 path_len;  // bytes in path, without the terminating NUL
     char comm[TASK_COMM_LEN];
@@ -182,6 +186,7 @@ static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
     e->tid = (u32)id;
     e->dirfd = dirfd;
     e->kind = kind;
+    e->ret = 0;
     e->path_len = 0;
     e->path[0] = 0;
     bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -249,16 +254,21 @@ static __always_inline int on_exit(long ret) {
     if (n == 1)  // empty path with AT_EMPTY_PATH: an fstat of an already-open fd
         return 0;
     e->path_len = n - 1;
+    e->ret = ret;
     if (p.kind == KIND_CHDIR) {
         cwd_gen.increment(e->pid);
         return submit(e, false);
     }
+    if (p.kind & KIND_OPENDIR)
+        return submit(e, false);
     bool dirfd_relative = e->path[0] != '/' && p.dirfd != AT_FDCWD_VALUE;
     return submit(e, !dirfd_relative);
 }
 
 static __always_inline u32 open_kind(u64 flags) {
-    // O_WRONLY 01, O_RDWR 02, O_CREAT 0100, O_TRUNC 01000
+    // O_WRONLY 01, O_RDWR 02, O_CREAT 0100, O_TRUNC 01000, O_DIRECTORY 0200000
+    if (flags & 0200000)
+        return KIND_READ | KIND_OPENDIR;
     return (flags & (01 | 02 | 0100 | 01000)) ? KIND_WRITE : KIND_READ;
 }
 

@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 KIND_NAMES = ("read", "write", "exec", "stat", "readlink")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     text = "text"
     csv = "csv"

@@ -24,7 +24,8 @@ def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
 
 def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001
     ids = path_ids.subquery()
-    return [bytes(p) for p, in fetch_all(session, select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path))]
+    q = select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path)
+    return [bytes(p) for (p,) in fetch_all(session, q)]
 
 
 def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:

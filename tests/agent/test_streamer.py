@@ -12,7 +12,6 @@ from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
 from collector.reports.images import FileFilter, Page, find_image, image_files
 from snoop.v1 import snoop_pb2 as pb
-from tests.collector.conftest import db_url, sessions  # noqa: F401 - fixtures
 from tests.conftest import free_port
 
 
@@ -27,7 +26,7 @@ def stored(sessions: sessionmaker[Session]) -> set[bytes]:
         return set() if image is None else {r["path"] for r in image_files(s, image, FileFilter(), Page(None))[0]}
 
 
-def test_spooled_while_collector_down_then_delivered(sessions: sessionmaker[Session]) -> None:  # noqa: F811
+def test_spooled_while_collector_down_then_delivered(sessions: sessionmaker[Session]) -> None:
     port = free_port()
     streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", backoff_max_s=0.2)
     streamer.start()

@@ -1,35 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
 from collector.app import create_app
 from collector.config import CollectorConfig
-from collector.storage.db import make_engine, make_sessionmaker
-from collector.storage.migrate import upgrade
 from collector.storage.ingest import ContainerIn, FileIn
-from tests.harness.postgres import Postgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every storage and API test runs on both databases: a SQLite file and a real PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/snoop.db"
-    postgres: Postgres = request.getfixturevalue("postgres")
-    return postgres.new_database()
-
-
-@pytest.fixture
-def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    upgrade(engine)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ def seed(client: TestClient) -> None:
     v1 = {b"/bin/app": 4, b"/etc/app.conf": 1, b"/usr/lib/old.so": 1}
     v2 = {b"/bin/app": 4, b"/etc/app.conf": 1, b"/usr/lib/new.so": 1, b"/etc/extra": 8}
     with sessions.begin() as s:
-        ingest(s, [container("c1", digest="sha256:v1", reference="app:1", files=v1, ts=1_000_000_000)], now_ns=1_000_000_000)
+        first = container("c1", digest="sha256:v1", reference="app:1", files=v1, ts=1_000_000_000)
+        ingest(s, [first], now_ns=1_000_000_000)
         ingest(s, [container("c2", digest="sha256:v2", reference="app:2", pod="web-6d4cf56db6-bcdfg",
                              files=v2, ts=2_000_000_000)], now_ns=2_000_000_000)
         ingest(s, [container("c3", digest="sha256:v2", reference="app:2", pod="web-6d4cf56db6-fghjk",

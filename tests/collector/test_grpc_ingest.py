@@ -51,9 +51,8 @@ def test_stream_acks_each_batch_and_survives_a_bad_one(server: str, sessions: se
 
 def test_oversized_message_gets_a_clear_status(server: str) -> None:
     big = batch(1, b"/" + b"x" * 100_000)
-    with grpc.insecure_channel(server) as channel:
-        with pytest.raises(grpc.RpcError) as err:
-            list(pb_grpc.IngestStub(channel).Stream(iter([big])))
+    with grpc.insecure_channel(server) as channel, pytest.raises(grpc.RpcError) as err:
+        list(pb_grpc.IngestStub(channel).Stream(iter([big])))
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 

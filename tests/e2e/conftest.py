@@ -39,9 +39,13 @@ class Stack:
                              f"{self.agent.output()[-3000:]}")
 
     def metric(self, name: str) -> float:
-        text = httpx.get(f"{self.metrics}/metrics", timeout=5).text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name + " ") or line.startswith(name + "{"))
+        return metric_value(httpx.get(f"{self.metrics}/metrics", timeout=5).text, name)
+
+
+def metric_value(text: str, name: str) -> float:
+    """The sum of a metric's samples in Prometheus text format."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith((name + " ", name + "{")))
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
-from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, image_json, keep_list
+from collector.api.render import (
+    Format,
+    SafeJSONResponse,
+    file_json,
+    file_list_response,
+    image_json,
+    keep_list,
+)
 from collector.reports.images import Page, find_image, image_files, image_paths, image_summaries
 
 router = APIRouter(prefix="/images", tags=["images"])
