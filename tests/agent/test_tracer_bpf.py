@@ -135,3 +135,33 @@ def test_capability_check() -> None:
     assert can_load_bpf(1 << CAP_BPF | 1 << CAP_PERFMON)
     assert not can_load_bpf(1 << CAP_BPF)
     assert not can_load_bpf(0)
+
+
+def test_drops_are_counted_and_not_lost_for_good(bpf_ready: None, cgroup: Path, tmp_path: Path) -> None:
+    """A one-page ring buffer that nobody reads during a burst of 300 new paths overflows; every dropped
+    path's dedup entry is removed, so its next access is reported."""
+    events: list[RawEvent] = []
+    small = Tracer(on_event=events.append, ringbuf_pages=1, seen_entries=4096)
+    small.open()
+    try:
+        for i in range(300):
+            (tmp_path / f"f{i}").write_text("x")
+        burst = f"for i in $(seq 0 299); do read x < {tmp_path}/f$i; done; true"
+        run_in(cgroup, burst)
+        dropped = small.stats()["dropped"]
+        assert dropped > 0
+        drain(small)
+        cid = os.stat(cgroup).st_ino
+        first = {e.path for e in events if e.cgroup_id == cid}
+        missing = {os.fsencode(tmp_path / f"f{i}") for i in range(300)} - first
+        assert missing  # the drops hid these
+        # the same accesses again, slowly, with a reader
+        slow = f"for i in $(seq 0 299); do read x < {tmp_path}/f$i; sleep 0.001; done; true"
+        proc = subprocess.Popen(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; {slow}"])
+        while proc.poll() is None:
+            small.poll(5)
+        drain(small)
+        second = {e.path for e in events if e.cgroup_id == cid}
+        assert missing <= second
+    finally:
+        small.close()
