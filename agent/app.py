@@ -228,6 +228,7 @@ class Agent:
                     "batches_rejected": s.rejected if s else 0,
                     "spool_dropped_files": s.dropped_files if s else 0,
                     "cri_errors": self.registry.runtime_errors,
+                    "event_errors": self.event_errors,
                 },
                 gauges={
                     "unique_files": self.files.unique_files(),

@@ -35,6 +35,7 @@ COUNTERS = {
     "batches_rejected": "Batches the collector refused as invalid",
     "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
     "cri_errors": "Failed CRI calls",
+    "event_errors": "Events whose handling failed in userspace (each one logged)",
 }
 GAUGES = {
     "unique_files": "Unique files tracked, all containers",

@@ -213,8 +213,8 @@ def render(results: Results, args: argparse.Namespace) -> str:
         f"`.venv/bin/python bench/agent_overhead.py --rounds {args.rounds}` — kernel {kernel}, "
         f"{os.cpu_count()} CPUs; medians of {args.rounds} interleaved rounds; workloads are real containers.",
         "",
-        "| workload | mode | wall time | × none | tracer CPU | tracer CPU / wall | tracer peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| workload | mode | wall time | × none | rounds' spread | tracer CPU | tracer CPU / wall | tracer peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for workload in ("loop", "python"):
         base = results.median(workload, "none", "elapsed_s")
@@ -222,8 +222,10 @@ def render(results: Results, args: argparse.Namespace) -> str:
             wall = results.median(workload, mode, "elapsed_s")
             cpu = results.median(workload, mode, "tracer_cpu_s")
             rss = results.median(workload, mode, "tracer_rss_kib")
+            walls = [x.elapsed_s for x in results.samples[(workload, mode)]]
             lines.append(
                 f"| {workload} | {mode} | {wall:.3f} s | ×{wall / base:.3f} | "
+                f"{min(walls):.2f}–{max(walls):.2f} s | "
                 + ("—" if mode == "none" else f"{cpu:.2f} s") + " | "
                 + ("—" if mode == "none" else f"{100 * cpu / wall:.1f} %") + " | "
                 + ("—" if mode == "none" else f"{rss / 1024:.0f} MiB") + " |"

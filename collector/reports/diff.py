@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import except_, intersect, select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import fetch_all
+from collector.reports.images import fetch_all, sorted_rows
 from collector.storage.models import Image, ImageFile, Path
 
 
@@ -24,8 +24,8 @@ def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
 
 def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001
     ids = path_ids.subquery()
-    q = select(Path.path).join(ids, ids.c.path_id == Path.id).order_by(Path.path)
-    return [bytes(p) for (p,) in fetch_all(session, q)]
+    q = select(Path.path).join(ids, ids.c.path_id == Path.id)
+    return [p for (p,) in sorted_rows(fetch_all(session, q))]
 
 
 def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:

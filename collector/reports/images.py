@@ -120,9 +120,9 @@ def image_files(session: Session, image: Image, f: FileFilter, page: Page) -> tu
         .where(ImageFile.image_id == image.id),
         f,
     )
-    # One sorted read, paged in Python: SQLite's LIMIT/OFFSET sorter is slower than a full sort, and the
-    # total comes for free.
-    rows = fetch_all(session, base.order_by(Path.path))
+    # One read, sorted and paged in Python: both databases sort 100,000 byte strings slower than
+    # Python does (PostgreSQL ~70 ms, SQLite's LIMIT/OFFSET sorter worse), and the total comes free.
+    rows = sorted_rows(fetch_all(session, base))
     total = len(rows)
     if not page.everything:
         end = None if page.limit is None else page.offset + page.limit
@@ -135,7 +135,14 @@ def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
     """Just the sorted paths: the keep-list, without the columns it does not print."""
     q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)
                  .where(ImageFile.image_id == image.id), f)
-    return [bytes(p) for p, in fetch_all(session, q.order_by(Path.path))]
+    return [p for (p,) in sorted_rows(fetch_all(session, q))]
+
+
+def sorted_rows(rows: list[tuple]) -> list[tuple]:
+    """Rows whose first column is a path, in byte order (what ORDER BY on bytea/BLOB gives)."""
+    rows = [(bytes(r[0]), *r[1:]) for r in rows] if rows and not isinstance(rows[0][0], bytes) else rows
+    rows.sort(key=lambda r: r[0])
+    return rows
 
 
 def fetch_all(session: Session, stmt: Select) -> list[tuple]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import FileFilter, Page, fetch_all, prefix_range
+from collector.reports.images import FileFilter, Page, fetch_all, prefix_range, sorted_rows
 from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
 
 KIND_BITS = (1, 2, 4, 8, 16)
@@ -67,8 +67,10 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter, p
         q = q.having(func.max(inf.last_seen_ns) >= f.since_ns)
     if f.kinds:
         q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = fetch_all(session, page.apply(q.order_by(Path.path)))
+    rows = sorted_rows(fetch_all(session, q))
+    total = len(rows)
+    if not page.everything:
+        rows = rows[page.offset : None if page.limit is None else page.offset + page.limit]
     return [
         {"path": path, "containers": n, "kinds": kinds, "first_seen_ns": first, "last_seen_ns": last}
         for path, n, kinds, first, last in rows
