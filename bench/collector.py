@@ -238,6 +238,12 @@ def render(results: dict, args: argparse.Namespace) -> str:
     for name, r in results.items():
         for what, (p50, p95, size) in r["rest"].items():
             lines.append(f"| {name} | {what} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {size / 1e6:.1f} MB |")
+    lines += ["", "Reading it: ingest keeps the per-image merge current as it writes (each new file row also "
+              "counts one more instance in `image_files`), at roughly a quarter to a third of a bare bulk "
+              "insert. The keep-list is the merged report a slimming tool consumes; the full JSON carries "
+              "five fields per file and is bound by Python building 100,000 objects; a JSON page costs one "
+              "read of the image's files, sorted in Python. Absolute figures move by ±30% between runs on "
+              "this VM; the ratios to the raw ceiling hold."]
     return "\n".join(lines) + "\n"
 
 
