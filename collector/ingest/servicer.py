@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import grpc
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.ingest.convert import containers_from_batch
@@ -63,6 +63,10 @@ class IngestServicer(pb_grpc.IngestServicer):
             self._metrics.ingest_errors.labels(reason="invalid").inc()
             log.warning("batch %d of %s refused: %s", batch.seq, batch.agent_id, exc)
             return pb.Ack(seq=batch.seq, error=str(exc))
+        except (DataError, IntegrityError) as exc:  # the data, not the database: resending cannot help
+            self._metrics.ingest_errors.labels(reason="refused-by-database").inc()
+            log.error("batch %d of %s refused by the database: %s", batch.seq, batch.agent_id, exc.orig)
+            return pb.Ack(seq=batch.seq, error=f"refused by the database: {exc.orig}")
         self._metrics.ingest_batches.inc()
         self._metrics.ingest_rows.inc(accepted)
         self._metrics.ingest_seconds.observe(time.perf_counter() - started)

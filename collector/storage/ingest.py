@@ -19,6 +19,11 @@ from collector.storage.upsert import greatest, insert_for
 from common.workload import workload_of
 
 PATH_MAX = 4096
+INT64_MAX = 2**63 - 1
+# Column widths (collector/storage/models.py): longer values are refused here, never by the database.
+TEXT_LIMITS = {"node": 253, "container_id": 128, "name": 253, "namespace": 253, "pod": 253, "pod_uid": 64,
+               "image_digest": 255, "image_reference": 1024, "cgroup_path": 4096, "workload_kind": 64,
+               "workload_name": 253}
 
 
 class InvalidBatch(ValueError):
@@ -59,6 +64,12 @@ def validate(c: ContainerIn) -> None:
         raise InvalidBatch(f"{where}: node and container_id are required")
     if not c.image_digest:
         raise InvalidBatch(f"{where}: image_digest is required")
+    for field_name, limit in TEXT_LIMITS.items():
+        if len(getattr(c, field_name)) > limit:
+            raise InvalidBatch(f"{where}: {field_name} is longer than {limit} characters")
+    for field_name in ("cgroup_id", "started_at_ns", "total_events", "dropped_events"):
+        if not 0 <= getattr(c, field_name) <= INT64_MAX:
+            raise InvalidBatch(f"{where}: {field_name} is out of range")
     for f in c.files:
         if not f.path.startswith(b"/"):
             raise InvalidBatch(f"{where}: path {f.path[:100]!r} is not absolute")
@@ -66,6 +77,8 @@ def validate(c: ContainerIn) -> None:
             raise InvalidBatch(f"{where}: path {f.path[:100]!r}… is longer than PATH_MAX or holds NUL")
         if f.kinds <= 0 or f.kinds >= 32:
             raise InvalidBatch(f"{where}: path {f.path[:100]!r} has invalid access kinds {f.kinds}")
+        if not (0 <= f.first_seen_ns <= INT64_MAX and 0 <= f.last_seen_ns <= INT64_MAX):
+            raise InvalidBatch(f"{where}: path {f.path[:100]!r} has times out of range")
 
 
 def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds, learned: Learned) -> int:

@@ -92,3 +92,14 @@ def test_concurrent_agents_sharing_new_paths(sessions: sessionmaker[Session]) ->
     counts = {r["path"]: r["containers"] for r in rows}
     expected = {p: 4 * sum(1 for j in range(10) if j * 20 <= i < j * 20 + 100) for i, p in enumerate(paths)}
     assert counts == {p: n for p, n in expected.items() if n}
+
+
+def test_undecodable_message_fails_its_stream_only(server: str) -> None:
+    with grpc.insecure_channel(server) as channel:
+        raw = channel.stream_stream("/snoop.v1.Ingest/Stream", request_serializer=None,
+                                    response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as err:
+            list(raw(iter([b"\xff\xfe not a protobuf \x00\x01"]), timeout=10))
+        assert err.value.code() == grpc.StatusCode.INTERNAL
+        acks = list(pb_grpc.IngestStub(channel).Stream(iter([batch(1, b"/etc/after")])))
+    assert acks[0].files_accepted == 1

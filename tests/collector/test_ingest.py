@@ -109,3 +109,20 @@ def test_rolled_back_batch_teaches_nothing(sessions: sessionmaker[Session]) -> N
         ingest(s, [container("c1", files={b"/a": R})], now_ns=1, known=known)
         raise RuntimeError("the commit never happens")
     assert known.path(path_digest(b"/a")) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"node": "n" * 254}, "node is longer than 253"),
+        ({"image_reference": "r" * 1025}, "image_reference is longer"),
+        ({"cgroup_id": 2**64 - 1}, "cgroup_id is out of range"),
+        ({"total_events": -1}, "total_events is out of range"),
+    ],
+)
+def test_fields_the_database_cannot_hold_are_refused_first(
+    sessions: sessionmaker[Session], overrides: dict, message: str
+) -> None:
+    c = container("c1", files={b"/a": R})
+    with sessions.begin() as s, pytest.raises(InvalidBatch, match=message):
+        ingest(s, [type(c)(**{**c.__dict__, **overrides})], now_ns=1)
