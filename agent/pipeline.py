@@ -15,13 +15,17 @@ from agent.events import (
     KIND_FCHDIR,
     KIND_FORK,
     KIND_OPENDIR,
+    AccessKind,
     ContainerRef,
     RawEvent,
 )
+from agent.interpreters import interpreter_of
 from agent.paths import excluded, join, resolve_in_root, rewrite_proc_self
 from agent.processes import ProcessTable
 from agent.resolver.registry import ContainerRegistry, Verdict
 from agent.roots import ContainerRoots
+
+MAX_INTERPRETERS = 4
 
 
 @dataclass
@@ -79,6 +83,8 @@ class Pipeline:
         if ev.kind & KIND_OPENDIR:
             self._processes.on_opendir(ev.pid, ev.ret, paths[-1])
         kind = ev.kind & FILE_KINDS
+        if kind & AccessKind.EXEC:
+            paths += self._interpreters(ev, paths[-1])
         verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
         if verdict is Verdict.IGNORE:
             self.counters.unattributed += 1
@@ -125,6 +131,19 @@ class Pipeline:
         path = rewrite_proc_self(path, ev.pid, ev.tid)
         final, links = resolve_in_root(self._roots.fd(ev.cgroup_id, ev.pid), path)
         return [*links, final]
+
+    def _interpreters(self, ev: RawEvent, executable: bytes) -> list[bytes]:
+        """The loader or ``#!`` interpreter chain the kernel opened for an exec, links included."""
+        root = self._roots.fd(ev.cgroup_id, ev.pid)
+        found: list[bytes] = []
+        for _ in range(MAX_INTERPRETERS):  # a script run by a script run by …: the kernel stops at 4 too
+            interpreter = interpreter_of(root, executable) if root is not None else None
+            if interpreter is None:
+                break
+            final, links = resolve_in_root(root, interpreter)
+            found += [*links, final]
+            executable = final
+        return found
 
     def _record(self, ref: ContainerRef, paths: list[bytes], kind: int, ts_ns: int) -> None:
         mounts = tuple(m.encode() for m in ref.mounts) if self._exclude_mounts else ()

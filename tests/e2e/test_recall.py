@@ -84,6 +84,12 @@ def test_every_successful_open_and_exec_is_reported(
     for wanted in ("/work/data/config.ini", "/work/current", "/work/releases/v1/settings.txt",
                    f"/work/{DEEP}", "/usr/bin/python3", "/usr/bin/python3.11"):
         assert wanted in reported, wanted
+    # what the kernel loads without a syscall, and strace therefore cannot show: the dynamic loader
+    # (PT_INTERP /lib64/ld-linux-x86-64.so.2: the /lib64 link, the loader's own link, and its target)
+    loader = [p for p in reported if "ld-linux-x86-64.so.2" in p]
+    assert "/lib64" in reported and "/usr/lib64/ld-linux-x86-64.so.2" in loader and len(loader) >= 2, loader
+    assert all("exec" in reported[p]["kinds"] for p in [*loader, "/lib64"])
+    assert not any("ld-linux" in p for p in truth)
     # nothing of the host: every reported path is in the image or was made by the workload
     strays = [p for p in reported if not os.path.lexists(os.fsencode(rootfs) + os.fsencode(p)) and p not in truth]
     assert strays == []
