@@ -16,6 +16,7 @@ from collector.auth import rest_guard
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
+from collector.reports.cache import ReportCache
 from collector.storage.db import make_engine, make_sessionmaker
 from collector.storage.migrate import upgrade
 
@@ -48,6 +49,7 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.sessions = sessions
     app.state.metrics = metrics
     app.state.engine = engine
+    app.state.report_cache = ReportCache()
     for router in (images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
 

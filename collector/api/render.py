@@ -64,13 +64,15 @@ def kind_bits(names: Iterable[str]) -> int:
     return bits
 
 
-def file_json(row: dict[str, Any]) -> dict[str, Any]:
+def file_json(row: tuple) -> dict[str, Any]:
+    """One (path, containers, kinds, first_seen_ns, last_seen_ns) row of a file list."""
+    path, containers, kinds, first_ns, last_ns = row
     return {
-        "path": os.fsdecode(row["path"]),
-        "containers": row["containers"],
-        "kinds": _KIND_LISTS[row["kinds"] & 31],
-        "first_seen": iso(row["first_seen_ns"]),
-        "last_seen": iso(row["last_seen_ns"]),
+        "path": os.fsdecode(path),
+        "containers": containers,
+        "kinds": _KIND_LISTS[kinds & 31],
+        "first_seen": iso(first_ns),
+        "last_seen": iso(last_ns),
     }
 
 
@@ -94,12 +96,12 @@ def csv_response(header: list[str], rows: Iterable[list[Any]]) -> Response:
     return Response(buf.getvalue().encode("utf-8", "surrogateescape"), media_type="text/csv")
 
 
-def file_list_response(rows: list[dict[str, Any]], format: Format) -> Response:  # noqa: A002
+def file_list_response(rows: list[tuple], format: Format) -> Response:  # noqa: A002
     """A file list as a keep-list or CSV (JSON is built by the route, with its context)."""
     if format is Format.text:
-        return keep_list(r["path"] for r in rows)
+        return keep_list(r[0] for r in rows)
     return csv_response(
         ["path", "containers", "kinds", "first_seen", "last_seen"],
-        ([os.fsdecode(r["path"]), r["containers"], "|".join(kind_names(r["kinds"])), iso(r["first_seen_ns"]),
-          iso(r["last_seen_ns"])] for r in rows),
+        ([os.fsdecode(path), n, "|".join(_KIND_LISTS[kinds & 31]), iso(first), iso(last)]
+         for path, n, kinds, first, last in rows),
     )

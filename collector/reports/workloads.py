@@ -50,7 +50,8 @@ def workload_summaries(session: Session, page: Page, namespace: str | None = Non
     ], total
 
 
-def workload_files(session: Session, namespace: str, name: str, f: FileFilter, page: Page) -> tuple[list[dict], int]:
+def workload_files(session: Session, namespace: str, name: str, f: FileFilter) -> list[tuple]:
+    """All the workload's files that pass ``f``, sorted: FileRow-shaped tuples (see images.py)."""
     ci, inf = ContainerInstance, InstanceFile
     q = (
         select(Path.path, func.count(distinct(inf.instance_id)), kinds_union(inf.kinds),
@@ -67,14 +68,7 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter, p
         q = q.having(func.max(inf.last_seen_ns) >= f.since_ns)
     if f.kinds:
         q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
-    rows = sorted_rows(fetch_all(session, q))
-    total = len(rows)
-    if not page.everything:
-        rows = rows[page.offset : None if page.limit is None else page.offset + page.limit]
-    return [
-        {"path": path, "containers": n, "kinds": kinds, "first_seen_ns": first, "last_seen_ns": last}
-        for path, n, kinds, first, last in rows
-    ], total
+    return sorted_rows(fetch_all(session, q))
 
 
 def workload_exists(session: Session, namespace: str, name: str) -> bool:

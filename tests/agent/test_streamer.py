@@ -10,7 +10,7 @@ from agent.streamer import Streamer
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
-from collector.reports.images import FileFilter, Page, find_image, image_files
+from collector.reports.images import FileFilter, find_image, image_files
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 
@@ -23,7 +23,7 @@ def files_batch(cid: str, *paths: bytes) -> list[pb.ContainerFiles]:
 def stored(sessions: sessionmaker[Session]) -> set[bytes]:
     with sessions() as s:
         image = find_image(s, "sha256:abc")
-        return set() if image is None else {r["path"] for r in image_files(s, image, FileFilter(), Page(None))[0]}
+        return set() if image is None else {r[0] for r in image_files(s, image, FileFilter())}
 
 
 def test_spooled_while_collector_down_then_delivered(sessions: sessionmaker[Session]) -> None:

@@ -63,3 +63,30 @@ def test_image_files_filters_and_pages(client: TestClient) -> None:
 def test_unknown_image_is_404(client: TestClient) -> None:
     r = client.get("/api/v1/images/sha256:nope/files")
     assert r.status_code == 404 and "sha256:nope" in r.json()["detail"]
+
+
+def test_cached_report_follows_every_ingest(client: TestClient) -> None:
+    """The second request is served from the report cache; an ingest that changes the image (new file,
+    new instance of a known file, new kind) is seen by the very next request."""
+    seed(client)
+    cache = client.app.state.report_cache  # type: ignore[attr-defined]
+    url = "/api/v1/images/sha256:aaa/files"
+    first = client.get(url).json()
+    assert client.get(url).json() == first and cache.hits >= 2  # rows and their JSON
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    changes = [
+        container("c3", node="n3", files={b"/etc/a.conf": 1}),  # a known file, one more instance
+        container("c3", node="n3", files={b"/etc/a.conf": 2}),  # the same file, a new kind
+        container("c3", node="n3", files={b"/new": 1}),         # a new file
+    ]
+    for change in changes:
+        with sessions.begin() as s:
+            ingest(s, [change], now_ns=10)
+        body = client.get(url).json()
+        assert body != first
+        first = body
+    by_path = {f["path"]: f for f in first["files"]}
+    assert by_path["/etc/a.conf"]["containers"] == 3 and by_path["/etc/a.conf"]["kinds"] == ["read", "write"]
+    assert "/new" in by_path
+    diff = client.get("/api/v1/diff", params={"base": "sha256:aaa", "head": "sha256:aaa"}).json()
+    assert diff["added"] == [] and "/new" in diff["common"]

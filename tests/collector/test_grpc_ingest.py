@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
-from collector.reports.images import FileFilter, Page, find_image, image_files
+from collector.reports.images import FileFilter, find_image, image_files
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -45,8 +45,8 @@ def test_stream_acks_each_batch_and_survives_a_bad_one(server: str, sessions: se
     with sessions() as s:
         image = find_image(s, "sha256:abc")
         assert image is not None
-        rows, _ = image_files(s, image, FileFilter(), Page(None))
-        assert {r["path"]: r["containers"] for r in rows} == {b"/etc/a": 1, b"/etc/b": 1}
+        rows = image_files(s, image, FileFilter())
+        assert {path: n for path, n, *_ in rows} == {b"/etc/a": 1, b"/etc/b": 1}
 
 
 def test_oversized_message_gets_a_clear_status(server: str) -> None:
@@ -88,8 +88,8 @@ def test_concurrent_agents_sharing_new_paths(sessions: sessionmaker[Session]) ->
     with sessions() as s:
         image = find_image(s, "sha256:abc")
         assert image is not None
-        rows, _ = image_files(s, image, FileFilter(), Page(None))
-    counts = {r["path"]: r["containers"] for r in rows}
+        rows = image_files(s, image, FileFilter())
+    counts = {path: n for path, n, *_ in rows}
     expected = {p: 4 * sum(1 for j in range(10) if j * 20 <= i < j * 20 + 100) for i, p in enumerate(paths)}
     assert counts == {p: n for p, n in expected.items() if n}
 

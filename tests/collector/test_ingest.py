@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.reports.images import FileFilter, Page, find_image, image_files
+from collector.reports.images import FileFilter, find_image, image_files
 from collector.storage.ingest import InvalidBatch, ingest, path_digest
 from collector.storage.known import KnownIds
 from collector.storage.models import ImageFile, InstanceFile
@@ -16,8 +16,8 @@ R, W, X = 1, 2, 4
 def merged(session: Session, digest: str) -> dict[bytes, tuple[int, int]]:
     image = find_image(session, digest)
     assert image is not None
-    rows, _ = image_files(session, image, FileFilter(), Page(None))
-    return {r["path"]: (r["containers"], r["kinds"]) for r in rows}
+    rows = image_files(session, image, FileFilter())
+    return {path: (n, kinds) for path, n, kinds, _, _ in rows}
 
 
 def test_replayed_batch_changes_nothing(sessions: sessionmaker[Session]) -> None:

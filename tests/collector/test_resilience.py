@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from agent.streamer import Streamer
 from collector.app import create_app
 from collector.config import CollectorConfig
-from collector.reports.images import FileFilter, Page, find_image, image_files
+from collector.reports.images import FileFilter, find_image, image_files
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 from tests.harness.postgres import Postgres
@@ -47,8 +47,8 @@ def test_database_restart_loses_nothing(postgres: Postgres) -> None:
             with app.state.sessions() as s:
                 image = find_image(s, "sha256:abc")
                 assert image is not None
-                rows, _ = image_files(s, image, FileFilter(), Page(None))
-            assert {r["path"] for r in rows} == {b"/before", b"/during"}
+                rows = image_files(s, image, FileFilter())
+            assert {r[0] for r in rows} == {b"/before", b"/during"}
             assert 'reason="database"' in client.get("/metrics").text
         finally:
             streamer.close()

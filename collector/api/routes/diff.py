@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from collector.api.deps import SessionDep
 from collector.api.render import Format, SafeJSONResponse, csv_response
+from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.diff import diff_images
 from collector.reports.images import find_image
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["diff"])
 
 
 @router.get("/diff", response_model=None)
-def diff(base: str, head: str, session: SessionDep, format: Format = Format.json) -> Response:  # noqa: A002
+def diff(base: str, head: str, session: SessionDep, request: Request, format: Format = Format.json) -> Response:  # noqa: A002
     """``added``: used by head only; ``removed``: by base only. A and B are digests or references (a
     reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""
     images = {}
@@ -25,7 +26,12 @@ def diff(base: str, head: str, session: SessionDep, format: Format = Format.json
         if image is None:
             raise HTTPException(404, f"{side}: no image with digest or reference {key!r}")
         images[side] = image
-    d = diff_images(session, images["base"], images["head"], with_common=format is not Format.text)
+    base, head = images["base"], images["head"]
+    with_common = format is not Format.text
+    cache: ReportCache = request.app.state.report_cache
+    stamp = (fingerprint(session, base.id), fingerprint(session, head.id))
+    d = cache.get(("diff", base.id, head.id, with_common), stamp,
+                  lambda: diff_images(session, base, head, with_common=with_common))
     if format is Format.text:
         lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
         return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")

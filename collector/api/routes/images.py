@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
@@ -14,9 +14,9 @@ from collector.api.render import (
     file_json,
     file_list_response,
     image_json,
-    keep_list,
 )
-from collector.reports.images import Page, find_image, image_files, image_paths, image_summaries
+from collector.reports.cache import ReportCache, fingerprint
+from collector.reports.images import Page, find_image, image_files, image_summaries
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -36,6 +36,7 @@ def list_images(
 def files_of_image(
     digest: str,
     session: SessionDep,
+    request: Request,
     prefix: str | None = None,
     kind: Annotated[list[str] | None, Query()] = None,
     since: str | None = None,
@@ -48,12 +49,16 @@ def files_of_image(
     if image is None:
         raise HTTPException(404, f"no image with digest or reference {digest!r}")
     wanted = file_filter(prefix, kind, since)
-    if format is Format.text and limit is None and not offset:
-        return keep_list(image_paths(session, image, wanted))
-    rows, total = image_files(session, image, wanted, Page(limit, offset))
+    cache: ReportCache = request.app.state.report_cache
+    stamp = fingerprint(session, image.id)
+    rows = cache.get(("rows", image.id, wanted), stamp, lambda: image_files(session, image, wanted))
+    page = slice(offset, None if limit is None else offset + limit)
     if format is not Format.json:
-        return file_list_response(rows, format)
+        return file_list_response(rows[page], format)
+    if limit is None and not offset:  # the whole report: worth keeping in its JSON form too
+        files = cache.get(("json", image.id, wanted), stamp, lambda: [file_json(r) for r in rows])
+    else:
+        files = [file_json(r) for r in rows[page]]
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
     # A Response, not a dict: FastAPI would otherwise walk 100,000 rows through jsonable_encoder.
-    return SafeJSONResponse({"image": image_json(summaries[0]), "files": [file_json(r) for r in rows],
-                             "total": total})
+    return SafeJSONResponse({"image": image_json(summaries[0]), "files": files, "total": len(rows)})

@@ -1,0 +1,56 @@
+"""Recent large reports, kept while the data behind them is unchanged.
+
+A merged report of 100,000 files costs a join and a sort, yet CI jobs and people ask for the same
+keep-list again and again. Each entry is stored with the fingerprint of its images' merged rows; every
+request recomputes the fingerprint (one aggregate over an index range) and recomputes the report only
+when it moved. Any ingest that touches an image changes its fingerprint: a new file adds a row, a new
+instance raises a count, a new kind raises a sum, and times widen. Each replica has its own cache; all
+of them read the same fingerprints, so none serves stale data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collector.storage.models import ImageFile
+
+T = TypeVar("T")
+
+
+def fingerprint(session: Session, image_id: int) -> tuple:
+    f = ImageFile
+    return tuple(session.execute(
+        select(func.count(), func.sum(f.containers), func.sum(f.kinds), func.min(f.first_seen_ns),
+               func.max(f.last_seen_ns)).where(f.image_id == image_id)
+    ).one())
+
+
+class ReportCache:
+    def __init__(self, max_entries: int = 16) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[Hashable, tuple[tuple, object]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, stamp: tuple, compute: Callable[[], T]) -> T:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == stamp:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = (stamp, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return value
