@@ -125,6 +125,13 @@ def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
     return sorted_rows(fetch_all(session, base))
 
 
+def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
+    """Just the sorted paths: the keep-list, without the columns it does not print."""
+    q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)
+                 .where(ImageFile.image_id == image.id), f)
+    return [p for (p,) in sorted_rows(fetch_all(session, q))]
+
+
 def sorted_rows(rows: list[tuple]) -> list[tuple]:
     """Rows whose first column is a path, in byte order (what ORDER BY on bytea/BLOB gives)."""
     rows = [(bytes(r[0]), *r[1:]) for r in rows] if rows and not isinstance(rows[0][0], bytes) else rows

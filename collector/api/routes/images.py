@@ -14,9 +14,10 @@ from collector.api.render import (
     file_json,
     file_list_response,
     image_json,
+    keep_list,
 )
 from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.images import Page, find_image, image_files, image_summaries
+from collector.reports.images import Page, find_image, image_files, image_paths, image_summaries
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -51,6 +52,8 @@ def files_of_image(
     wanted = file_filter(prefix, kind, since)
     cache: ReportCache = request.app.state.report_cache
     stamp = fingerprint(session, image.id)
+    if format is Format.text and limit is None and not offset:  # the keep-list needs the paths only
+        return keep_list(cache.get(("paths", image.id, wanted), stamp, lambda: image_paths(session, image, wanted)))
     rows = cache.get(("rows", image.id, wanted), stamp, lambda: image_files(session, image, wanted))
     page = slice(offset, None if limit is None else offset + limit)
     if format is not Format.json:
