@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.conftest import Process, free_port, wait_http
-from tests.harness.containerd import Containerd
+from tests.harness.containerd import Containerd, Image
+from tests.harness.images import busybox_rootfs
 
 
 @dataclass
@@ -48,25 +49,41 @@ def metric_value(text: str, name: str) -> float:
                if line.startswith((name + " ", name + "{")))
 
 
+def start_agent(containerd: Containerd, log: Path, *flags: str, wrap: list[str] | None = None) -> tuple[Process, str]:
+    """A real ``snoop agent`` on the session's containerd, once ready; with its metrics URL."""
+    metrics = f"127.0.0.1:{free_port()}"
+    agent = Process(["agent", "--cri-endpoint", containerd.endpoint, "--metrics-listen", metrics, *flags], log,
+                    wrap=wrap)
+    try:
+        wait_http(f"http://{metrics}/readyz", timeout_s=60, proc=agent.proc)
+    except Exception:
+        agent.stop()
+        raise AssertionError(agent.output()) from None
+    return agent, f"http://{metrics}"
+
+
+def marker_image(containerd: Containerd, root: Path, name: str, marker: str) -> Image:
+    """A busybox image that also holds the file ``marker``."""
+    rootfs = busybox_rootfs(root / "rootfs")
+    (rootfs / marker.lstrip("/")).write_text(f"{name}\n")
+    return containerd.import_image(name, rootfs=rootfs)
+
+
 @pytest.fixture(scope="module")
 def stack(bpf_ready: None, containerd: Containerd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
-    http, grpc_port, metrics = free_port(), free_port(), free_port()
+    http, grpc_port = free_port(), free_port()
     collector = Process(
         ["collector", "--db", f"sqlite:///{tmp}/snoop.db", "--http-listen", f"127.0.0.1:{http}",
          "--grpc-listen", f"127.0.0.1:{grpc_port}"], tmp / "collector.log")
     wait_http(f"http://127.0.0.1:{http}/readyz", proc=collector.proc)
-    agent = Process(
-        ["agent", "--cri-endpoint", containerd.endpoint, "--collector", f"127.0.0.1:{grpc_port}",
-         "--node-name", "node-e2e", "--batch-interval", "200ms", "--interval", "500ms",
-         "--output", str(tmp / "reports"), "--metrics-listen", f"127.0.0.1:{metrics}"], tmp / "agent.log")
     try:
-        wait_http(f"http://127.0.0.1:{metrics}/readyz", timeout_s=60, proc=agent.proc)
-    except Exception:
-        agent.stop()
+        agent, metrics = start_agent(
+            containerd, tmp / "agent.log", "--collector", f"127.0.0.1:{grpc_port}", "--node-name", "node-e2e",
+            "--batch-interval", "200ms", "--interval", "500ms", "--output", str(tmp / "reports"))
+    except AssertionError:
         collector.stop()
-        raise AssertionError(agent.output()) from None
-    yield Stack(f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{metrics}",
-                tmp / "reports", agent, collector)
+        raise
+    yield Stack(f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc_port}", metrics, tmp / "reports", agent, collector)
     agent.stop()
     collector.stop()

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Process, free_port, wait_http
+from tests.conftest import Process
+from tests.e2e.conftest import marker_image, start_agent
 from tests.harness.containerd import Containerd
-from tests.harness.images import busybox_rootfs
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 
@@ -20,16 +20,9 @@ def test_sigterm_flushes_batches_and_report(
     bpf_ready: None, containerd: Containerd, collector_proc: tuple[Process, str, str], tmp_path: Path
 ) -> None:
     _, base, grpc_addr = collector_proc
-    rootfs = busybox_rootfs(tmp_path / "rootfs")
-    (rootfs / "etc" / "flush-me.conf").write_text("x\n")
-    image = containerd.import_image("flush", rootfs=rootfs)
-    metrics = free_port()
-    agent = Process(
-        ["agent", "--cri-endpoint", containerd.endpoint, "--collector", grpc_addr, "--batch-interval", "1h",
-         "--interval", "1h", "--output", str(tmp_path / "reports"), "--metrics-listen", f"127.0.0.1:{metrics}"],
-        tmp_path / "agent.log",
-    )
-    wait_http(f"http://127.0.0.1:{metrics}/readyz", timeout_s=60, proc=agent.proc)
+    image = marker_image(containerd, tmp_path, "flush", "/etc/flush-me.conf")
+    agent, _ = start_agent(containerd, tmp_path / "agent.log", "--collector", grpc_addr, "--batch-interval", "1h",
+                           "--interval", "1h", "--output", str(tmp_path / "reports"))
     pod = containerd.run_pod("flush-0", {"app": (image, ["/bin/cat", "/etc/flush-me.conf"])})
     containerd.wait_exited(pod.containers["app"])
     time.sleep(1.0)  # the events are read; nothing is sent before the hour-long interval

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from agent.resolver.cgroup import cgroup2_mount
-from tests.conftest import Process, free_port, require, wait_http
-from tests.e2e.conftest import metric_value
+from tests.conftest import require
+from tests.e2e.conftest import metric_value, start_agent
 from tests.harness.containerd import Containerd
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
@@ -27,18 +27,15 @@ def test_agent_in_private_cgroup_namespace_ignores_itself(
     # they would wait there for attribution and show in snoop_pending_events.
     cgroup = Path(cgroup2_mount()) / (uuid.uuid4().hex * 2)
     cgroup.mkdir()
-    metrics = free_port()
     try:
-        agent = Process(
-            ["agent", "--cri-endpoint", containerd.endpoint, "--output", str(tmp_path / "reports"),
-             "--interval", "200ms", "--batch-interval", "200ms", "--metrics-listen", f"127.0.0.1:{metrics}"],
-            tmp_path / "agent.log",
+        agent, metrics = start_agent(
+            containerd, tmp_path / "agent.log", "--output", str(tmp_path / "reports"), "--interval", "200ms",
+            "--batch-interval", "200ms",
             wrap=["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec unshare --cgroup "$@"', "sh"],
         )
         try:
-            wait_http(f"http://127.0.0.1:{metrics}/readyz", timeout_s=60, proc=agent.proc)
             time.sleep(2)  # reports are written every 200 ms: the agent is busy opening files
-            text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+            text = httpx.get(f"{metrics}/metrics").text
             assert metric_value(text, "snoop_pending_events") == 0, agent.output()
             assert metric_value(text, "snoop_events_unattributed_total") == 0
             assert "own cgroup (private cgroup namespace)" in agent.output()

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Process, free_port, wait_http
+from tests.conftest import Process
+from tests.e2e.conftest import marker_image, start_agent
 from tests.harness.containerd import Containerd
-from tests.harness.images import busybox_rootfs
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 
@@ -33,18 +33,10 @@ def test_container_file_reaches_rest_api(
     bpf_ready: None, containerd: Containerd, collector_proc: tuple[Process, str, str], tmp_path: Path
 ) -> None:
     _, base, grpc_addr = collector_proc
-    rootfs = busybox_rootfs(tmp_path / "rootfs")
-    (rootfs / "etc" / "skeleton-marker.conf").write_text("marker\n")
-    image = containerd.import_image("skeleton", rootfs=rootfs)
-
-    metrics = free_port()
-    agent = Process(
-        ["agent", "--cri-endpoint", containerd.endpoint, "--collector", grpc_addr, "--node-name", "node-a",
-         "--batch-interval", "200ms", "--metrics-listen", f"127.0.0.1:{metrics}"],
-        tmp_path / "agent.log",
-    )
+    image = marker_image(containerd, tmp_path, "skeleton", "/etc/skeleton-marker.conf")
+    agent, _ = start_agent(containerd, tmp_path / "agent.log", "--collector", grpc_addr, "--node-name", "node-a",
+                           "--batch-interval", "200ms")
     try:
-        wait_http(f"http://127.0.0.1:{metrics}/readyz", timeout_s=60, proc=agent.proc)
         host_marker = Path(f"/tmp/snoop-host-{uuid.uuid4().hex}")
         host_marker.write_text("host\n")
         pod = containerd.run_pod(
