@@ -17,7 +17,7 @@ class ProcessTable:
         self._proc = proc_root.encode()
         self._capacity = capacity
         self._cwd: OrderedDict[int, bytes] = OrderedDict()
-        self._dir_fds: OrderedDict[tuple[int, int], bytes] = OrderedDict()  # (pid, fd) -> directory
+        self._dir_fds: OrderedDict[int, dict[int, bytes]] = OrderedDict()  # pid -> fd -> directory
 
     def _remember(self, pid: int, cwd: bytes) -> None:
         self._cwd[pid] = cwd
@@ -41,16 +41,22 @@ class ProcessTable:
             self._remember(pid, seen)
         return seen
 
+    def _known_fd(self, pid: int, fd: int) -> bytes | None:
+        return self._dir_fds.get(pid, {}).get(fd)
+
+    def _remember_fds(self, pid: int, fds: dict[int, bytes]) -> None:
+        self._dir_fds[pid] = fds
+        self._dir_fds.move_to_end(pid)
+        while len(self._dir_fds) > self._capacity:
+            self._dir_fds.popitem(last=False)
+
     def fd_path(self, pid: int, fd: int) -> bytes | None:
-        known = self._dir_fds.get((pid, fd))
+        known = self._known_fd(pid, fd)
         return known if known is not None else self._read_link(pid, b"fd/%d" % fd)
 
     def on_opendir(self, pid: int, fd: int, path: bytes) -> None:
         """An O_DIRECTORY open: remember what the fd names (a reused fd number is overwritten)."""
-        self._dir_fds[(pid, fd)] = path
-        self._dir_fds.move_to_end((pid, fd))
-        while len(self._dir_fds) > self._capacity:
-            self._dir_fds.popitem(last=False)
+        self._remember_fds(pid, {**self._dir_fds.get(pid, {}), fd: path})
 
     def on_chdir(self, pid: int, path: bytes) -> None:
         base = self.cwd(pid) if not path.startswith(b"/") else b"/"
@@ -58,7 +64,7 @@ class ProcessTable:
             self._remember(pid, normalise(join(base, path)))
 
     def on_fchdir(self, pid: int, fd: int) -> None:
-        directory = self._dir_fds.get((pid, fd))
+        directory = self._known_fd(pid, fd)
         if directory is not None:
             self._remember(pid, directory)
         else:
@@ -66,6 +72,10 @@ class ProcessTable:
             self.cwd(pid)
 
     def on_fork(self, parent: int, child: int) -> None:
+        """A child starts in its parent's cwd, holding its parent's directory fds."""
         cwd = self.cwd(parent)
         if cwd is not None:
             self._remember(child, cwd)
+        fds = self._dir_fds.get(parent)
+        if fds:
+            self._remember_fds(child, dict(fds))

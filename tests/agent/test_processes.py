@@ -23,6 +23,16 @@ def test_cwd_follows_chdir_fchdir_and_fork_without_proc(tmp_path: Path) -> None:
     assert table.cwd(5) == b"/app/dir/sub"  # the parent stays where it was
 
 
+def test_child_inherits_directory_fds(tmp_path: Path) -> None:
+    table = ProcessTable(proc_root=str(tmp_path))
+    table.on_opendir(5, 3, b"/srv")
+    table.on_fork(5, 6)
+    table.on_opendir(5, 4, b"/later")  # opened after the fork: the parent's only
+    assert table.fd_path(6, 3) == b"/srv" and table.fd_path(6, 4) is None
+    table.on_fchdir(6, 3)
+    assert table.cwd(6) == b"/srv"
+
+
 def test_reused_fd_number_names_the_newest_directory(tmp_path: Path) -> None:
     table = ProcessTable(proc_root=str(tmp_path))
     table.on_opendir(7, 4, b"/a")

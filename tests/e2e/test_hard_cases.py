@@ -38,6 +38,7 @@ def test_relative_paths_resolve_against_cwd_and_dirfd(probe_run: dict) -> None:
 
 def test_short_lived_child_inherits_and_changes_cwd(probe_run: dict) -> None:
     assert "/app/child/c.txt" in probe_run["files"]
+    assert "/app/dir/inherited.txt" in probe_run["files"]  # through its parent's directory fd
 
 
 def test_symlinks_are_reported_with_targets(probe_run: dict) -> None:

@@ -73,6 +73,7 @@ int main(void) {
     if (child == 0) {
         chdir("/app/child");
         touch_read("c.txt");
+        close(openat(dir, "inherited.txt", O_RDONLY));  /* a directory fd inherited from the parent */
         _exit(0);
     }
     waitpid(child, NULL, 0);

@@ -18,7 +18,7 @@ def probe_rootfs(root: Path) -> Path:
     for d in ("data", "dir", "fdir", "child"):
         (app / d).mkdir(parents=True, exist_ok=True)
     for f in ("data/rel.txt", "dir/inner.txt", "dir/inner2.txt", "fdir/f.txt", "child/c.txt", "target.txt",
-              "stat-only.txt", "access-only.txt"):
+              "stat-only.txt", "access-only.txt", "dir/inherited.txt"):
         (app / f).write_text(f + "\n")
     (app / "link.txt").symlink_to("target.txt")
     (app / "readlink-only").symlink_to("target.txt")
