@@ -28,11 +28,15 @@ class SafeJSONResponse(JSONResponse):
     """JSON with ``\\udcXX`` escapes for bytes of paths that are not UTF-8: lossless, always valid.
     orjson (fast) unless a path holds such bytes, which only the standard encoder can escape."""
 
-    def render(self, content: Any) -> bytes:
+    @staticmethod
+    def encode(content: Any) -> bytes:
         try:
             return orjson.dumps(content)
         except TypeError:  # orjson.JSONEncodeError: a lone surrogate from surrogateescape
             return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+    def render(self, content: Any) -> bytes:
+        return self.encode(content)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -32,7 +32,7 @@ def fingerprint(session: Session, image_id: int) -> tuple:
 
 
 class ReportCache:
-    def __init__(self, max_entries: int = 16) -> None:
+    def __init__(self, max_entries: int = 8) -> None:  # a 100,000-file report holds ~20 MB
         self._max = max_entries
         self._entries: OrderedDict[Hashable, tuple[tuple, object]] = OrderedDict()
         self._lock = threading.Lock()

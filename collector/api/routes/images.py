@@ -58,10 +58,12 @@ def files_of_image(
     page = slice(offset, None if limit is None else offset + limit)
     if format is not Format.json:
         return file_list_response(rows[page], format)
-    if limit is None and not offset:  # the whole report: worth keeping in its JSON form too
-        files = cache.get(("json", image.id, wanted), stamp, lambda: [file_json(r) for r in rows])
+    encode = SafeJSONResponse.encode
+    if limit is None and not offset:  # the whole report: worth keeping encoded (17 MB for 100,000 files)
+        files = cache.get(("json", image.id, wanted), stamp, lambda: encode([file_json(r) for r in rows]))
     else:
-        files = [file_json(r) for r in rows[page]]
+        files = encode([file_json(r) for r in rows[page]])
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
-    # A Response, not a dict: FastAPI would otherwise walk 100,000 rows through jsonable_encoder.
-    return SafeJSONResponse({"image": image_json(summaries[0]), "files": files, "total": len(rows)})
+    # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
+    body = b'{"image":%s,"files":%s,"total":%d}' % (encode(image_json(summaries[0])), files, len(rows))
+    return Response(body, media_type="application/json")
