@@ -26,6 +26,7 @@ from agent.processes import ProcessTable
 from agent.report import pod_reports, write_reports
 from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
 from agent.resolver.cri import CriClient
+from agent.resolver.owners import KubeApiOwners
 from agent.resolver.registry import ContainerRegistry
 from agent.roots import ContainerRoots
 from agent.streamer import Streamer
@@ -53,7 +54,13 @@ class Agent:
         self.files = FileSets(max_unique_files=config.max_unique_files)
         self.cgroups = CgroupPaths(mount=config.cgroup_root or cgroup2_mount(), proc_root=config.proc_root)
         self.runtime = CriClient(config.cri_endpoint)
-        self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups)
+        self.owners = (
+            KubeApiOwners(config.kube_api, node=config.node_name, token_file=config.kube_token_file,
+                          ca_file=config.kube_ca_file)
+            if config.kube_api
+            else None
+        )
+        self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups, owners=self.owners)
         self.roots = ContainerRoots(proc_root=config.proc_root)
         self.tracer = Tracer(
             on_event=self._on_event, ringbuf_pages=config.ring_buffer_pages, seen_entries=config.seen_entries
@@ -228,6 +235,7 @@ class Agent:
                     "batches_rejected": s.rejected if s else 0,
                     "spool_dropped_files": s.dropped_files if s else 0,
                     "cri_errors": self.registry.runtime_errors,
+                    "kube_api_errors": self.owners.errors if self.owners else 0,
                     "event_errors": self.event_errors,
                 },
                 gauges={

@@ -30,3 +30,6 @@ class AgentConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     token: str | None = None
+    kube_api: str | None = None           # API server URL for pod owners; None: guess from pod names
+    kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")

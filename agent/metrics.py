@@ -35,6 +35,7 @@ COUNTERS = {
     "batches_rejected": "Batches the collector refused as invalid",
     "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
     "cri_errors": "Failed CRI calls",
+    "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
     "event_errors": "Events whose handling failed in userspace (each one logged)",
 }
 GAUGES = {

@@ -49,6 +49,12 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--tls-cert", type=Path, default=None, help="client certificate for mTLS")
     add(p, "--tls-key", type=Path, default=None, help="client key for mTLS")
     add(p, "--token", default=None, help="bearer token sent to the collector (pair it with TLS)")
+    add(p, "--kube-api", default=None,
+        help="Kubernetes API URL for pods' owners (e.g. https://kubernetes.default.svc); unset: guess from names")
+    add(p, "--kube-token-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        help="service account token for --kube-api")
+    add(p, "--kube-ca-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"),
+        help="CA bundle for --kube-api")
     p.set_defaults(run=_run_agent)
 
 
@@ -82,6 +88,9 @@ def _run_agent(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         token=args.token,
+        kube_api=args.kube_api,
+        kube_token_file=args.kube_token_file,
+        kube_ca_file=args.kube_ca_file,
     )
     try:
         return run_agent(config)

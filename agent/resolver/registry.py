@@ -16,6 +16,7 @@ from enum import Enum
 from agent.events import ContainerRef
 from agent.resolver.cgroup import CgroupPaths, container_id_from_path
 from agent.resolver.cri import RuntimeClient
+from agent.resolver.owners import OwnerSource
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,14 @@ class ContainerRegistry:
         *,
         runtime: RuntimeClient,
         cgroups: CgroupPaths,
+        owners: OwnerSource | None = None,
         decide_within_s: float = 30.0,
         refresh_every_s: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._runtime = runtime
         self._cgroups = cgroups
+        self._owners = owners
         self._decide_within = decide_within_s
         self._refresh_every = refresh_every_s
         self._clock = clock
@@ -74,7 +77,11 @@ class ContainerRegistry:
                 self.refresh()
             ref = self._by_container.get(container_id)
             if ref is not None:
-                return self._decide(cgroup_id, replace(ref, cgroup_id=cgroup_id, cgroup_path=path or ""))
+                ref = replace(ref, cgroup_id=cgroup_id, cgroup_path=path or "")
+                owner = self._owners.owner_of(ref.pod_uid) if self._owners else None
+                if owner is not None:  # the API's word replaces the pod-name guess
+                    ref = replace(ref, workload_kind=owner[0], workload_name=owner[1])
+                return self._decide(cgroup_id, ref)
         if self._clock() - first > self._decide_within:
             # A pod sandbox (pause), a container the CRI never listed, or a cgroup gone unseen.
             log.info("cgroup %d (%s) is no CRI container: not traced", cgroup_id, path)

@@ -19,6 +19,7 @@ from agent.resolver.cgroup import cgroup2_mount
 from tests.conftest import SNOOP, require, wait_http
 from tests.deploy.manifests import container, environment, find
 from tests.harness.containerd import Containerd
+from tests.harness.fake_kube_api import FakeKubeApi
 from tests.harness.images import busybox_rootfs
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
@@ -40,11 +41,12 @@ def host_paths(kind: str, name: str, containerd: Containerd) -> dict[str, str]:
     return mapping
 
 
-def translate(value: str, paths: dict[str, str]) -> str:
+def translate(value: str, paths: dict[str, str], api: FakeKubeApi) -> str:
+    """Host paths for mount paths; loopback for Service names (the API server is a FAKE one)."""
     for mount, host in sorted(paths.items(), key=lambda kv: -len(kv[0])):
         if value == mount or value.startswith(mount + "/") or value.endswith("://" + mount):
             return value.replace(mount, host, 1)
-    return value.replace("snoop-collector:", "127.0.0.1:")
+    return value.replace("snoop-collector:", "127.0.0.1:").replace("https://kubernetes.default.svc", api.url)
 
 
 def ports_free(*ports: int) -> bool:
@@ -64,9 +66,11 @@ def test_manifest_command_lines_run(bpf_ready: None, containerd: Containerd, tmp
                                 secrets={("snoop-database", "url"): f"sqlite:///{tmp_path}/snoop.db"})
     agent_spec = container("DaemonSet", "snoop-agent")
     paths = host_paths("DaemonSet", "snoop-agent", containerd)
-    agent_env = {k: translate(v, paths) for k, v in environment(agent_spec, node="node-m", secrets={}).items()}
-    agent_args = [translate(a, paths) for a in agent_spec["args"]]
+    api = FakeKubeApi()
+    agent_env = {k: translate(v, paths, api) for k, v in environment(agent_spec, node="node-m", secrets={}).items()}
+    agent_args = [translate(a, paths, api) for a in agent_spec["args"]]
     assert agent_env["SNOOP_CRI_ENDPOINT"] == f"unix://{containerd.socket}"
+    assert agent_env["SNOOP_KUBE_API"] == api.url
 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SNOOP_")}
     with open(tmp_path / "collector.log", "wb") as clog, open(tmp_path / "agent.log", "wb") as alog:
@@ -96,7 +100,9 @@ def test_manifest_command_lines_run(bpf_ready: None, containerd: Containerd, tmp
             containerd.remove_pod(pod)
             pods = httpx.get("http://127.0.0.1:8080/api/v1/pods/default/manifest-0/report").json()
             assert pods["node"] == "node-m"
+            assert api.requests and api.requests[0][1]["fieldSelector"] == ["spec.nodeName=node-m"]
         finally:
+            api.close()
             for proc in (agent, collector):
                 proc.terminate()
             assert agent.wait(30) == 0, (tmp_path / "agent.log").read_text()[-2000:]

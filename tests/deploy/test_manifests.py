@@ -25,7 +25,7 @@ KUBERNETES = "1.30.0"
 def test_manifest_is_valid_kubernetes(path: Path, doc: dict) -> None:
     kubernetes_validate.validate(doc, KUBERNETES, strict=True)
     assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "snoop"
-    if doc["kind"] != "Namespace":
+    if doc["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
         assert doc["metadata"]["namespace"] == "snoop-system"
 
 
@@ -57,7 +57,11 @@ def test_agent_has_what_it_needs_and_no_more() -> None:
     agent = container("DaemonSet", "snoop-agent")
     assert spec["hostPID"] is True
     assert spec["tolerations"] == [{"operator": "Exists"}]
-    assert spec["automountServiceAccountToken"] is False
+    role = find("ClusterRole", "snoop-agent")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    binding = find("ClusterRoleBinding", "snoop-agent")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"],
+                                    "namespace": "snoop-system"}]
     security = agent["securityContext"]
     assert security["privileged"] is False
     assert security["capabilities"]["drop"] == ["ALL"]

@@ -166,9 +166,10 @@ class Containerd:
         namespace: str = "default",
         mounts: dict[str, list[tuple[str, str]]] | None = None,
         working_dir: str = "",
+        uid: str | None = None,
     ) -> Pod:
         """Starts a pod whose containers run ``command`` in ``image``; labels as a kubelet sets them."""
-        uid = str(uuid.uuid4())
+        uid = uid or str(uuid.uuid4())
         config = self._sandbox_config(name, namespace, uid)
         sandbox = self.runtime.RunPodSandbox(cri.RunPodSandboxRequest(config=config), timeout=60).pod_sandbox_id
         pod = Pod(sandbox, name, namespace, uid)
