@@ -30,7 +30,7 @@ def program_text() -> str:
     return resources.files("agent").joinpath("bpf/file_access.bpf.c").read_text()
 
 
-def _tracefs() -> Path | None:
+def tracefs() -> Path | None:
     for d in TRACEFS_DIRS:
         try:
             if Path(d, "events").is_dir():
@@ -90,7 +90,7 @@ def preflight() -> None:
             "linux-headers-$(uname -r) (or Debian's linux-headers-amd64 and link it there; "
             "scripts/install-system.sh does that)"
         )
-    if _tracefs() is None:
+    if tracefs() is None:
         raise TracerError("tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing")
 
 
@@ -107,7 +107,7 @@ class Tracer:
 
     def open(self) -> None:
         preflight()
-        flags = cflags(**self._limits, tracefs=_tracefs())
+        flags = cflags(**self._limits, tracefs=tracefs())
         try:
             from bcc import BPF  # noqa: PLC0415 - only here: the rest of snoop runs without bcc
         except ImportError as exc:

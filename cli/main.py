@@ -55,13 +55,23 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
         help="service account token for --kube-api")
     add(p, "--kube-ca-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"),
         help="CA bundle for --kube-api")
+    p.add_argument("--ebpf", action="store_true", help="print the BPF program and its -D flags, then exit")
     p.set_defaults(run=_run_agent)
 
 
 def _run_agent(args: argparse.Namespace) -> int:
     from agent.app import run_agent
     from agent.config import AgentConfig
-    from agent.tracer import TracerError
+    from agent.tracer import TracerError, cflags, program_text, tracefs
+
+    if args.ebpf:  # what would be compiled on this machine: needs no privileges
+        try:
+            flags = cflags(ringbuf_pages=args.ring_buffer_pages, seen_entries=args.seen_entries, tracefs=tracefs())
+        except TracerError as exc:
+            print(f"snoop agent: {exc}", file=sys.stderr)
+            return 2
+        print(f"// cflags: {' '.join(flags)}\n{program_text()}", end="")
+        return 0
 
     if not args.collector and not args.output:
         print("snoop agent: give --collector HOST:PORT, --output DIR, or both", file=sys.stderr)

@@ -62,3 +62,15 @@ def test_agent_without_privileges_says_what_to_grant() -> None:
     )
     assert r.returncode == 1
     assert "needs root" in r.stderr and "CAP_BPF + CAP_PERFMON" in r.stderr
+
+
+def test_agent_prints_its_bpf_program_without_privileges() -> None:
+    require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root to drop to nobody")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SNOOP), "agent",
+                        "--ebpf", "--ring-buffer-pages", "64"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    first, _, program = r.stdout.partition("\n")
+    assert first.startswith("// cflags: -DRINGBUF_PAGES=64 -DSEEN_ENTRIES=262144")
+    assert "TRACEPOINT_PROBE(syscalls, sys_enter_openat)" in program
+    bad = subprocess.run([str(SNOOP), "agent", "--ebpf", "--ring-buffer-pages", "3"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "power of two" in bad.stderr
