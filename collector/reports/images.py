@@ -134,7 +134,6 @@ def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
 
 def sorted_rows(rows: list[tuple]) -> list[tuple]:
     """Rows whose first column is a path, in byte order (what ORDER BY on bytea/BLOB gives)."""
-    rows = [(bytes(r[0]), *r[1:]) for r in rows] if rows and not isinstance(rows[0][0], bytes) else rows
     rows.sort(key=lambda r: r[0])
     return rows
 
