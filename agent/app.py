@@ -21,6 +21,7 @@ from agent.convert import container_files_to_pb
 from agent.dedup import FileSets
 from agent.events import RawEvent
 from agent.metrics import AgentMetrics, Snapshot, serve
+from agent.namespaces import MountNamespaces
 from agent.pipeline import Pipeline
 from agent.processes import ProcessTable
 from agent.report import pod_reports, write_reports
@@ -61,7 +62,9 @@ class Agent:
             else None
         )
         self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups, owners=self.owners)
-        self.roots = ContainerRoots(proc_root=config.proc_root)
+        self.namespaces = MountNamespaces(proc_root=config.proc_root)
+        self.roots = ContainerRoots(namespaces=self.namespaces, members=self.cgroups.pids,
+                                    proc_root=config.proc_root)
         self.tracer = Tracer(
             on_event=self._on_event, ringbuf_pages=config.ring_buffer_pages, seen_entries=config.seen_entries
         )
@@ -118,6 +121,12 @@ class Agent:
             if ev.cgroup_id != own:
                 self._on_event(ev)
 
+    def _adopt_running_containers(self) -> None:
+        """Processes of containers that started before the agent: the kernel missed their handover.
+        Twice, for children forked between the program's load and the first pass."""
+        adopted = sum(self.tracer.adopt(self.namespaces.contained_pids()) for _ in range(2))
+        log.info("adopted %d running processes outside the host's mount namespace", adopted)
+
     def _on_event(self, ev: RawEvent) -> None:
         if self._held is not None:
             self._held.append(ev)
@@ -139,6 +148,7 @@ class Agent:
         serve(self.metrics, config.metrics_host, config.metrics_port)
         self.tracer.open()
         self._ignore_own_cgroup()
+        self._adopt_running_containers()
         self.registry.refresh(force=True)
         if self.streamer:
             self.streamer.start()
@@ -222,6 +232,8 @@ class Agent:
                     "events_repeated": stats["repeated"],
                     "events_failed": stats["failed"],
                     "events_runtime": stats["runtime"],
+                    "roots_refused": self.roots.refused,
+                    "process_table_full": stats["procs_full"],
                     "path_read_errors": stats["read_error"],
                     "paths_unresolved": c.unresolved,
                     "paths_excluded": c.excluded,

@@ -21,7 +21,10 @@ COUNTERS = {
     "events_processed": "Events that reached userspace and named a new (container, path, kind)",
     "events_repeated": "Accesses that ended in the kernel because the container already reported them",
     "events_failed": "Syscalls that failed (ENOENT, EACCES, ...): not files of the image, not recorded",
-    "events_runtime": "Accesses of the container runtime's own start-up (runc init), not recorded",
+    "events_runtime": "Accesses and execs in a container's cgroup before its entrypoint's exec (the "
+                      "runtime's start-up, runc init or crun): not recorded",
+    "roots_refused": "Processes refused as a container's root because they were in the host's mount namespace",
+    "process_table_full": "Processes the kernel could not mark as a container's (table full): their files are lost",
     "path_read_errors": "Paths that could not be read whole from process memory",
     "paths_unresolved": "Relative paths whose cwd or dirfd could not be learned",
     "paths_excluded": "Paths dropped by --exclude or because they lie on a volume mount",

@@ -14,9 +14,12 @@ from agent.events import RawEvent
 # Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
 STAT_NAMES = (
     "open", "openat", "openat2", "creat", "execve", "execveat", "stat", "lstat", "newfstatat", "statx",
-    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "chdir", "fchdir", "exec",
-    "dropped", "read_error", "failed", "repeated", "runtime", "emitted",
+    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "chdir", "fchdir", "exec", "pivot_root",
+    "chroot", "setns",
+    "dropped", "read_error", "failed", "repeated", "runtime", "emitted", "procs_full",
 )
+PROC_CONTAINER = 2  # the BPF program's PROC_CONTAINER
+BPF_NOEXIST = 1
 SYSCALL_STATS = STAT_NAMES[: STAT_NAMES.index("dropped")]
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 BOOT_TO_WALL_NS = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -44,11 +47,21 @@ def _has_tracepoint(tracefs: Path | None, category: str, name: str) -> bool:
     return tracefs is not None and Path(tracefs, "events", category, name).is_dir()
 
 
-def cflags(*, ringbuf_pages: int, seen_entries: int, tracefs: Path | None = None) -> list[str]:
+def _has_field(tracefs: Path | None, category: str, name: str, field: str) -> bool:
+    try:
+        return tracefs is not None and f" {field};" in Path(tracefs, "events", category, name, "format").read_text()
+    except OSError:
+        return False
+
+
+def cflags(
+    *, ringbuf_pages: int, seen_entries: int, procs_entries: int = 65536, tracefs: Path | None = None
+) -> list[str]:
     """The -D flags that configure the program for this kernel and these limits."""
     if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
         raise TracerError(f"--ring-buffer-pages must be a power of two, got {ringbuf_pages}")
-    flags = [f"-DRINGBUF_PAGES={ringbuf_pages}", f"-DSEEN_ENTRIES={seen_entries}"]
+    flags = [f"-DRINGBUF_PAGES={ringbuf_pages}", f"-DSEEN_ENTRIES={seen_entries}",
+             f"-DPROCS_ENTRIES={procs_entries}"]
     optional = {
         "HAVE_OPENAT2": "sys_enter_openat2",
         "HAVE_FACCESSAT2": "sys_enter_faccessat2",
@@ -57,6 +70,8 @@ def cflags(*, ringbuf_pages: int, seen_entries: int, tracefs: Path | None = None
     for define, tracepoint in optional.items():
         if _has_tracepoint(tracefs, "syscalls", tracepoint):
             flags.append(f"-D{define}")
+    if _has_field(tracefs, "sched", "sched_process_exit", "group_dead"):
+        flags.append("-DHAVE_EXIT_GROUP_DEAD")
     return flags
 
 
@@ -145,6 +160,21 @@ class Tracer:
         for cpu in range(table.total_cpu):
             leaf[cpu].ignored = 1
         table[table.Key(cgroup_id)] = leaf
+
+    def adopt(self, pids: list[int]) -> int:
+        """Marks processes that were already the container's before the program loaded (their pivot_root
+        and exec came before it); processes the kernel has seen since keep what it decided. Returns how
+        many were new to the kernel."""
+        from bcc import lib  # noqa: PLC0415
+
+        table = self._bpf[b"procs"]  # type: ignore[index]
+        leaf = table.Leaf(PROC_CONTAINER)
+        adopted = 0
+        for pid in pids:
+            key = table.Key(pid)
+            if lib.bpf_update_elem(table.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST) == 0:
+                adopted += 1
+        return adopted
 
     def stats(self) -> dict[str, int]:
         """Kernel counters summed over CPUs."""

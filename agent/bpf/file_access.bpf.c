@@ -9,8 +9,15 @@
 // just copied it, so the page is resident), marks it seen and emits it. Userspace work grows with new
 // (container, path) pairs, not with syscalls.
 //
-// Compile-time constants come as -D flags from agent/tracer.py: RINGBUF_PAGES, SEEN_ENTRIES, and
-// HAVE_* for the tracepoints this kernel has.
+// Only the container's own processes count. The runtime's helper (runc init, crun, …) joins the
+// container's cgroup from outside and opens host files (its libraries, the bundle, /proc) before it
+// hands over; names prove nothing, so the kernel decides from what it sees a process do: a process
+// that changes its root into the container's (pivot_root, chroot, setns into a mount namespace) and
+// then execs is the container's entrypoint; its descendants are the container's too. Everything else
+// in the cgroup is the runtime: counted in STAT_RUNTIME, never emitted, never marked seen.
+//
+// Compile-time constants come as -D flags from agent/tracer.py: RINGBUF_PAGES, SEEN_ENTRIES,
+// PROCS_ENTRIES, and HAVE_* for the tracepoints (and tracepoint fields) this kernel has.
 
 #include <uapi/linux/ptrace.h>
 #include <linux/sched.h>
@@ -31,18 +38,28 @@
 // Added to READ for opens with O_DIRECTORY: userspace learns which fd names which directory, so that
 // fchdir(fd) and openat(fd, …) of a process that is already gone still resolve. Never deduplicated.
 #define KIND_OPENDIR 256
+// Internal, never emitted: the process changed its root (pivot_root, chroot, setns into a mount ns).
+#define KIND_ENTER 512
+#define FILE_KINDS (KIND_READ | KIND_WRITE | KIND_EXEC | KIND_STAT | KIND_READLINK)
+#define CLONE_NEWNS_FLAG 0x00020000
+
+// What a process of a traced cgroup has shown the kernel; a process absent from `procs` is the runtime.
+#define PROC_ENTERED 1    // changed its root into the container's, not yet exec'd
+#define PROC_CONTAINER 2  // exec'd after entering, or was forked by such a process
 
 // Slots of the per-CPU stats array; mirrored by agent/tracer.py STAT_NAMES.
 enum stat_slot {
     STAT_OPEN, STAT_OPENAT, STAT_OPENAT2, STAT_CREAT, STAT_EXECVE, STAT_EXECVEAT, STAT_STAT,
     STAT_LSTAT, STAT_NEWFSTATAT, STAT_STATX, STAT_ACCESS, STAT_FACCESSAT, STAT_FACCESSAT2,
-    STAT_READLINK, STAT_READLINKAT, STAT_CHDIR, STAT_FCHDIR, STAT_EXEC_DONE,
+    STAT_READLINK, STAT_READLINKAT, STAT_CHDIR, STAT_FCHDIR, STAT_EXEC_DONE, STAT_PIVOT_ROOT,
+    STAT_CHROOT, STAT_SETNS,
     STAT_DROPPED,      // ring buffer full: the event is lost, its dedup entry removed so it comes again
     STAT_READ_ERROR,   // path could not be read from user memory
     STAT_FAILED,       // syscall failed (ENOENT, EACCES, ...): not a file of the image
     STAT_REPEATED,     // already reported for this container: ended in the kernel
-    STAT_RUNTIME,      // container runtime's own start-up (runc init)
+    STAT_RUNTIME,      // accesses and execs of processes that are not the container's (the runtime's)
     STAT_EMITTED,
+    STAT_PROCS_FULL,   // `procs` had no room: a process of a container could not be marked
     STAT_SLOTS,
 };
 
@@ -79,6 +96,9 @@ BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_TABLE("lru_hash", u32, struct pending, pending, 16384);
 BPF_TABLE("lru_hash", struct seen_key, u8, seen, SEEN_ENTRIES);
 BPF_TABLE("lru_hash", u32, u32, cwd_gen, 65536);
+// tgid (and tid of threads) -> PROC_*; exact, not LRU: an evicted entry would silence a container's
+// process. Entries are removed when their task exits.
+BPF_HASH(procs, u32, u8, PROCS_ENTRIES);
 BPF_PERCPU_ARRAY(scratch, struct event, 1);
 BPF_PERCPU_ARRAY(stats, u64, STAT_SLOTS);
 // Per cgroup, one lookup on the hot path answers both "traced?" and "count this access".
@@ -108,10 +128,14 @@ static __always_inline bool cgroup_traced(u64 cgroup_id) {
     return traced_cgroup(cgroup_id) != 0;
 }
 
-// runc's init ("runc:[1:CHILD]", "runc:[2:INIT]") runs in the container's cgroup before exec-ing the
-// entrypoint; what it opens belongs to the runtime, not the image.
-static __always_inline bool is_runtime(const char *comm) {
-    return comm[0] == 'r' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'c' && comm[4] == ':';
+static __always_inline u8 proc_state(u32 tgid) {
+    u8 *state = procs.lookup(&tgid);
+    return state ? *state : 0;
+}
+
+static __always_inline void set_proc_state(u32 pid, u8 state) {
+    if (procs.update(&pid, &state) != 0)
+        count(STAT_PROCS_FULL);
 }
 
 // 64-bit multiplicative hash over the path, eight bytes a step (bytes past the end masked off).
@@ -202,8 +226,14 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
         return 0;
     count(slot);
     u64 id = bpf_get_current_pid_tgid();
-    if (kind <= KIND_READLINK) {
+    if (kind & FILE_KINDS) {
+        if (proc_state(id >> 32) != PROC_CONTAINER) {
+            count(STAT_RUNTIME);
+            return 0;
+        }
         state->events++;
+    }
+    if (kind <= KIND_READLINK) {
         u32 zero = 0;
         struct event *e = scratch.lookup(&zero);
         if (!e)
@@ -231,6 +261,12 @@ static __always_inline int on_exit(long ret) {
         return 0;
     struct pending p = *stashed;
     pending.delete(&tid);
+    if (p.kind == KIND_ENTER) {
+        u32 tgid = bpf_get_current_pid_tgid() >> 32;
+        if (ret == 0 && proc_state(tgid) < PROC_ENTERED)
+            set_proc_state(tgid, PROC_ENTERED);
+        return 0;
+    }
     if (ret < 0) {
         count(STAT_FAILED);
         return 0;
@@ -238,10 +274,6 @@ static __always_inline int on_exit(long ret) {
     struct event *e = start_event(p.kind, p.dirfd);
     if (!e)
         return 0;
-    if (is_runtime(e->comm)) {
-        count(STAT_RUNTIME);
-        return 0;
-    }
     if (p.kind == KIND_FCHDIR) {
         cwd_gen.increment(e->pid);
         return submit(e, false);
@@ -336,11 +368,35 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execveat) {
     return 0;
 }
 
+// A root change is what a runtime does last before it execs the entrypoint (runc and crun pivot_root,
+// runc without pivot chroots, `runc exec` joins the mount namespace with setns).
+TRACEPOINT_PROBE(syscalls, sys_enter_pivot_root) { return on_enter(STAT_PIVOT_ROOT, KIND_ENTER, 0, 0); }
+TRACEPOINT_PROBE(syscalls, sys_exit_pivot_root) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_chroot) { return on_enter(STAT_CHROOT, KIND_ENTER, 0, 0); }
+TRACEPOINT_PROBE(syscalls, sys_exit_chroot) { return on_exit(args->ret); }
+
+TRACEPOINT_PROBE(syscalls, sys_enter_setns) {
+    if (args->flags != 0 && args->flags != CLONE_NEWNS_FLAG)  // another namespace: the root stays
+        return 0;
+    return on_enter(STAT_SETNS, KIND_ENTER, 0, 0);
+}
+TRACEPOINT_PROBE(syscalls, sys_exit_setns) { return on_exit(args->ret); }
+
+// The handover: an exec after entering makes the process the container's.
 TRACEPOINT_PROBE(sched, sched_process_exec) {
     struct cgroup_state *state = traced_cgroup(bpf_get_current_cgroup_id());
     if (!state)
         return 0;
     count(STAT_EXEC_DONE);
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    u8 was = proc_state(tgid);
+    if (was == 0) {  // the runtime exec-ing itself, or a process moved into the cgroup from outside
+        count(STAT_RUNTIME);
+        return 0;
+    }
+    if (was == PROC_ENTERED)
+        set_proc_state(tgid, PROC_CONTAINER);
     state->events++;
     struct event *e = start_event(KIND_EXEC, AT_FDCWD_VALUE);
     if (!e)
@@ -357,8 +413,16 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
 
 // A child inherits its parent's cwd: userspace copies it so that relative paths of short-lived
 // children still resolve after they are gone.
+// A child inherits its parent's standing. Threads are tasks too: they get an entry of their own,
+// removed when they exit.
 TRACEPOINT_PROBE(sched, sched_process_fork) {
     if (!cgroup_traced(bpf_get_current_cgroup_id()))
+        return 0;
+    u8 parent = proc_state(bpf_get_current_pid_tgid() >> 32);
+    if (parent == 0)
+        return 0;
+    set_proc_state(args->child_pid, parent);
+    if (parent != PROC_CONTAINER)
         return 0;
     struct event *e = start_event(KIND_FORK, args->child_pid);
     if (!e)
@@ -368,6 +432,20 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
     u32 gen = (u32)e->ts_ns;
     cwd_gen.update(&child, &gen);
     return submit(e, false);
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit) {
+    u64 id = bpf_get_current_pid_tgid();
+    u32 tid = id, tgid = id >> 32;
+#ifdef HAVE_EXIT_GROUP_DEAD  // Linux 6.14+: the leader may exit before its threads
+    if (tid != tgid)
+        procs.delete(&tid);
+    if (args->group_dead)
+        procs.delete(&tgid);
+#else
+    procs.delete(&tid);
+#endif
+    return 0;
 }
 
 #ifdef HAVE_LEGACY_SYSCALLS  // x86_64 keeps the pre-*at syscalls; arm64 has none

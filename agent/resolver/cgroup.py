@@ -74,6 +74,17 @@ class CgroupPaths:
         self._walk()
         return self._by_id.get(cgroup_id)
 
+    def pids(self, cgroup_id: int) -> list[int]:
+        """The processes in a cgroup whose path is known; none when it is gone."""
+        path = self._by_id.get(cgroup_id)
+        if path is None:
+            return []
+        try:
+            with open(f"{self._mount}{path}/cgroup.procs") as f:
+                return [int(line) for line in f if line.strip()]
+        except (OSError, ValueError):
+            return []
+
     def exists(self, cgroup_id: int) -> bool:
         """False once a known cgroup's directory is gone (its container was removed)."""
         path = self._by_id.get(cgroup_id)

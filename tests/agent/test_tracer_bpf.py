@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,9 +36,12 @@ def cgroup() -> Iterator[Path]:
     path.rmdir()
 
 
-def run_in(cgroup: Path, script: str) -> None:
-    """Runs ``sh -c script`` inside ``cgroup`` (the shell moves itself in before doing anything)."""
-    subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; {script}"], check=True,
+def run_in(cgroup: Path, script: str, *, handover: str = "exec chroot / sh -c \"$0\"") -> None:
+    """Runs ``sh -c script`` inside ``cgroup`` as a container's process: the shell moves itself in, then
+    does what a runtime does last (changes its root, here to the same one, and execs). ``handover=""``
+    runs the script as the runtime itself, before any handover."""
+    run = handover or 'eval "$0"'
+    subprocess.run(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; {run}", script], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -83,17 +88,39 @@ def test_ignored_cgroup_is_silenced_in_the_kernel(
     assert not any(e.cgroup_id == cid and e.kind != KIND_FORK for e in events)
 
 
-def test_runtime_comm_is_dropped(tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path) -> None:
+def test_only_processes_that_were_handed_over_are_traced(
+    tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path
+) -> None:
+    """A process that joined the cgroup from outside is the runtime, whatever its name; after a root
+    change and an exec it (and its children) is the container, and its first access is reported even
+    though the runtime touched the same file before."""
     t, events = tracer
-    marker = tmp_path / "runc-opens.txt"
+    marker = tmp_path / "runtime-then-container.txt"
     marker.write_text("x")
     before = t.stats()["runtime"]
-    # the same open, once under runc init's name and once under its own
-    script = f"echo $$ > {cgroup}/cgroup.procs; printf 'runc:[2:INIT]' > /proc/self/comm; read x < {marker}; true"
-    subprocess.run(["sh", "-c", script], check=True)
+    run_in(cgroup, f"read x < {marker}; exec chroot / cat {marker}", handover="")
     drain(t)
-    assert t.stats()["runtime"] > before
-    assert not any(e.path == os.fsencode(marker) for e in events)
+    cid = os.stat(cgroup).st_ino
+    mine = [e for e in events if e.cgroup_id == cid and e.path == os.fsencode(marker)]
+    assert t.stats()["runtime"] - before >= 2  # the read and the exec of chroot
+    assert len(mine) == 1 and mine[0].comm.rstrip(b"\0") == b"cat"
+    assert not any(e.cgroup_id == cid and e.path.endswith(b"/chroot") for e in events)
+
+
+@pytest.mark.parametrize(("how", "handed_over"), [
+    ("exec nsenter --mount=/proc/$$/ns/mnt sh -c \"$0\"", True),   # runc exec: setns into the mount ns
+    ("exec nsenter --net=/proc/$$/ns/net sh -c \"$0\"", False),    # another namespace: still the runtime
+])
+def test_setns_into_a_mount_namespace_hands_over(
+    tracer: tuple[Tracer, list[RawEvent]], cgroup: Path, tmp_path: Path, how: str, handed_over: bool
+) -> None:
+    t, events = tracer
+    marker = tmp_path / f"setns-{uuid.uuid4().hex}"
+    marker.write_text("x")
+    run_in(cgroup, f"cat {marker}", handover=how)
+    drain(t)
+    cid = os.stat(cgroup).st_ino
+    assert any(e.cgroup_id == cid and e.path == os.fsencode(marker) for e in events) is handed_over
 
 
 def test_path_max_and_non_utf8_paths_arrive_whole(
@@ -106,14 +133,8 @@ def test_path_max_and_non_utf8_paths_arrive_whole(
     # an absolute path of up to 4095 bytes (PATH_MAX with its NUL): tmp_path, /. padding, the name
     name = b"/caf\xe9-\xff.txt"
     long = os.fsencode(tmp_path) + b"/." * ((4095 - len(os.fsencode(tmp_path)) - len(name)) // 2) + name
-    pid = os.fork()
-    if pid == 0:
-        with open(f"{cgroup}/cgroup.procs", "w") as f:
-            f.write(str(os.getpid()))
-        os.close(os.open(odd, os.O_RDONLY))
-        os.close(os.open(long, os.O_RDONLY))
-        os._exit(0)
-    os.waitpid(pid, 0)
+    code = f"import os\nfor p in {[odd.hex(), long.hex()]!r}: os.close(os.open(bytes.fromhex(p), os.O_RDONLY))"
+    run_in(cgroup, f"{sys.executable} -c {shlex.quote(code)}")
     drain(t)
     cid = os.stat(cgroup).st_ino
     paths = {e.path for e in events if e.cgroup_id == cid}
@@ -125,7 +146,7 @@ def test_program_renders_with_this_kernels_tracepoints() -> None:
     text = program_text()
     assert "TRACEPOINT_PROBE(syscalls, sys_enter_openat)" in text
     flags = cflags(ringbuf_pages=16, seen_entries=1024, tracefs=Path("/nonexistent"))
-    assert flags == ["-DRINGBUF_PAGES=16", "-DSEEN_ENTRIES=1024"]
+    assert flags == ["-DRINGBUF_PAGES=16", "-DSEEN_ENTRIES=1024", "-DPROCS_ENTRIES=65536"]
     with pytest.raises(Exception, match="power of two"):
         cflags(ringbuf_pages=3, seen_entries=1)
 
@@ -157,7 +178,7 @@ def test_drops_are_counted_and_not_lost_for_good(bpf_ready: None, cgroup: Path, 
         assert missing  # the drops hid these
         # the same accesses again, slowly, with a reader
         slow = f"for i in $(seq 0 299); do read x < {tmp_path}/f$i; sleep 0.001; done; true"
-        proc = subprocess.Popen(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; {slow}"])
+        proc = subprocess.Popen(["sh", "-c", f"echo $$ > {cgroup}/cgroup.procs; exec chroot / sh -c \"$0\"", slow])
         while proc.poll() is None:
             small.poll(5)
         drain(small)

@@ -1,0 +1,107 @@
+"""Pods that start together: each report holds its own container's files and nothing else.
+
+Twelve pods of one image start at the same moment, three times over: runc's start-up (as plain
+``runc`` before it renames itself, then ``runc:[2:INIT]`` until it execs the entrypoint) runs in each
+container's cgroup while its neighbours start. Every path of every report is checked against the
+image's own rootfs: nothing of the host, nothing of the runtime, and the entrypoint's binary present.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import require
+from tests.e2e.conftest import Stack
+from tests.harness.containerd import Containerd, Image, Pod
+from tests.harness.hostcopy import have_host_programs, python_strace_rootfs
+from tests.harness.images import busybox_rootfs
+
+pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
+
+PODS = 12
+ROUNDS = 3
+RUNTIME_PROVIDED = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
+def start_together(containerd: Containerd, image: Image, command: list[str], prefix: str) -> list[Pod]:
+    with ThreadPoolExecutor(PODS) as pool:
+        return list(pool.map(
+            lambda i: containerd.run_pod(f"{prefix}-{i}", {"app": (image, command)}, namespace="together"),
+            range(PODS)))
+
+
+def wait_reports(stack: Stack, pods: list[Pod], wanted: set[str], timeout_s: float = 30) -> dict[str, dict]:
+    """Each pod's one container entry, once it lists ``wanted``; then a moment for stragglers."""
+    deadline = time.monotonic() + timeout_s
+    reports: dict[str, dict] = {}
+    while time.monotonic() < deadline and len(reports) < len(pods):
+        for pod in pods:
+            r = httpx.get(f"{stack.base}/api/v1/pods/{pod.namespace}/{pod.name}/report", timeout=5)
+            if r.status_code == 200 and wanted <= set(r.json()["containers"][0]["files"]):
+                reports[pod.name] = r.json()["containers"][0]
+        time.sleep(0.2)
+    missing = {p.name for p in pods} - reports.keys()
+    assert not missing, f"no complete report for {sorted(missing)}\n{stack.agent.output()[-3000:]}"
+    time.sleep(1)  # a batch interval and more: whatever else the agent had is in by now
+    for pod in pods:
+        reports[pod.name] = httpx.get(
+            f"{stack.base}/api/v1/pods/{pod.namespace}/{pod.name}/report", timeout=5).json()["containers"][0]
+    return reports
+
+
+def strays(rootfs: Path, report: dict) -> list[str]:
+    """Listed files that are not files of the image: absent from it, or directories."""
+    root = os.fsencode(rootfs)
+    out = []
+    for path in report["files"]:
+        on_disk = root + os.fsencode(path)
+        if not os.path.lexists(on_disk) or (os.path.isdir(on_disk) and not os.path.islink(on_disk)):
+            out.append(path)
+    return out
+
+
+def check_round(stack: Stack, containerd: Containerd, image: Image, rootfs: Path, command: list[str],
+                wanted: set[str], prefix: str) -> None:
+    pods = start_together(containerd, image, command, prefix)
+    try:
+        reports = wait_reports(stack, pods, wanted)
+        bad = {name: strays(rootfs, r) for name, r in reports.items() if strays(rootfs, r)}
+        assert bad == {}, f"files not in the image: {bad}"
+        for name, report in reports.items():
+            assert wanted <= set(report["files"]), name
+            assert not RUNTIME_PROVIDED & set(report["files"]), name
+            assert set(report.get("directories", [])) <= {d for d in report.get("directories", [])
+                                                         if os.path.isdir(os.fsencode(rootfs) + os.fsencode(d))}
+    finally:
+        for pod in pods:
+            containerd.remove_pod(pod)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_busybox_pods_started_together_report_only_their_image(
+    stack: Stack, containerd: Containerd, tmp_path: Path, round_: int
+) -> None:
+    rootfs = busybox_rootfs(tmp_path / "rootfs")
+    (rootfs / "etc" / "together.conf").write_text("x\n")
+    image = containerd.import_image(f"together-{round_}", rootfs=rootfs)
+    command = ["/bin/sh", "-c", "cat /etc/together.conf /etc/hostname; ls / > /dev/null; sleep 1"]
+    check_round(stack, containerd, image, rootfs, command, {"/bin/sh", "/bin/busybox", "/etc/together.conf"},
+                f"bb{round_}-{uuid.uuid4().hex[:6]}")
+
+
+def test_glibc_pods_started_together_report_only_their_image(
+    stack: Stack, containerd: Containerd, tmp_path: Path
+) -> None:
+    require(have_host_programs(), "python3.11 is needed on the host to build the glibc image")
+    rootfs = python_strace_rootfs(tmp_path / "rootfs")
+    image = containerd.import_image("together-glibc", rootfs=rootfs)
+    command = ["/usr/bin/python3", "-c", "import json; open('/etc/passwd').read()"]
+    wanted = {"/usr/bin/python3", "/usr/bin/python3.11", "/etc/passwd", "/usr/lib/python3.11/json/__init__.py"}
+    check_round(stack, containerd, image, rootfs, command, wanted, f"gl-{uuid.uuid4().hex[:6]}")
