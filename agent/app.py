@@ -12,6 +12,7 @@ import signal
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from types import FrameType
 
 import grpc
@@ -24,6 +25,7 @@ from agent.metrics import AgentMetrics, Snapshot, serve
 from agent.namespaces import MountNamespaces
 from agent.pipeline import Pipeline
 from agent.processes import ProcessTable
+from agent.reader import RingReader
 from agent.report import pod_reports, write_reports
 from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
 from agent.resolver.cri import CriClient
@@ -95,6 +97,7 @@ class Agent:
         self._stopping = False
         self._held: list[RawEvent] | None = None  # events read while the agent looks for its own cgroup
         self._own_cgroup = 0
+        self.reader = RingReader(self.tracer.poll)
 
     def _ignore_own_cgroup(self) -> None:
         """The agent's own file accesses must never be traced: they would feed on themselves. Sharing
@@ -108,7 +111,7 @@ class Agent:
                 name = os.fsencode(marker.name)
                 deadline = time.monotonic() + CALIBRATION_S
                 while own is None and time.monotonic() < deadline:
-                    self.tracer.poll(POLL_MS)
+                    self.tracer.poll(POLL_MS)  # into _held, handled below
                     own = next((e.cgroup_id for e in self._held if e.path == name), None)
             held, self._held = self._held, None
             log.info("own cgroup (private cgroup namespace): %s", own)
@@ -117,9 +120,7 @@ class Agent:
         if own is not None and own > 1:
             self._own_cgroup = own
             self.tracer.ignore_cgroup(own)  # itself opens files before the kernel map says so
-        for ev in held:
-            if ev.cgroup_id != own:
-                self._on_event(ev)
+        self._handle([ev for ev in held if ev.cgroup_id != own])
 
     def _adopt_running_containers(self) -> None:
         """Processes of containers that started before the agent: the kernel missed their handover.
@@ -128,13 +129,22 @@ class Agent:
         log.info("adopted %d running processes outside the host's mount namespace", adopted)
 
     def _on_event(self, ev: RawEvent) -> None:
+        """The ring buffer's callback (on the reader thread once tracing runs): only what cannot wait."""
         if self._held is not None:
             self._held.append(ev)
             return
         if ev.cgroup_id == self._own_cgroup:
             return
+        self._guarded(self.pipeline.observe, ev)
+        self.reader.put(ev)
+
+    def _handle(self, events: list[RawEvent]) -> None:
+        for ev in events:
+            self._guarded(self.pipeline.handle, ev)
+
+    def _guarded(self, step: Callable[[RawEvent], None], ev: RawEvent) -> None:
         try:
-            self.pipeline.handle(ev)
+            step(ev)
         except Exception:  # one bad event must not stop tracing; ctypes would swallow it silently
             self.event_errors += 1
             log.exception("event handling failed")
@@ -154,12 +164,13 @@ class Agent:
             self.streamer.start()
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
+        self.reader.start()
         self.metrics.ready = True
         log.info("tracing on node %s (collector=%s, output=%s)", config.node_name, config.collector,
                  config.output)
         last_batch = last_report = last_prune = time.monotonic()
         while not self._stopping:
-            self.tracer.poll(POLL_MS)
+            self._handle(self.reader.take(POLL_MS / 1000))
             self.pipeline.retry_pending()
             now = time.monotonic()
             if now - last_batch >= config.batch_interval_s:
@@ -173,7 +184,7 @@ class Agent:
             if config.output and now - last_report >= config.interval_s:
                 self._write_report()
                 last_report = now
-        self.tracer.poll(0)
+        self.reader.stop(self._handle)
         self.pipeline.retry_pending()
         self._flush()
         if config.output:

@@ -32,7 +32,8 @@ def container_files_to_pb(
         container=container_to_pb(ref, node),
         files=[
             pb.FileAccess(
-                path=path, kinds=r.kinds, first_seen_unix_ns=r.first_seen_ns, last_seen_unix_ns=r.last_seen_ns
+                path=path, kinds=r.kinds, first_seen_unix_ns=r.first_seen_ns, last_seen_unix_ns=r.last_seen_ns,
+                type=int(r.type),
             )
             for path, r in files.items()
         ],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.events import ContainerRef, FileRecord
+from agent.events import ContainerRef, FileRecord, FileType
 
 
 @dataclass
@@ -24,8 +24,10 @@ class FileSets:
         self._by_container: dict[str, ContainerFiles] = {}
         self.overflowed = 0  # files not recorded because a container hit the bound
 
-    def record(self, ref: ContainerRef, path: bytes, kind: int, ts_ns: int) -> bool:
-        """Adds one access; True when it is news for the collector (a new path or a new kind)."""
+    def record(
+        self, ref: ContainerRef, path: bytes, kind: int, ts_ns: int, type_: FileType = FileType.UNKNOWN
+    ) -> bool:
+        """Adds one access; True when it is news for the collector (a new path, kind or type)."""
         entry = self._by_container.get(ref.container_id)
         if entry is None:
             entry = self._by_container[ref.container_id] = ContainerFiles(ref)
@@ -34,12 +36,14 @@ class FileSets:
             if self._max and len(entry.files) >= self._max:
                 self.overflowed += 1
                 return False
-            record = entry.files[path] = FileRecord(kinds=kind, first_seen_ns=ts_ns, last_seen_ns=ts_ns)
-        elif record.kinds | kind == record.kinds:
+            record = entry.files[path] = FileRecord(kinds=kind, first_seen_ns=ts_ns, last_seen_ns=ts_ns,
+                                                    type=type_)
+        elif record.kinds | kind == record.kinds and type_ <= record.type:
             record.last_seen_ns = max(record.last_seen_ns, ts_ns)
             return False
         else:
             record.kinds |= kind
+            record.type = max(record.type, type_)
             record.last_seen_ns = max(record.last_seen_ns, ts_ns)
         entry.unsent[path] = record
         return True

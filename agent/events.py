@@ -16,12 +16,24 @@ class AccessKind(enum.IntFlag):
     READLINK = 16
 
 
+class FileType(enum.IntEnum):
+    """What a path is in the container; the same values as ``snoop.v1.FileType``. Higher wins when
+    two observations disagree: a runtime mount hides whatever the image has there."""
+
+    UNKNOWN = 0
+    FILE = 1
+    DIR = 2
+    SYMLINK = 3
+    RUNTIME = 4
+
+
 FILE_KINDS = AccessKind.READ | AccessKind.WRITE | AccessKind.EXEC | AccessKind.STAT | AccessKind.READLINK
 # Bookkeeping events of the BPF program: they keep each process's cwd known, they are not files.
 KIND_CHDIR = 32
 KIND_FCHDIR = 64
 KIND_FORK = 128
 KIND_OPENDIR = 256  # with READ: an O_DIRECTORY open, whose fd (RawEvent.ret) names the directory
+KIND_ENTER = 512  # no path: a process changed its root into its container's (pivot_root, chroot, setns)
 AT_FDCWD = -100
 
 
@@ -67,3 +79,4 @@ class FileRecord:
     kinds: int
     first_seen_ns: int
     last_seen_ns: int
+    type: FileType = FileType.UNKNOWN

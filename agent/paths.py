@@ -6,7 +6,11 @@ Works on bytes end to end: file names are not always UTF-8, and nothing may be l
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections import deque
+
+from agent.events import FileType
 
 MAX_SYMLINK_HOPS = 40  # the kernel's limit (MAXSYMLINKS)
 
@@ -75,6 +79,32 @@ def resolve_in_root(root_fd: int | None, path: bytes) -> tuple[bytes, list[bytes
             resolved = []
         todo.extendleft(reversed([p for p in target.split(b"/") if p]))
     return b"/" + b"/".join(resolved), links
+
+
+def file_type(root_fd: int | None, path: bytes) -> FileType:
+    """What ``path`` (resolved, as the container sees it) is in the root: UNKNOWN when it is gone."""
+    if root_fd is None:
+        return FileType.UNKNOWN
+    try:
+        mode = os.stat(path.lstrip(b"/") or b".", dir_fd=root_fd, follow_symlinks=False).st_mode
+    except OSError:
+        return FileType.UNKNOWN
+    if stat.S_ISDIR(mode):
+        return FileType.DIR
+    return FileType.SYMLINK if stat.S_ISLNK(mode) else FileType.FILE
+
+
+_OCTAL = re.compile(rb"\\([0-7]{3})")
+
+
+def mount_points(mountinfo: bytes) -> tuple[bytes, ...]:
+    """The mount points of a /proc/<pid>/mountinfo (field 5, octal escapes undone), the root left out."""
+    points = []
+    for line in mountinfo.splitlines():
+        fields = line.split(b" ")
+        if len(fields) > 4 and fields[4] != b"/":
+            points.append(_OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), fields[4]))
+    return tuple(points)
 
 
 def excluded(path: bytes, prefixes: tuple[bytes, ...]) -> bool:

@@ -12,20 +12,23 @@ from agent.events import (
     AT_FDCWD,
     FILE_KINDS,
     KIND_CHDIR,
+    KIND_ENTER,
     KIND_FCHDIR,
     KIND_FORK,
     KIND_OPENDIR,
     AccessKind,
     ContainerRef,
+    FileType,
     RawEvent,
 )
 from agent.interpreters import interpreter_of
-from agent.paths import excluded, join, resolve_in_root, rewrite_proc_self
+from agent.paths import excluded, file_type, join, resolve_in_root, rewrite_proc_self
 from agent.processes import ProcessTable
 from agent.resolver.registry import ContainerRegistry, Verdict
-from agent.roots import ContainerRoots
+from agent.roots import ContainerRoots, Root
 
 MAX_INTERPRETERS = 4
+TypedPath = tuple[bytes, FileType]
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Pipeline:
         self._exclude_mounts = exclude_mounts
         self._max_pending = max_pending
         self._roots = roots
-        self._pending: OrderedDict[int, list[tuple[int, list[bytes], int, int]]] = OrderedDict()
+        self._pending: OrderedDict[int, list[tuple[int, list[TypedPath], int, int]]] = OrderedDict()
         self._pending_count = 0
         self.counters = PipelineCounters()
 
@@ -66,7 +69,19 @@ class Pipeline:
     def pending(self) -> int:
         return self._pending_count
 
+    def observe(self, ev: RawEvent) -> None:
+        """The moment an event is read (on the reader thread), while its process most likely still lives:
+        learn its cgroup's path and pin its container's root, first from the runtime's helper that has
+        just entered it (it waits there for the start), else from the process of the event. A container
+        whose only process runs for milliseconds is gone, cgroup and all, by the time the events before
+        it are handled; ``handle`` then finds what it needs here."""
+        if ev.kind & FILE_KINDS or ev.kind == KIND_ENTER:
+            self._registry.learn(ev.cgroup_id, ev.pid)
+            self._roots.get(ev.cgroup_id, ev.pid)
+
     def handle(self, ev: RawEvent) -> None:
+        if ev.kind == KIND_ENTER:  # observed: nothing more to do
+            return
         if ev.kind == KIND_FORK:
             self._processes.on_fork(ev.pid, ev.dirfd)
             return
@@ -76,15 +91,17 @@ class Pipeline:
         if ev.kind == KIND_FCHDIR:
             self._processes.on_fchdir(ev.pid, ev.dirfd)
             return
-        paths = self._resolve(ev)
+        root = self._roots.get(ev.cgroup_id, ev.pid)
+        paths = self._resolve(ev, root)
         if paths is None:
             self.counters.unresolved += 1
             return
         if ev.kind & KIND_OPENDIR:
-            self._processes.on_opendir(ev.pid, ev.ret, paths[-1])
+            self._processes.on_opendir(ev.pid, ev.ret, paths[-1][0])
+            paths[-1] = (paths[-1][0], FileType.DIR)
         kind = ev.kind & FILE_KINDS
         if kind & AccessKind.EXEC:
-            paths += self._interpreters(ev, paths[-1])
+            paths += self._interpreters(root, paths[-1][0])
         verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
         if verdict is Verdict.IGNORE:
             self.counters.unattributed += 1
@@ -95,7 +112,7 @@ class Pipeline:
             assert isinstance(verdict, ContainerRef)
             self._record(verdict, paths, kind, ev.ts_ns)
 
-    def _wait(self, cgroup_id: int, item: tuple[int, list[bytes], int, int]) -> None:
+    def _wait(self, cgroup_id: int, item: tuple[int, list[TypedPath], int, int]) -> None:
         if self._pending_count >= self._max_pending:
             self.counters.pending_dropped += 1
             return
@@ -119,8 +136,9 @@ class Pipeline:
             for _pid, paths, kind, ts in items:
                 self._record(verdict, paths, kind, ts)
 
-    def _resolve(self, ev: RawEvent) -> list[bytes] | None:
-        """The symlinks on the way and the final path, absolute as the container sees them."""
+    def _resolve(self, ev: RawEvent, root: Root | None) -> list[TypedPath] | None:
+        """The symlinks on the way and the final path, absolute as the container sees them, each with
+        what it is there."""
         path = ev.path
         if not path.startswith(b"/"):
             at_cwd = ev.dirfd == AT_FDCWD
@@ -128,27 +146,35 @@ class Pipeline:
             if base is None or not base.startswith(b"/"):  # "socket:[…]", "anon_inode:…": not a dir
                 return None
             path = join(base, path)
-        path = rewrite_proc_self(path, ev.pid, ev.tid)
-        final, links = resolve_in_root(self._roots.fd(ev.cgroup_id, ev.pid), path)
-        return [*links, final]
+        return typed(root, rewrite_proc_self(path, ev.pid, ev.tid))
 
-    def _interpreters(self, ev: RawEvent, executable: bytes) -> list[bytes]:
+    def _interpreters(self, root: Root | None, executable: bytes) -> list[TypedPath]:
         """The loader or ``#!`` interpreter chain the kernel opened for an exec, links included."""
-        root = self._roots.fd(ev.cgroup_id, ev.pid)
-        found: list[bytes] = []
+        found: list[TypedPath] = []
         for _ in range(MAX_INTERPRETERS):  # a script run by a script run by …: the kernel stops at 4 too
-            interpreter = interpreter_of(root, executable) if root is not None else None
+            interpreter = interpreter_of(root.fd, executable) if root is not None else None
             if interpreter is None:
                 break
-            final, links = resolve_in_root(root, interpreter)
-            found += [*links, final]
-            executable = final
+            chain = typed(root, interpreter)
+            found += chain
+            executable = chain[-1][0]
         return found
 
-    def _record(self, ref: ContainerRef, paths: list[bytes], kind: int, ts_ns: int) -> None:
+    def _record(self, ref: ContainerRef, paths: list[TypedPath], kind: int, ts_ns: int) -> None:
         mounts = tuple(m.encode() for m in ref.mounts) if self._exclude_mounts else ()
-        for path in paths:
+        for path, type_ in paths:
             if excluded(path, self._excludes) or excluded(path, mounts):
                 self.counters.excluded += 1
-            elif self._files.record(ref, path, kind, ts_ns):
+            elif self._files.record(ref, path, kind, ts_ns, type_):
                 self.counters.new_files += 1
+
+
+def typed(root: Root | None, path: bytes) -> list[TypedPath]:
+    """``path`` resolved in ``root``: its links and its final path, each typed. Whatever lies on a mount
+    the runtime made (``/etc/hosts``, …) is the runtime's, not the image's."""
+    final, links = resolve_in_root(root.fd if root is not None else None, path)
+    out = [(link, FileType.SYMLINK) for link in links]
+    out.append((final, file_type(root.fd, final) if root is not None else FileType.UNKNOWN))
+    if root is not None and root.mounts:
+        out = [(p, FileType.RUNTIME if excluded(p, root.mounts) else t) for p, t in out]
+    return out

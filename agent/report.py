@@ -2,6 +2,10 @@
 
 Paths that are not UTF-8 are written with Python's surrogateescape (``\\udcXX`` in JSON): decoding
 with ``os.fsencode`` gives back the exact bytes.
+
+``files`` lists what a slimmed image must keep. Two extensions keep the rest apart: ``directories``
+(listed, a directory keeps its whole subtree in a keep-list) and ``runtime_provided`` (mounted by the
+runtime into every container: not the image's).
 """
 
 from __future__ import annotations
@@ -14,10 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from agent.dedup import ContainerFiles
+from agent.events import FileRecord
+from common.file_types import REPORT_SECTIONS as SECTIONS
 
 
 def iso(ts_ns: int) -> str:
     return datetime.fromtimestamp(ts_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sections(files: dict[bytes, FileRecord]) -> dict[str, list[str]]:
+    """``files``, ``directories`` and ``runtime_provided``, each sorted."""
+    out: dict[str, list[str]] = {"files": [], **{name: [] for name in SECTIONS.values()}}
+    for path, record in files.items():
+        out[SECTIONS.get(record.type, "files")].append(os.fsdecode(path))
+    return {name: sorted(paths) for name, paths in out.items()}
 
 
 def pod_reports(
@@ -29,20 +43,21 @@ def pod_reports(
         pods.setdefault((c.ref.pod_namespace, c.ref.pod_name), []).append(c)
     reports = []
     for (namespace, pod), members in sorted(pods.items()):
-        entries = [
-            {
+        entries = []
+        for c in sorted(members, key=lambda c: (c.ref.name, c.ref.container_id)):
+            listed = sections(c.files)
+            entries.append({
                 "name": c.ref.name,
                 "container_id": c.ref.container_id,
                 "image": c.ref.image_reference,
                 "image_digest": c.ref.image_digest,
                 "cgroup_id": c.ref.cgroup_id,
                 "cgroup_path": c.ref.cgroup_path,
-                "files": sorted(os.fsdecode(p) for p in c.files),
+                "files": listed["files"],
                 "total_events": c.total_events,
-                "unique_files": len(c.files),
-            }
-            for c in sorted(members, key=lambda c: (c.ref.name, c.ref.container_id))
-        ]
+                "unique_files": len(listed["files"]),
+                **{name: listed[name] for name in SECTIONS.values()},
+            })
         reports.append(
             {
                 "pod_name": pod,

@@ -1,4 +1,4 @@
-"""A pinned handle on each container's root filesystem.
+"""A pinned handle on each container's root filesystem, and the mounts the runtime made in it.
 
 Symlinks must be resolved inside the container's root, which the agent reaches through
 ``/proc/<pid>/root``. A process that execs and exits within a millisecond is gone by the time its event
@@ -8,15 +8,27 @@ keeps its root reachable for as long as the agent needs it.
 Only a process that is the container's own may pin it: one outside the host's mount namespace whose
 root is not the host's. A runtime helper before ``pivot_root`` (or a recycled pid) is neither; then
 another process of the same cgroup is tried.
+
+Mount points other than the root (``/etc/hosts``, ``/etc/resolv.conf``, volumes) are read from the same
+process's mountinfo: what lies on them is not the image's.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from agent.namespaces import MountNamespaces
+from agent.paths import mount_points
+
+
+@dataclass(frozen=True)
+class Root:
+    fd: int
+    mounts: tuple[bytes, ...]  # mount points inside the container, "/" left out
 
 
 class ContainerRoots:
@@ -32,26 +44,31 @@ class ContainerRoots:
         self._members = members  # cgroup id -> pids in it
         self._proc = proc_root
         self._capacity = capacity
-        self._fds: OrderedDict[int, int] = OrderedDict()
+        self._roots: OrderedDict[int, Root] = OrderedDict()
+        self._lock = threading.Lock()  # the ring reader pins, the main loop resolves and releases
         self.refused = 0  # candidates that were in the host's mount namespace or root
 
-    def fd(self, cgroup_id: int, pid: int) -> int | None:
+    def get(self, cgroup_id: int, pid: int) -> Root | None:
         """The root of ``cgroup_id``'s container, pinned through ``pid`` or another of its processes."""
-        fd = self._fds.get(cgroup_id)
-        if fd is not None:
-            self._fds.move_to_end(cgroup_id)
-            return fd
-        fd = self._pin(pid)
-        if fd is None:
-            fd = next((f for f in map(self._pin, self._members(cgroup_id)) if f is not None), None)
-        if fd is None:
-            return None
-        self._fds[cgroup_id] = fd
-        while len(self._fds) > self._capacity:
-            os.close(self._fds.popitem(last=False)[1])
-        return fd
+        with self._lock:
+            return self._get(cgroup_id, pid)
 
-    def _pin(self, pid: int) -> int | None:
+    def _get(self, cgroup_id: int, pid: int) -> Root | None:
+        root = self._roots.get(cgroup_id)
+        if root is not None:
+            self._roots.move_to_end(cgroup_id)
+            return root
+        root = self._pin(pid)
+        if root is None:
+            root = next((r for r in map(self._pin, self._members(cgroup_id)) if r is not None), None)
+        if root is None:
+            return None
+        self._roots[cgroup_id] = root
+        while len(self._roots) > self._capacity:
+            os.close(self._roots.popitem(last=False)[1].fd)
+        return root
+
+    def _pin(self, pid: int) -> Root | None:
         ns = self._ns.of(pid)
         if ns is None:  # gone
             return None
@@ -67,12 +84,18 @@ class ContainerRoots:
             os.close(fd)
             self.refused += 1
             return None
-        return fd
+        try:
+            with open(f"{self._proc}/{pid}/mountinfo", "rb") as f:
+                mounts = mount_points(f.read())
+        except OSError:  # gone in between: the root is pinned, its mounts unknown
+            mounts = ()
+        return Root(fd, mounts)
 
     def release(self, alive: Callable[[int], bool]) -> None:
         """Unpins the roots of cgroups that no longer exist."""
-        for cgroup_id in [c for c in self._fds if not alive(c)]:
-            os.close(self._fds.pop(cgroup_id))
+        with self._lock:
+            for cgroup_id in [c for c in self._roots if not alive(c)]:
+                os.close(self._roots.pop(cgroup_id).fd)
 
     def close(self) -> None:
         self.release(lambda _: False)

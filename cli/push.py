@@ -13,10 +13,13 @@ from typing import Any
 
 import grpc
 
+from common.file_types import REPORT_SECTIONS, UNKNOWN
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
+# The report's lists and what their paths are; the original sidecar's reports have ``files`` only.
+SECTIONS = {"files": UNKNOWN, **{name: code for code, name in REPORT_SECTIONS.items()}}
 
 
 class ReportError(ValueError):
@@ -60,12 +63,15 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
             raise ReportError(f"{where} ({name}): no image_digest; pass --image-digest for reports of the "
                               "original sidecar")
         files = []
-        for j, path in enumerate(_expect(c.get("files"), list, f"{where}.files")):
-            raw = os.fsencode(_expect(path, str, f"{where}.files[{j}]"))
-            if not raw.startswith(b"/") or len(raw) >= 4096 or b"\0" in raw:
-                raise ReportError(f"{where}.files[{j}]: not an absolute path under PATH_MAX: {path[:100]!r}")
-            files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
-                                       last_seen_unix_ns=updated))
+        _expect(c.get("files"), list, f"{where}.files")
+        for section, type_ in SECTIONS.items():
+            for j, path in enumerate(_expect(c.get(section, []), list, f"{where}.{section}")):
+                raw = os.fsencode(_expect(path, str, f"{where}.{section}[{j}]"))
+                if not raw.startswith(b"/") or len(raw) >= 4096 or b"\0" in raw:
+                    raise ReportError(f"{where}.{section}[{j}]: not an absolute path under PATH_MAX: "
+                                      f"{path[:100]!r}")
+                files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
+                                           last_seen_unix_ns=updated, type=type_))
         containers.append(pb.ContainerFiles(
             container=pb.Container(
                 node=node,

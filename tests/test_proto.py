@@ -25,3 +25,14 @@ def test_generated_stubs_match_protos(tmp_path: Path) -> None:
     )
     for rel in STUBS:
         assert (copy / rel).read_bytes() == (REPO / rel).read_bytes(), f"{rel} drifted: run make proto"
+
+
+def test_file_types_agree_across_layers() -> None:
+    """snoop.v1.FileType, the agent's FileType and the collector's names: one set of values."""
+    from agent.events import FileType
+    from common.file_types import NAMES
+    from snoop.v1 import snoop_pb2 as pb
+
+    wire = {v.number: v.name.removeprefix("FILE_TYPE_") for v in pb.FileType.DESCRIPTOR.values}
+    assert {t.value: t.name for t in FileType} == {**wire, 0: "UNKNOWN"}
+    assert {i: n.upper() for i, n in enumerate(NAMES)} == {**wire, 0: "UNKNOWN"}

@@ -38,7 +38,9 @@
 // Added to READ for opens with O_DIRECTORY: userspace learns which fd names which directory, so that
 // fchdir(fd) and openat(fd, …) of a process that is already gone still resolve. Never deduplicated.
 #define KIND_OPENDIR 256
-// Internal, never emitted: the process changed its root (pivot_root, chroot, setns into a mount ns).
+// The process changed its root into the container's (pivot_root, chroot, setns into a mount ns). Sent
+// once per process, without a path: the runtime's helper waits there for the start (runc's exec fifo),
+// so userspace can pin the container's root before an entrypoint that runs for a millisecond is gone.
 #define KIND_ENTER 512
 #define FILE_KINDS (KIND_READ | KIND_WRITE | KIND_EXEC | KIND_STAT | KIND_READLINK)
 #define CLONE_NEWNS_FLAG 0x00020000
@@ -263,9 +265,11 @@ static __always_inline int on_exit(long ret) {
     pending.delete(&tid);
     if (p.kind == KIND_ENTER) {
         u32 tgid = bpf_get_current_pid_tgid() >> 32;
-        if (ret == 0 && proc_state(tgid) < PROC_ENTERED)
-            set_proc_state(tgid, PROC_ENTERED);
-        return 0;
+        if (ret != 0 || proc_state(tgid) >= PROC_ENTERED)
+            return 0;
+        set_proc_state(tgid, PROC_ENTERED);
+        struct event *e = start_event(KIND_ENTER, 0);
+        return e ? submit(e, false) : 0;
     }
     if (ret < 0) {
         count(STAT_FAILED);

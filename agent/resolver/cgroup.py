@@ -60,10 +60,11 @@ class CgroupPaths:
             except OSError:
                 continue
 
-    def path_of(self, cgroup_id: int, pid: int) -> str | None:
-        """The path, or None when the cgroup is gone and was never seen."""
-        if cgroup_id in self._by_id:
-            return self._by_id[cgroup_id]
+    def learn(self, cgroup_id: int, pid: int) -> str | None:
+        """The path as ``pid`` (if it lives and is still in the cgroup) shows it; remembered."""
+        known = self._by_id.get(cgroup_id)
+        if known is not None:
+            return known
         path = self._from_pid(pid)
         try:
             if path is not None and self.cgroup_id(path) == cgroup_id:
@@ -71,8 +72,15 @@ class CgroupPaths:
                 return path
         except OSError:
             pass
-        self._walk()
-        return self._by_id.get(cgroup_id)
+        return None
+
+    def path_of(self, cgroup_id: int, pid: int) -> str | None:
+        """The path, or None when the cgroup is gone and was never seen."""
+        path = self.learn(cgroup_id, pid)
+        if path is None:
+            self._walk()
+            path = self._by_id.get(cgroup_id)
+        return path
 
     def pids(self, cgroup_id: int) -> list[int]:
         """The processes in a cgroup whose path is known; none when it is gone."""

@@ -63,6 +63,11 @@ class ContainerRegistry:
             self.runtime_errors += 1
             log.warning("CRI ListContainers failed: %s", exc)
 
+    def learn(self, cgroup_id: int, pid: int) -> None:
+        """Notes a new cgroup's path from a live process of it (cheap; safe from the ring reader)."""
+        if cgroup_id not in self._by_cgroup:
+            self._cgroups.learn(cgroup_id, pid)
+
     def lookup(self, cgroup_id: int, pid: int) -> ContainerRef | Verdict:
         known = self._by_cgroup.get(cgroup_id)
         if known is not None:

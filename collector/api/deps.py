@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from collector.api.render import kind_bits
+from collector.api.render import Format, kind_bits
 from collector.reports.images import FileFilter
+from common.file_types import KEEP, type_codes
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -25,11 +26,14 @@ Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; 
 Offset = Annotated[int, Query(ge=0)]
 
 
-def file_filter(prefix: str | None, kind: list[str] | None, since: str | None) -> FileFilter:
-    """Query parameters -> FileFilter; bad values are a 422 that names them."""
+def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
+                type_: list[str] | None = None, format: Format = Format.json) -> FileFilter:  # noqa: A002
+    """Query parameters -> FileFilter; bad values are a 422 that names them. A keep-list (``text``)
+    lists files and links only, unless ``type`` asks otherwise."""
     try:
         bits = kind_bits(kind or [])
         since_ns = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() * 1e9) if since else 0
+        types = type_codes(type_) if type_ else KEEP if format is Format.text else ()
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns)
+    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns, types=types)

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse, Response
 
+from common.file_types import NAMES as TYPE_NAMES
+
 KIND_NAMES = ("read", "write", "exec", "stat", "readlink")
 
 
@@ -69,10 +71,11 @@ def kind_bits(names: Iterable[str]) -> int:
 
 
 def file_json(row: tuple) -> dict[str, Any]:
-    """One (path, containers, kinds, first_seen_ns, last_seen_ns) row of a file list."""
-    path, containers, kinds, first_ns, last_ns = row
+    """One (path, containers, kinds, first_seen_ns, last_seen_ns, file_type) row of a file list."""
+    path, containers, kinds, first_ns, last_ns, file_type = row
     return {
         "path": os.fsdecode(path),
+        "type": TYPE_NAMES[file_type],
         "containers": containers,
         "kinds": _KIND_LISTS[kinds & 31],
         "first_seen": iso(first_ns),
@@ -105,7 +108,7 @@ def file_list_response(rows: list[tuple], format: Format) -> Response:  # noqa: 
     if format is Format.text:
         return keep_list(r[0] for r in rows)
     return csv_response(
-        ["path", "containers", "kinds", "first_seen", "last_seen"],
-        ([os.fsdecode(path), n, "|".join(_KIND_LISTS[kinds & 31]), iso(first), iso(last)]
-         for path, n, kinds, first, last in rows),
+        ["path", "containers", "kinds", "first_seen", "last_seen", "type"],
+        ([os.fsdecode(path), n, "|".join(_KIND_LISTS[kinds & 31]), iso(first), iso(last), TYPE_NAMES[t]]
+         for path, n, kinds, first, last, t in rows),
     )

@@ -24,7 +24,7 @@ def containers_from_batch(batch: pb.Batch) -> list[ContainerIn]:
             started_at_ns=c.container.started_at_unix_ns,
             total_events=c.total_events,
             dropped_events=batch.dropped_events,
-            files=tuple(FileIn(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns) for f in c.files),
+            files=tuple(FileIn(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns, f.type) for f in c.files),
         )
         for c in batch.containers
     ]

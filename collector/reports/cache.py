@@ -26,8 +26,8 @@ T = TypeVar("T")
 def fingerprint(session: Session, image_id: int) -> tuple:
     f = ImageFile
     return tuple(session.execute(
-        select(func.count(), func.sum(f.containers), func.sum(f.kinds), func.min(f.first_seen_ns),
-               func.max(f.last_seen_ns)).where(f.image_id == image_id)
+        select(func.count(), func.sum(f.containers), func.sum(f.kinds), func.sum(f.file_type),
+               func.min(f.first_seen_ns), func.max(f.last_seen_ns)).where(f.image_id == image_id)
     ).one())
 
 

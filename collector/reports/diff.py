@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from collector.reports.images import fetch_all, sorted_rows
 from collector.storage.models import Image, ImageFile, Path
+from common.file_types import KEEP
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class Diff:
 
 
 def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
-    return select(ImageFile.path_id).where(ImageFile.image_id == image.id)
+    """What a keep-list of the image would list: directories and runtime mounts are no change to it."""
+    return select(ImageFile.path_id).where(ImageFile.image_id == image.id, ImageFile.file_type.in_(KEEP))
 
 
 def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001

@@ -15,6 +15,7 @@ class FileFilter:
     prefix: bytes | None = None
     kinds: int = 0          # files with any of these kinds; 0 = all
     since_ns: int = 0       # files last seen at or after
+    types: tuple[int, ...] = ()  # common.file_types codes; () = all
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,18 @@ def filtered(q: Select, f: FileFilter) -> Select:
         q = q.where(ImageFile.kinds.op("&")(f.kinds) != 0)
     if f.since_ns:
         q = q.where(ImageFile.last_seen_ns >= f.since_ns)
+    if f.types:
+        q = q.where(ImageFile.file_type.in_(f.types))
     return q
 
 
 def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
     """All the image's files that pass ``f``, sorted by path, as plain tuples (path, containers, kinds,
-    first_seen_ns, last_seen_ns): a merged report may hold 100,000 rows, and objects per row would cost
-    as much as the query. Sorted in Python: both databases sort 100,000 byte strings slower."""
+    first_seen_ns, last_seen_ns, file_type): a merged report may hold 100,000 rows, and objects per row
+    would cost as much as the query. Sorted in Python: both databases sort 100,000 byte strings slower."""
     base = filtered(
-        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns)
+        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
+               ImageFile.file_type)
         .join(Path, Path.id == ImageFile.path_id)
         .where(ImageFile.image_id == image.id),
         f,

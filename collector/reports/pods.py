@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
+from common.file_types import REPORT_SECTIONS as SECTIONS
 
 
 def pod_report(session: Session, namespace: str, pod: str) -> dict[str, Any] | None:
@@ -22,10 +23,13 @@ def pod_report(session: Session, namespace: str, pod: str) -> dict[str, Any] | N
         return None
     containers = []
     for instance, digest in instances:
-        files = session.scalars(
-            select(Path.path).join(InstanceFile, InstanceFile.path_id == Path.id)
+        listed: dict[str, list[str]] = {"files": [], **{name: [] for name in SECTIONS.values()}}
+        for path, file_type in session.execute(
+            select(Path.path, InstanceFile.file_type).join(InstanceFile, InstanceFile.path_id == Path.id)
             .where(InstanceFile.instance_id == instance.id).order_by(Path.path)
-        ).all()
+        ):
+            listed[SECTIONS.get(file_type, "files")].append(os.fsdecode(path))
+        files = listed["files"]
         containers.append({
             "name": instance.name,
             "container_id": instance.container_id,
@@ -33,9 +37,10 @@ def pod_report(session: Session, namespace: str, pod: str) -> dict[str, Any] | N
             "image_digest": digest,
             "cgroup_id": instance.cgroup_id,
             "cgroup_path": instance.cgroup_path,
-            "files": [os.fsdecode(p) for p in files],
+            "files": files,
             "total_events": instance.total_events,
             "unique_files": len(files),
+            **{name: listed[name] for name in SECTIONS.values()},
         })
     first = min(i.first_seen_ns for i, _ in instances)
     last = max(i.last_seen_ns for i, _ in instances)

@@ -55,7 +55,7 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter) -
     ci, inf = ContainerInstance, InstanceFile
     q = (
         select(Path.path, func.count(distinct(inf.instance_id)), kinds_union(inf.kinds),
-               func.min(inf.first_seen_ns), func.max(inf.last_seen_ns))
+               func.min(inf.first_seen_ns), func.max(inf.last_seen_ns), func.max(inf.file_type))
         .join(inf, inf.path_id == Path.id)
         .join(ci, ci.id == inf.instance_id)
         .where(ci.namespace == namespace, ci.workload_name == name)
@@ -68,6 +68,8 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter) -
         q = q.having(func.max(inf.last_seen_ns) >= f.since_ns)
     if f.kinds:
         q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
+    if f.types:
+        q = q.having(func.max(inf.file_type).in_(f.types))
     return sorted_rows(fetch_all(session, q))
 
 

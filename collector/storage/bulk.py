@@ -12,8 +12,8 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-# (path_id, kinds, first_seen_ns, last_seen_ns)
-FileRow = tuple[int, int, int, int]
+# (path_id, kinds, first_seen_ns, last_seen_ns, file_type)
+FileRow = tuple[int, int, int, int, int]
 
 
 class Bulk(Protocol):
@@ -22,8 +22,8 @@ class Bulk(Protocol):
 
     def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
         """Adds the instance's files that are new to it and counts each of them once more in the
-        image's merge; a known file used in a new way widens its kinds in both. Returns how many
-        files were new: 0 for a replayed batch."""
+        image's merge; a known file used in a new way widens its kinds in both (and a better-known
+        type replaces a lesser one). Returns how many files were new: 0 for a replayed batch."""
 
 
 CHUNK = 900  # under SQLite's 999-variable floor of old builds
@@ -41,38 +41,43 @@ class SqliteBulk:
         return ids
 
     def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
-        existing: dict[int, int] = {}
+        existing: dict[int, tuple[int, int]] = {}
         for i in range(0, len(rows), CHUNK):
             chunk = tuple(r[0] for r in rows[i : i + CHUNK])
             marks = ",".join("?" * len(chunk))
-            existing.update(conn.exec_driver_sql(
-                f"SELECT path_id, kinds FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
-                (instance_id, *chunk)).all())
+            existing.update((p, (k, t)) for p, k, t in conn.exec_driver_sql(
+                f"SELECT path_id, kinds, file_type FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
+                (instance_id, *chunk)))
         new = [r for r in rows if r[0] not in existing]
         if not new:
             return self._widen(conn, instance_id, image_id, rows, existing)
         conn.exec_driver_sql(
-            "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns) "
-            "VALUES (?, ?, ?, ?, ?)", [(instance_id, *r) for r in new])
+            "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type) "
+            "VALUES (?, ?, ?, ?, ?, ?)", [(instance_id, *r) for r in new])
         conn.exec_driver_sql(
-            "INSERT INTO image_files (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns) "
-            "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
+            "INSERT INTO image_files (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns, "
+            "file_type) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
             "containers = containers + 1, kinds = kinds | excluded.kinds, "
             "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-            "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
+            "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
+            "file_type = max(file_type, excluded.file_type)",
             [(image_id, *r) for r in new])
         return self._widen(conn, instance_id, image_id, rows, existing) + len(new)
 
     @staticmethod
     def _widen(conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow],
-               existing: dict[int, int]) -> int:
-        """Known files used in a new way get the new kinds (rare: one statement per file). Returns 0."""
-        grown = [(r[1], r[0]) for r in rows if r[0] in existing and r[1] | existing[r[0]] != existing[r[0]]]
+               existing: dict[int, tuple[int, int]]) -> int:
+        """Known files used in a new way get the new kinds and type (rare: one statement per file).
+        Returns 0."""
+        grown = [(r[1], r[4], r[0]) for r in rows if r[0] in existing
+                 and (r[1] | existing[r[0]][0] != existing[r[0]][0] or r[4] > existing[r[0]][1])]
         if grown:
-            conn.exec_driver_sql("UPDATE instance_files SET kinds = kinds | ? WHERE instance_id = ? AND path_id = ?",
-                                 [(k, instance_id, p) for k, p in grown])
-            conn.exec_driver_sql("UPDATE image_files SET kinds = kinds | ? WHERE image_id = ? AND path_id = ?",
-                                 [(k, image_id, p) for k, p in grown])
+            conn.exec_driver_sql("UPDATE instance_files SET kinds = kinds | ?, file_type = max(file_type, ?) "
+                                 "WHERE instance_id = ? AND path_id = ?",
+                                 [(k, t, instance_id, p) for k, t, p in grown])
+            conn.exec_driver_sql("UPDATE image_files SET kinds = kinds | ?, file_type = max(file_type, ?) "
+                                 "WHERE image_id = ? AND path_id = ?",
+                                 [(k, t, image_id, p) for k, t, p in grown])
         return 0
 
 
@@ -106,39 +111,41 @@ class PostgresBulk:
         return ids
 
     @staticmethod
-    def _columns(rows: Sequence[FileRow]) -> tuple[list[int], list[int], list[int], list[int]]:
+    def _columns(rows: Sequence[FileRow]) -> tuple[list[int], ...]:
         ordered = sorted(rows)
-        return ([r[0] for r in ordered], [r[1] for r in ordered], [r[2] for r in ordered],
-                [r[3] for r in ordered])
+        return tuple([r[i] for r in ordered] for i in range(5))
 
     def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
         columns = self._columns(rows)
         # One statement: the rows the instance did not have yet flow from its INSERT into the merge.
         (new,), = self._run(conn, """
             WITH added AS (
-                INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns)
-                SELECT %s, * FROM unnest(%b::bigint[], %b::int[], %b::bigint[], %b::bigint[])
+                INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type)
+                SELECT %s, * FROM unnest(%b::bigint[], %b::int[], %b::bigint[], %b::bigint[], %b::smallint[])
                 ON CONFLICT (instance_id, path_id) DO NOTHING
-                RETURNING path_id, kinds, first_seen_ns, last_seen_ns),
+                RETURNING path_id, kinds, first_seen_ns, last_seen_ns, file_type),
             merged AS (
-                INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns)
-                SELECT %s, path_id, 1, kinds, first_seen_ns, last_seen_ns FROM added ORDER BY path_id
+                INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns,
+                                              file_type)
+                SELECT %s, path_id, 1, kinds, first_seen_ns, last_seen_ns, file_type FROM added ORDER BY path_id
                 ON CONFLICT (image_id, path_id) DO UPDATE SET containers = f.containers + 1,
                     kinds = f.kinds | excluded.kinds,
                     first_seen_ns = LEAST(f.first_seen_ns, excluded.first_seen_ns),
-                    last_seen_ns = GREATEST(f.last_seen_ns, excluded.last_seen_ns)
+                    last_seen_ns = GREATEST(f.last_seen_ns, excluded.last_seen_ns),
+                    file_type = GREATEST(f.file_type, excluded.file_type)
                 RETURNING 1)
             SELECT count(*) FROM merged""", (instance_id, *columns, image_id))
-        if new < len(rows):  # a replay, or known files: widen kinds where they grew
+        if new < len(rows):  # a replay, or known files: widen kinds and types where they grew
             self._run(conn, """
                 WITH grown AS (
-                    UPDATE instance_files i SET kinds = i.kinds | u.k
-                    FROM unnest(%b::bigint[], %b::int[]) AS u(p, k)
-                    WHERE i.instance_id = %s AND i.path_id = u.p AND i.kinds | u.k <> i.kinds
-                    RETURNING i.path_id, i.kinds)
-                UPDATE image_files f SET kinds = f.kinds | grown.kinds
+                    UPDATE instance_files i SET kinds = i.kinds | u.k, file_type = GREATEST(i.file_type, u.t)
+                    FROM unnest(%b::bigint[], %b::int[], %b::smallint[]) AS u(p, k, t)
+                    WHERE i.instance_id = %s AND i.path_id = u.p AND (i.kinds | u.k <> i.kinds OR u.t > i.file_type)
+                    RETURNING i.path_id, i.kinds, i.file_type)
+                UPDATE image_files f SET kinds = f.kinds | grown.kinds,
+                    file_type = GREATEST(f.file_type, grown.file_type)
                 FROM grown WHERE f.image_id = %s AND f.path_id = grown.path_id""",
-                (columns[0], columns[1], instance_id, image_id))
+                (columns[0], columns[1], columns[4], instance_id, image_id))
         return new
 
 

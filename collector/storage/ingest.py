@@ -19,6 +19,7 @@ from collector.storage.upsert import greatest, insert_for
 from common.workload import workload_of
 
 PATH_MAX = 4096
+FILE_TYPES = range(5)  # snoop.v1.FileType
 INT64_MAX = 2**63 - 1
 # Column widths (collector/storage/models.py): longer values are refused here, never by the database.
 TEXT_LIMITS = {"node": 253, "container_id": 128, "name": 253, "namespace": 253, "pod": 253, "pod_uid": 64,
@@ -36,6 +37,7 @@ class FileIn:
     kinds: int
     first_seen_ns: int
     last_seen_ns: int
+    file_type: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ def validate(c: ContainerIn) -> None:
             raise InvalidBatch(f"{where}: path {f.path[:100]!r}… is longer than PATH_MAX or holds NUL")
         if f.kinds <= 0 or f.kinds >= 32:
             raise InvalidBatch(f"{where}: path {f.path[:100]!r} has invalid access kinds {f.kinds}")
+        if f.file_type not in FILE_TYPES:
+            raise InvalidBatch(f"{where}: path {f.path[:100]!r} has an unknown file type {f.file_type}")
         if not (0 <= f.first_seen_ns <= INT64_MAX and 0 <= f.last_seen_ns <= INT64_MAX):
             raise InvalidBatch(f"{where}: path {f.path[:100]!r} has times out of range")
 
@@ -154,10 +158,11 @@ def _merge_files(
         seen = merged.get(f.path)
         merged[f.path] = f if seen is None else FileIn(
             f.path, seen.kinds | f.kinds, min(seen.first_seen_ns, f.first_seen_ns),
-            max(seen.last_seen_ns, f.last_seen_ns),
+            max(seen.last_seen_ns, f.last_seen_ns), max(seen.file_type, f.file_type),
         )
     ids = _path_ids(session, merged, known, learned)
-    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns) for pid, f in zip(ids, merged.values(), strict=True)]
+    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type)
+            for pid, f in zip(ids, merged.values(), strict=True)]
     conn = session.connection()
     return bulk_for(conn).add_files(conn, instance_id, image_id, rows)
 

@@ -7,7 +7,7 @@ instances that touched the file, so a merged report is one indexed read, not a G
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,6 +87,7 @@ class InstanceFile(Base):
     kinds: Mapped[int] = mapped_column(Integer)
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # snoop.v1.FileType
 
 
 class ImageFile(Base):
@@ -98,3 +99,4 @@ class ImageFile(Base):
     kinds: Mapped[int] = mapped_column(Integer)
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
+    file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.paths import excluded, join, normalise, resolve_in_root, rewrite_proc_self
+from agent.events import FileType
+from agent.paths import excluded, file_type, join, mount_points, normalise, resolve_in_root, rewrite_proc_self
+from agent.pipeline import typed
+from agent.roots import Root
 
 
 @pytest.mark.parametrize(
@@ -95,3 +98,28 @@ def test_excluded_prefixes() -> None:
     assert excluded(b"/etc/hosts", prefixes)
     assert not excluded(b"/etc/hostsfile", prefixes)
     assert not excluded(b"/processes", prefixes)
+
+
+def test_file_types_in_the_root(root: int) -> None:
+    assert file_type(root, b"/") is FileType.DIR
+    assert file_type(root, b"/usr/lib") is FileType.DIR
+    assert file_type(root, b"/bin/busybox") is FileType.FILE
+    assert file_type(root, b"/bin/sh") is FileType.SYMLINK  # a link is not followed
+    assert file_type(root, b"/gone") is FileType.UNKNOWN
+    assert file_type(None, b"/bin/busybox") is FileType.UNKNOWN
+
+
+def test_mount_points_of_a_mountinfo() -> None:
+    info = (b"1 0 0:1 / / rw - overlay overlay rw\n"
+            b"2 1 0:2 / /proc rw - proc proc rw\n"
+            b"3 1 8:1 /var/lib/x/hosts /etc/hosts rw - ext4 /dev/sda1 rw\n"
+            b"4 1 8:1 /v /data\\040dir rw - ext4 /dev/sda1 rw\n")
+    assert mount_points(info) == (b"/proc", b"/etc/hosts", b"/data dir")
+
+
+def test_what_lies_on_a_runtime_mount_is_the_runtimes(root: int) -> None:
+    on_mounts = Root(root, (b"/etc/real",))
+    assert typed(on_mounts, b"/etc/alt/resolv.conf") == [(b"/etc/alt", FileType.SYMLINK),
+                                                         (b"/etc/real/resolv.conf", FileType.RUNTIME)]
+    assert typed(on_mounts, b"/bin/sh") == [(b"/bin/sh", FileType.SYMLINK), (b"/bin/busybox", FileType.FILE)]
+    assert typed(None, b"/bin/sh") == [(b"/bin/sh", FileType.UNKNOWN)]

@@ -17,7 +17,7 @@ def merged(session: Session, digest: str) -> dict[bytes, tuple[int, int]]:
     image = find_image(session, digest)
     assert image is not None
     rows = image_files(session, image, FileFilter())
-    return {path: (n, kinds) for path, n, kinds, _, _ in rows}
+    return {path: (n, kinds) for path, n, kinds, *_ in rows}
 
 
 def test_replayed_batch_changes_nothing(sessions: sessionmaker[Session]) -> None:

@@ -90,5 +90,9 @@ def test_exited_container_keeps_its_files_in_the_standalone_report(probe_run: di
     assert container["image_digest"] == probe_run["image"].digest
     assert container["unique_files"] == len(container["files"])
     assert container["total_events"] >= container["unique_files"]
-    assert set(probe_run["files"]) <= set(container["files"])
+    kept = {p for p, f in probe_run["files"].items() if f["type"] not in ("dir", "runtime")}
+    dirs = {p for p, f in probe_run["files"].items() if f["type"] == "dir"}
+    assert kept <= set(container["files"]) and dirs <= set(container["directories"])
+    assert not dirs & set(container["files"])
+    assert "/app/dir" in container["directories"]  # opened with O_DIRECTORY: listed, never kept as a file
     assert report["dropped_events"] == 0

@@ -40,6 +40,7 @@ def files_of_image(
     request: Request,
     prefix: str | None = None,
     kind: Annotated[list[str] | None, Query()] = None,
+    type: Annotated[list[str] | None, Query(description="file, dir, symlink, runtime, unknown")] = None,  # noqa: A002
     since: str | None = None,
     format: Format = Format.json,  # noqa: A002 - the public query parameter's name
     limit: Limit = None,
@@ -49,7 +50,7 @@ def files_of_image(
     image = find_image(session, digest)
     if image is None:
         raise HTTPException(404, f"no image with digest or reference {digest!r}")
-    wanted = file_filter(prefix, kind, since)
+    wanted = file_filter(prefix, kind, since, type, format)
     cache: ReportCache = request.app.state.report_cache
     stamp = fingerprint(session, image.id)
     if format is Format.text and limit is None and not offset:  # the keep-list needs the paths only

@@ -35,6 +35,7 @@ def files_of_workload(
     session: SessionDep,
     prefix: str | None = None,
     kind: Annotated[list[str] | None, Query()] = None,
+    type: Annotated[list[str] | None, Query(description="file, dir, symlink, runtime, unknown")] = None,  # noqa: A002
     since: str | None = None,
     format: Format = Format.json,  # noqa: A002
     limit: Limit = None,
@@ -42,7 +43,7 @@ def files_of_workload(
 ) -> Response:
     if not workload_exists(session, namespace, name):
         raise HTTPException(404, f"no workload {namespace}/{name}")
-    rows = workload_files(session, namespace, name, file_filter(prefix, kind, since))
+    rows = workload_files(session, namespace, name, file_filter(prefix, kind, since, type, format))
     page = rows[offset : None if limit is None else offset + limit]
     if format is not Format.json:
         return file_list_response(page, format)

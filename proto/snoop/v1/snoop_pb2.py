@@ -24,25 +24,27 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14snoop/v1/snoop.proto\x12\x08snoop.v1\"\xaa\x02\n\tContainer\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x04 \x01(\t\x12\x15\n\rpod_namespace\x18\x05 \x01(\t\x12\x0f\n\x07pod_uid\x18\x06 \x01(\t\x12\x17\n\x0fimage_reference\x18\x07 \x01(\t\x12\x14\n\x0cimage_digest\x18\x08 \x01(\t\x12\x10\n\x08image_id\x18\t \x01(\t\x12\x11\n\tcgroup_id\x18\n \x01(\x04\x12\x13\n\x0b\x63group_path\x18\x0b \x01(\t\x12\x15\n\rworkload_kind\x18\x0c \x01(\t\x12\x15\n\rworkload_name\x18\r \x01(\t\x12\x1a\n\x12started_at_unix_ns\x18\x0e \x01(\x03\"`\n\nFileAccess\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12\r\n\x05kinds\x18\x02 \x01(\r\x12\x1a\n\x12\x66irst_seen_unix_ns\x18\x03 \x01(\x03\x12\x19\n\x11last_seen_unix_ns\x18\x04 \x01(\x03\"s\n\x0e\x43ontainerFiles\x12&\n\tcontainer\x18\x01 \x01(\x0b\x32\x13.snoop.v1.Container\x12#\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x14.snoop.v1.FileAccess\x12\x14\n\x0ctotal_events\x18\x03 \x01(\x04\"l\n\x05\x42\x61tch\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12,\n\ncontainers\x18\x03 \x03(\x0b\x32\x18.snoop.v1.ContainerFiles\x12\x16\n\x0e\x64ropped_events\x18\x04 \x01(\x04\"9\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x16\n\x0e\x66iles_accepted\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t*\x9c\x01\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_READ\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_KIND_WRITE\x10\x02\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_EXEC\x10\x04\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_STAT\x10\x08\x12\x18\n\x14\x41\x43\x43\x45SS_KIND_READLINK\x10\x10\x32\x36\n\x06Ingest\x12,\n\x06Stream\x12\x0f.snoop.v1.Batch\x1a\r.snoop.v1.Ack(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14snoop/v1/snoop.proto\x12\x08snoop.v1\"\xaa\x02\n\tContainer\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x04 \x01(\t\x12\x15\n\rpod_namespace\x18\x05 \x01(\t\x12\x0f\n\x07pod_uid\x18\x06 \x01(\t\x12\x17\n\x0fimage_reference\x18\x07 \x01(\t\x12\x14\n\x0cimage_digest\x18\x08 \x01(\t\x12\x10\n\x08image_id\x18\t \x01(\t\x12\x11\n\tcgroup_id\x18\n \x01(\x04\x12\x13\n\x0b\x63group_path\x18\x0b \x01(\t\x12\x15\n\rworkload_kind\x18\x0c \x01(\t\x12\x15\n\rworkload_name\x18\r \x01(\t\x12\x1a\n\x12started_at_unix_ns\x18\x0e \x01(\x03\"\x82\x01\n\nFileAccess\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12\r\n\x05kinds\x18\x02 \x01(\r\x12\x1a\n\x12\x66irst_seen_unix_ns\x18\x03 \x01(\x03\x12\x19\n\x11last_seen_unix_ns\x18\x04 \x01(\x03\x12 \n\x04type\x18\x05 \x01(\x0e\x32\x12.snoop.v1.FileType\"s\n\x0e\x43ontainerFiles\x12&\n\tcontainer\x18\x01 \x01(\x0b\x32\x13.snoop.v1.Container\x12#\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x14.snoop.v1.FileAccess\x12\x14\n\x0ctotal_events\x18\x03 \x01(\x04\"l\n\x05\x42\x61tch\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12,\n\ncontainers\x18\x03 \x03(\x0b\x32\x18.snoop.v1.ContainerFiles\x12\x16\n\x0e\x64ropped_events\x18\x04 \x01(\x04\"9\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x16\n\x0e\x66iles_accepted\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t*\x9c\x01\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_READ\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_KIND_WRITE\x10\x02\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_EXEC\x10\x04\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_STAT\x10\x08\x12\x18\n\x14\x41\x43\x43\x45SS_KIND_READLINK\x10\x10*z\n\x08\x46ileType\x12\x19\n\x15\x46ILE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ILE_TYPE_FILE\x10\x01\x12\x11\n\rFILE_TYPE_DIR\x10\x02\x12\x15\n\x11\x46ILE_TYPE_SYMLINK\x10\x03\x12\x15\n\x11\x46ILE_TYPE_RUNTIME\x10\x04\x32\x36\n\x06Ingest\x12,\n\x06Stream\x12\x0f.snoop.v1.Batch\x1a\r.snoop.v1.Ack(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'snoop.v1.snoop_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSKIND']._serialized_start=720
-  _globals['_ACCESSKIND']._serialized_end=876
+  _globals['_ACCESSKIND']._serialized_start=755
+  _globals['_ACCESSKIND']._serialized_end=911
+  _globals['_FILETYPE']._serialized_start=913
+  _globals['_FILETYPE']._serialized_end=1035
   _globals['_CONTAINER']._serialized_start=35
   _globals['_CONTAINER']._serialized_end=333
-  _globals['_FILEACCESS']._serialized_start=335
-  _globals['_FILEACCESS']._serialized_end=431
-  _globals['_CONTAINERFILES']._serialized_start=433
-  _globals['_CONTAINERFILES']._serialized_end=548
-  _globals['_BATCH']._serialized_start=550
-  _globals['_BATCH']._serialized_end=658
-  _globals['_ACK']._serialized_start=660
-  _globals['_ACK']._serialized_end=717
-  _globals['_INGEST']._serialized_start=878
-  _globals['_INGEST']._serialized_end=932
+  _globals['_FILEACCESS']._serialized_start=336
+  _globals['_FILEACCESS']._serialized_end=466
+  _globals['_CONTAINERFILES']._serialized_start=468
+  _globals['_CONTAINERFILES']._serialized_end=583
+  _globals['_BATCH']._serialized_start=585
+  _globals['_BATCH']._serialized_end=693
+  _globals['_ACK']._serialized_start=695
+  _globals['_ACK']._serialized_end=752
+  _globals['_INGEST']._serialized_start=1037
+  _globals['_INGEST']._serialized_end=1091
 # @@protoc_insertion_point(module_scope)

@@ -15,12 +15,25 @@ class AccessKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCESS_KIND_EXEC: _ClassVar[AccessKind]
     ACCESS_KIND_STAT: _ClassVar[AccessKind]
     ACCESS_KIND_READLINK: _ClassVar[AccessKind]
+
+class FileType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILE_TYPE_UNSPECIFIED: _ClassVar[FileType]
+    FILE_TYPE_FILE: _ClassVar[FileType]
+    FILE_TYPE_DIR: _ClassVar[FileType]
+    FILE_TYPE_SYMLINK: _ClassVar[FileType]
+    FILE_TYPE_RUNTIME: _ClassVar[FileType]
 ACCESS_KIND_UNSPECIFIED: AccessKind
 ACCESS_KIND_READ: AccessKind
 ACCESS_KIND_WRITE: AccessKind
 ACCESS_KIND_EXEC: AccessKind
 ACCESS_KIND_STAT: AccessKind
 ACCESS_KIND_READLINK: AccessKind
+FILE_TYPE_UNSPECIFIED: FileType
+FILE_TYPE_FILE: FileType
+FILE_TYPE_DIR: FileType
+FILE_TYPE_SYMLINK: FileType
+FILE_TYPE_RUNTIME: FileType
 
 class Container(_message.Message):
     __slots__ = ("node", "container_id", "name", "pod_name", "pod_namespace", "pod_uid", "image_reference", "image_digest", "image_id", "cgroup_id", "cgroup_path", "workload_kind", "workload_name", "started_at_unix_ns")
@@ -55,16 +68,18 @@ class Container(_message.Message):
     def __init__(self, node: _Optional[str] = ..., container_id: _Optional[str] = ..., name: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., pod_uid: _Optional[str] = ..., image_reference: _Optional[str] = ..., image_digest: _Optional[str] = ..., image_id: _Optional[str] = ..., cgroup_id: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., workload_kind: _Optional[str] = ..., workload_name: _Optional[str] = ..., started_at_unix_ns: _Optional[int] = ...) -> None: ...
 
 class FileAccess(_message.Message):
-    __slots__ = ("path", "kinds", "first_seen_unix_ns", "last_seen_unix_ns")
+    __slots__ = ("path", "kinds", "first_seen_unix_ns", "last_seen_unix_ns", "type")
     PATH_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEEN_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
     path: bytes
     kinds: int
     first_seen_unix_ns: int
     last_seen_unix_ns: int
-    def __init__(self, path: _Optional[bytes] = ..., kinds: _Optional[int] = ..., first_seen_unix_ns: _Optional[int] = ..., last_seen_unix_ns: _Optional[int] = ...) -> None: ...
+    type: FileType
+    def __init__(self, path: _Optional[bytes] = ..., kinds: _Optional[int] = ..., first_seen_unix_ns: _Optional[int] = ..., last_seen_unix_ns: _Optional[int] = ..., type: _Optional[_Union[FileType, str]] = ...) -> None: ...
 
 class ContainerFiles(_message.Message):
     __slots__ = ("container", "files", "total_events")
