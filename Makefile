@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SNOOP := $(VENV)/bin/snoop
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc busybox-static umoci \
+DEB_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc crun busybox-static umoci \
                 strace bpftrace postgresql gcc libc6-dev openssl
 
 .PHONY: all run test deps system venv proto check-proto bench lint clean

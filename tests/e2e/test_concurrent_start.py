@@ -9,6 +9,7 @@ image's own rootfs: nothing of the host, nothing of the runtime, and the entrypo
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import pytest
 
 from tests.conftest import require
 from tests.e2e.conftest import Stack
-from tests.harness.containerd import Containerd, Image, Pod
+from tests.harness.containerd import Containerd, Image, Pod, prepare_crun_cgroups
 from tests.harness.hostcopy import have_host_programs, python_strace_rootfs
 from tests.harness.images import busybox_rootfs
 
@@ -30,10 +31,12 @@ ROUNDS = 3
 RUNTIME_PROVIDED = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 
-def start_together(containerd: Containerd, image: Image, command: list[str], prefix: str) -> list[Pod]:
+def start_together(containerd: Containerd, image: Image, command: list[str], prefix: str,
+                   runtime: str = "") -> list[Pod]:
     with ThreadPoolExecutor(PODS) as pool:
         return list(pool.map(
-            lambda i: containerd.run_pod(f"{prefix}-{i}", {"app": (image, command)}, namespace="together"),
+            lambda i: containerd.run_pod(f"{prefix}-{i}", {"app": (image, command)}, namespace="together",
+                                         runtime_handler=runtime),
             range(PODS)))
 
 
@@ -72,8 +75,8 @@ def strays(rootfs: Path, report: dict) -> list[str]:
 
 
 def check_round(stack: Stack, containerd: Containerd, image: Image, rootfs: Path, command: list[str],
-                wanted: set[str], prefix: str) -> dict[str, dict]:
-    pods = start_together(containerd, image, command, prefix)
+                wanted: set[str], prefix: str, runtime: str = "") -> dict[str, dict]:
+    pods = start_together(containerd, image, command, prefix, runtime)
     try:
         reports = wait_reports(stack, pods, wanted)
         bad = {name: strays(rootfs, r) for name, r in reports.items() if strays(rootfs, r)}
@@ -122,3 +125,18 @@ def test_entrypoints_that_exit_at_once_still_resolve_in_their_root(
     image = containerd.import_image("together-true", rootfs=rootfs)
     check_round(stack, containerd, image, rootfs, ["/bin/true"], {"/bin/true", "/bin/busybox"},
                 f"tr-{uuid.uuid4().hex[:6]}")
+
+
+def test_another_oci_runtime_is_told_apart_the_same_way(
+    stack: Stack, containerd: Containerd, tmp_path: Path
+) -> None:
+    """crun (C, one process, its own names) hands over as runc does: a root change, then the exec."""
+    require(shutil.which("crun") is not None, "crun not installed")
+    problem = prepare_crun_cgroups()
+    require(problem is None, problem or "")
+    rootfs = busybox_rootfs(tmp_path / "rootfs")
+    (rootfs / "etc" / "crun.conf").write_text("x\n")
+    image = containerd.import_image("together-crun", rootfs=rootfs)
+    command = ["/bin/sh", "-c", "cat /etc/crun.conf /etc/hostname; sleep 1"]
+    check_round(stack, containerd, image, rootfs, command, {"/bin/sh", "/bin/busybox", "/etc/crun.conf"},
+                f"cr-{uuid.uuid4().hex[:6]}", runtime="crun")
