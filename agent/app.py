@@ -255,7 +255,6 @@ class Agent:
                     "report_write_errors": self.report_write_errors,
                     "batches_sent": s.sent if s else 0,
                     "batches_acked": s.acked if s else 0,
-                    "batches_rejected": s.rejected if s else 0,
                     "spool_dropped_files": s.dropped_files if s else 0,
                     "cri_errors": self.registry.runtime_errors,
                     "kube_api_errors": self.owners.errors if self.owners else 0,
@@ -268,6 +267,7 @@ class Agent:
                     "spool_files": s.spool_files if s else 0,
                     "collector_connected": 1 if s and s.connected else 0,
                 },
+                refused=dict(s.refused_files) if s else {},
             )
         )
 

@@ -33,3 +33,12 @@ class AgentConfig:
     kube_api: str | None = None           # API server URL for pod owners; None: guess from pod names
     kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
     kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+
+    def __post_init__(self) -> None:
+        """Half a TLS configuration would fail later with a traceback, or not at all: refuse it."""
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        for name in ("tls_ca", "tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")

@@ -35,7 +35,6 @@ COUNTERS = {
     "report_write_errors": "Report writes that failed",
     "batches_sent": "Batches sent to the collector (resends included)",
     "batches_acked": "Batches the collector acknowledged",
-    "batches_rejected": "Batches the collector refused as invalid",
     "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
     "cri_errors": "Failed CRI calls",
     "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
@@ -46,7 +45,7 @@ GAUGES = {
     "containers": "Containers attributed on this node",
     "pending_events": "Events waiting for their container to appear in the CRI",
     "spool_files": "Files waiting for the collector's acknowledgement",
-    "collector_connected": "1 while the stream to the collector is up",
+    "collector_connected": "1 while the collector answers on the stream (its handshake was acknowledged)",
 }
 
 
@@ -55,6 +54,7 @@ class Snapshot:
     syscalls: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     gauges: dict[str, float] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> files the collector refused
 
 
 class AgentMetrics(Collector):
@@ -77,6 +77,11 @@ class AgentMetrics(Collector):
         for name, value in sorted(snap.syscalls.items()):
             events.add_metric([name], value)
         yield events
+        refused = CounterMetricFamily("snoop_files_refused", "Files the collector refused, by reason",
+                                      labels=["reason"])
+        for reason, files in sorted(snap.refused.items()):
+            refused.add_metric([reason], files)
+        yield refused
         for name, doc in COUNTERS.items():
             yield CounterMetricFamily(f"snoop_{name}", doc, value=snap.counters.get(name, 0))
         for name, doc in GAUGES.items():

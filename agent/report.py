@@ -16,6 +16,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from agent.dedup import ContainerFiles
 from agent.events import FileRecord
@@ -87,7 +88,14 @@ def write_atomic(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
+def report_file_name(namespace: str, pod: str) -> str:
+    """``<namespace>_<pod>.json``, whatever the runtime let through in the names: every byte outside
+    ``[A-Za-z0-9.-]`` (and so every ``/``) is %-escaped, so a name cannot leave the report directory."""
+    return "_".join(quote(name.encode("utf-8", "surrogateescape"), safe=".-")
+                    for name in (namespace, pod)).replace("..", "%2E.") + ".json"
+
+
 def write_reports(directory: Path, reports: list[dict[str, Any]]) -> None:
-    """One file per pod: ``<namespace>_<pod>.json``."""
+    """One file per pod, named by ``report_file_name``."""
     for report in reports:
-        write_atomic(directory / f"{report['namespace']}_{report['pod_name']}.json", report)
+        write_atomic(directory / report_file_name(report["namespace"], report["pod_name"]), report)

@@ -2,7 +2,11 @@
 
 Every batch stays in the spool until the collector acknowledges it; on reconnect the whole spool is
 sent again (the collector's upserts make that harmless). The spool is bounded in files: when the bound
-bites, the oldest batches go and ``dropped_files`` says how much was lost.
+bites, the oldest batches go and ``dropped_files`` says how much was lost. What the collector refuses
+(a path past PATH_MAX, a container it cannot store) is counted per reason in ``refused_files``.
+
+Each stream opens with an empty batch (seq 0): ``connected`` means the collector has answered on this
+stream, not merely that a TCP connection exists.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 
 import grpc
@@ -51,7 +55,7 @@ class Streamer:
         self.connected = False
         self.sent = 0
         self.acked = 0
-        self.rejected = 0
+        self.refused_files: Counter[str] = Counter()  # reason -> files
         self.dropped_files = 0
 
     @property
@@ -94,6 +98,7 @@ class Streamer:
         self._thread.join(timeout=5)
 
     def _requests(self, done: threading.Event) -> Iterator[pb.Batch]:
+        yield pb.Batch(agent_id=self._agent_id, seq=0)  # the handshake: its ack sets ``connected``
         sent_up_to = 0  # a new stream starts from the oldest unacknowledged batch
         while not done.is_set() and not self._stop.is_set():
             with self._cond:
@@ -107,15 +112,21 @@ class Streamer:
                 self.sent += 1
 
     def _ack(self, ack: pb.Ack) -> None:
+        self.connected = True
+        if ack.seq == 0:
+            return
         with self._cond:
             batch = self._spool.pop(ack.seq, None)
             if batch is not None:
                 self._spool_files -= _files_in(batch)
-            if ack.error:
-                self.rejected += 1
-                log.error("collector rejected batch %d: %s", ack.seq, ack.error)
-            else:
-                self.acked += 1
+            self.acked += 1
+            for r in ack.refused:
+                self.refused_files[r.reason] += r.files
+            if ack.refused:
+                first = ack.refused[0]
+                log.error("collector refused %d files of batch %d, e.g. %s of container %s: %s",
+                          sum(r.files for r in ack.refused), ack.seq, first.path[:100] or "all files",
+                          first.container_id, first.detail)
             self._cond.notify_all()
 
     def _run(self) -> None:
@@ -130,7 +141,6 @@ class Streamer:
             try:
                 stub = pb_grpc.IngestStub(channel)
                 responses = stub.Stream(self._requests(done), metadata=self._metadata)
-                self.connected = True
                 for ack in responses:
                     backoff = 0.5
                     self._ack(ack)

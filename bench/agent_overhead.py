@@ -244,12 +244,11 @@ def render(results: Results, args: argparse.Namespace) -> str:
               "`snoop_events_processed_total` (new files).",
               "",
               "Reading it: repeated accesses end in the kernel, so the agent's CPU stays at about 1% of one core "
-              "however fast the loop runs — this 2-CPU VM reaches ~370,000 open+stat calls per second inside a "
-              "container, not the 1M/s of a bigger machine, and the agent's CPU did not grow with the rate. "
-              "Against bpftrace counting the same syscalls' paths in a map, the agent costs the loop no more. "
-              "On the python start-ups the difference between modes is inside the rounds' spread (the VM's "
-              "noise): no overhead this benchmark can resolve. The agent's memory is BCC's embedded LLVM, "
-              "not its data."]
+              "however fast the loop runs, and did not grow with the rate. Each traced syscall costs one "
+              "lookup more than counting: the process's standing (runtime or container, decided at its "
+              "handover). Where the rounds' spreads of agent and bpftrace overlap, the difference between them "
+              "is the VM's noise, not something this benchmark can resolve. The agent's memory is BCC's "
+              "embedded LLVM, not its data."]
     return "\n".join(lines) + "\n"
 
 

@@ -8,10 +8,14 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.logs import configure
 from cli.options import add, duration, listen
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+    from collector.config import CollectorConfig
 
 EXAMPLES = """examples:
   snoop collector --db sqlite:///snoop.db             # REST on :8080, gRPC ingest on :50051
@@ -48,7 +52,7 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
     add(p, "--tls-cert", type=Path, default=None, help="client certificate for mTLS")
     add(p, "--tls-key", type=Path, default=None, help="client key for mTLS")
-    add(p, "--token", default=None, help="bearer token sent to the collector (pair it with TLS)")
+    add(p, "--token", default=None, secret=True, help="bearer token sent to the collector (pair it with TLS)")
     add(p, "--kube-api", default=None,
         help="Kubernetes API URL for pods' owners (e.g. https://kubernetes.default.svc); unset: guess from names")
     add(p, "--kube-token-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
@@ -61,7 +65,6 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_agent(args: argparse.Namespace) -> int:
     from agent.app import run_agent
-    from agent.config import AgentConfig
     from agent.tracer import TracerError, cflags, program_text, tracefs
 
     if args.ebpf:  # what would be compiled on this machine: needs no privileges
@@ -76,7 +79,22 @@ def _run_agent(args: argparse.Namespace) -> int:
     if not args.collector and not args.output:
         print("snoop agent: give --collector HOST:PORT, --output DIR, or both", file=sys.stderr)
         return 2
-    config = AgentConfig(
+    try:
+        config = agent_config(args)
+    except ValueError as exc:
+        print(f"snoop agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return run_agent(config)
+    except TracerError as exc:
+        print(f"snoop agent: {exc}", file=sys.stderr)
+        return 1
+
+
+def agent_config(args: argparse.Namespace) -> AgentConfig:
+    from agent.config import AgentConfig  # noqa: PLC0415 - the agent's imports only where it runs
+
+    return AgentConfig(
         node_name=args.node_name,
         cri_endpoint=args.cri_endpoint,
         collector=args.collector,
@@ -102,31 +120,41 @@ def _run_agent(args: argparse.Namespace) -> int:
         kube_token_file=args.kube_token_file,
         kube_ca_file=args.kube_ca_file,
     )
-    try:
-        return run_agent(config)
-    except TracerError as exc:
-        print(f"snoop agent: {exc}", file=sys.stderr)
-        return 1
 
 
 def _collector_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collector", help="receive agents' streams, store them, serve the REST API")
-    add(p, "--db", default="sqlite:///snoop.db",
-        help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB")
+    add(p, "--db", default="sqlite:///snoop.db", secret=True,
+        help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB (default sqlite:///snoop.db)")
     add(p, "--grpc-listen", type=listen, default=listen(":50051"), help="gRPC ingest address")
     add(p, "--http-listen", type=listen, default=listen(":8080"), help="REST address")
     add(p, "--tls-cert", type=Path, default=None, help="server certificate for the gRPC ingest")
     add(p, "--tls-key", type=Path, default=None, help="server key for the gRPC ingest")
     add(p, "--tls-client-ca", type=Path, default=None, help="require client certificates signed by this CA")
-    add(p, "--token", default=None, help="bearer token required on REST and gRPC")
+    add(p, "--token", default=None, secret=True, help="bearer token required on REST and gRPC")
+    add(p, "--max-streams", type=int, default=10_000,
+        help="concurrent agent streams (one per node) this replica serves; more wait and retry")
+    add(p, "--stream-idle-timeout", type=duration, default=300.0,
+        help="end an agent's stream after it sent nothing this long (it reconnects when it has news)")
+    add(p, "--db-workers", type=int, default=8, help="threads writing batches to the database")
     p.set_defaults(run=_run_collector)
 
 
 def _run_collector(args: argparse.Namespace) -> int:
     from collector.app import run_collector
-    from collector.config import CollectorConfig
 
-    config = CollectorConfig(
+    try:
+        config = collector_config(args)
+    except ValueError as exc:
+        print(f"snoop collector: {exc}", file=sys.stderr)
+        return 2
+    return run_collector(config)
+
+
+def collector_config(args: argparse.Namespace) -> CollectorConfig:
+    from collector.config import CollectorConfig  # noqa: PLC0415
+
+    return CollectorConfig(
         db_url=args.db,
         grpc_host=args.grpc_listen[0],
         grpc_port=args.grpc_listen[1],
@@ -136,8 +164,10 @@ def _run_collector(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         token=args.token,
+        max_streams=args.max_streams,
+        stream_idle_timeout_s=args.stream_idle_timeout,
+        db_workers=args.db_workers,
     )
-    return run_collector(config)
 
 
 def _push_parser(sub: argparse._SubParsersAction) -> None:
@@ -145,7 +175,7 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--collector", default="127.0.0.1:50051", help="HOST:PORT of the collector's gRPC ingest")
     add(p, "--node", default=None, help="node name for reports that carry none")
     add(p, "--image-digest", default=None, help="image digest for reports that carry none (original sidecar)")
-    add(p, "--token", default=None, help="bearer token, when the collector requires one")
+    add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
     p.set_defaults(run=_run_push)
 
@@ -159,7 +189,7 @@ def _run_push(args: argparse.Namespace) -> int:
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser, formats: list[str]) -> None:
         add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address")
-        add(p, "--token", default=None, help="bearer token, when the collector requires one")
+        add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
         p.add_argument("--format", choices=formats, default=formats[0], help="output format")
 
     p = sub.add_parser("images", help="list the images seen running")

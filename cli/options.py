@@ -31,8 +31,9 @@ def env_name(flag: str) -> str:
     return "SNOOP_" + flag.lstrip("-").upper().replace("-", "_")
 
 
-def add(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
-    """Adds ``flag`` whose default comes from its SNOOP_* variable when that is set."""
+def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False, **kwargs: Any) -> None:
+    """Adds ``flag`` whose default comes from its SNOOP_* variable when that is set. A ``secret``'s
+    value (a token, a database URL with its password) is never printed by ``--help``."""
     env = env_name(flag)
     if env in os.environ:
         raw = os.environ[env]
@@ -46,5 +47,9 @@ def add(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
                 parser.error(f"{env}={raw!r}: {exc}")
         kwargs.pop("required", None)
     help_text = kwargs.get("help", "")
-    kwargs["help"] = f"{help_text} [env {env}]" + (" (default: %(default)s)" if "default" in kwargs else "")
+    if secret:
+        shown = " (set)" if kwargs.get("default") else ""
+    else:
+        shown = " (default: %(default)s)" if "default" in kwargs else ""
+    kwargs["help"] = f"{help_text} [env {env}]{shown}"
     parser.add_argument(flag, **kwargs)

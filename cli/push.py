@@ -118,11 +118,11 @@ def push(collector: str, paths: list[Path], *, node: str | None, image_digest: s
             with grpc.insecure_channel(collector) as channel:
                 metadata = [("authorization", f"Bearer {token}")] if token else None
                 for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s, metadata=metadata):
-                    if ack.error:
-                        print(f"snoop push: {batches[ack.seq]}: refused: {ack.error}", file=sys.stderr)
+                    for r in ack.refused:
+                        what = os.fsdecode(r.path) if r.path else f"container {r.container_id} ({r.files} files)"
+                        print(f"snoop push: {batches[ack.seq]}: refused {what}: {r.detail}", file=sys.stderr)
                         failed = True
-                    else:
-                        print(f"{batches[ack.seq]}: {ack.files_accepted} new files")
+                    print(f"{batches[ack.seq]}: {ack.files_accepted} new files")
         except grpc.RpcError as exc:
             print(f"snoop push: collector {collector}: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1

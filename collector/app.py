@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from collector.api.render import SafeJSONResponse
 from collector.api.routes import diff, images, pods, workloads
@@ -19,6 +21,8 @@ from collector.metrics import CollectorMetrics
 from collector.reports.cache import ReportCache
 from collector.storage.db import make_engine, make_sessionmaker
 from collector.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
@@ -75,9 +79,25 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # any driver error means not ready
-            return SafeJSONResponse({"status": "database unreachable", "error": str(exc)}, status_code=503)
+        except Exception as exc:  # any driver error means not ready; its text (hosts, users) stays in the log
+            log.warning("readyz: database unreachable: %s", exc)
+            return SafeJSONResponse({"status": "database unreachable"}, status_code=503)
         return SafeJSONResponse({"status": "ready"})
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_down(_request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable: %s", exc)
+        return SafeJSONResponse({"detail": "database unavailable; retry later"}, status_code=503,
+                                headers={"Retry-After": "5"})
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """No name snoop stores holds NUL, and PostgreSQL refuses it in text: a 422, not a 500."""
+        raw = request.scope.get("raw_path", b"").lower() + b"?" + request.scope.get("query_string", b"").lower()
+        if b"%00" in raw or "\0" in request.scope["path"] or "\0" in str(request.query_params):
+            return SafeJSONResponse({"detail": "a NUL character in the request"}, status_code=422)
+        return await call_next(request)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

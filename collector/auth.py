@@ -32,22 +32,22 @@ def rest_guard(token: str) -> Callable[[Request, Callable[[Request], Awaitable[R
     return guard
 
 
-class TokenInterceptor(grpc.ServerInterceptor):
+class TokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without ``authorization: Bearer <token>``; the health service stays open."""
 
     def __init__(self, token: str) -> None:
         self._token = token
 
-        def deny(_request: Any, context: grpc.ServicerContext) -> None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        async def deny(_requests: Any, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
 
         self._deny = grpc.stream_stream_rpc_method_handler(deny)
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
-                          details: grpc.HandlerCallDetails) -> Any:
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
         if details.method.startswith("/grpc.health.v1.Health/"):
-            return continuation(details)
+            return await continuation(details)
         metadata = dict(details.invocation_metadata or ())
         if token_matches(metadata.get("authorization"), self._token):
-            return continuation(details)
+            return await continuation(details)
         return self._deny

@@ -17,6 +17,14 @@ class CollectorMetrics:
         self.ingest_errors = Counter(
             "snoop_ingest_errors", "Batches not stored", ["reason"], registry=self.registry
         )
+        self.files_refused = Counter(
+            "snoop_ingest_files_refused", "Files refused (alone, or with their container), by reason", ["reason"],
+            registry=self.registry,
+        )
+        self.streams_idle_closed = Counter(
+            "snoop_ingest_streams_idle_closed", "Agent streams ended after sending nothing for the idle timeout",
+            registry=self.registry,
+        )
         self.ingest_seconds = Histogram(
             "snoop_ingest_batch_seconds", "Time to commit one batch", registry=self.registry
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -23,7 +23,23 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; everything when omitted")]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**53)]
+INT64_NS_YEARS = (1970, 2262)  # what Unix nanoseconds in an int64 can hold
+
+
+def since_ns(since: str | None) -> int:
+    """An ISO 8601 time -> Unix ns; a 422 that says why for anything a database column cannot hold."""
+    if not since:
+        return 0
+    try:
+        when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {exc}") from exc
+    if not INT64_NS_YEARS[0] <= when.year < INT64_NS_YEARS[1]:
+        raise HTTPException(422, f"since: {since!r} is outside {INT64_NS_YEARS[0]}–{INT64_NS_YEARS[1] - 1}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int(when.timestamp() * 1e9))
 
 
 def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
@@ -32,8 +48,8 @@ def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
     lists files and links only, unless ``type`` asks otherwise."""
     try:
         bits = kind_bits(kind or [])
-        since_ns = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() * 1e9) if since else 0
         types = type_codes(type_) if type_ else KEEP if format is Format.text else ()
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns, types=types)
+    return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns(since),
+                      types=types)

@@ -1,20 +1,27 @@
-"""The Ingest gRPC service: thin; validation and writes live in collector.storage.ingest."""
+"""The Ingest gRPC service: thin; screening and writes live in collector.storage.ingest.
+
+Streams are coroutines; each batch's write runs on the database pool, so a stream costs nothing while
+its agent is quiet, and a quiet stream is ended after ``idle_timeout_s`` (the agent opens a new one).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 
 import grpc
+from google.protobuf.message import DecodeError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.ingest.convert import containers_from_batch
 from collector.metrics import CollectorMetrics
-from collector.storage.ingest import InvalidBatch, ingest
+from collector.storage.ingest import ContainerIn, Refusal, ingest, screen
 from collector.storage.known import KnownIds
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
@@ -30,16 +37,23 @@ def is_conflict(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in CONFLICTS
 
 
+def refusal_to_pb(r: Refusal) -> pb.Refusal:
+    return pb.Refusal(container_id=r.container_id, path=r.path, reason=r.reason, files=r.files, detail=r.detail)
+
+
 class IngestServicer(pb_grpc.IngestServicer):
-    def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics) -> None:
+    def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor, *,
+                 idle_timeout_s: float = 300.0) -> None:
         self._sessions = sessions
         self._metrics = metrics
+        self._writers = writers
+        self._idle_timeout = idle_timeout_s
         # SQLite has one writer: queue writers here rather than in SQLite's sleeping busy handler.
         bind = sessions.kw["bind"]
         self._write_lock = threading.Lock() if bind.dialect.name == "sqlite" else contextlib.nullcontext()
         self._known = KnownIds()
 
-    def _commit(self, containers: list) -> int:
+    def _commit(self, containers: list[ContainerIn]) -> int:
         for attempt in range(RETRIES):
             try:
                 with self._write_lock:
@@ -53,32 +67,56 @@ class IngestServicer(pb_grpc.IngestServicer):
                 self._metrics.ingest_errors.labels(reason="conflict-retried").inc()
         raise AssertionError("unreachable")
 
+    def _commit_each(self, containers: list[ContainerIn], refused: list[Refusal]) -> int:
+        """The database refused the batch's data: store container by container, refusing only those
+        it will not take."""
+        accepted = 0
+        for c in containers:
+            try:
+                accepted += self._commit([c])
+            except (DataError, IntegrityError) as exc:
+                log.error("container %s refused by the database: %s", c.container_id, exc.orig)
+                refused.append(Refusal(c.container_id, b"", "refused-by-database", len(c.files), str(exc.orig)))
+        return accepted
+
     def write(self, batch: pb.Batch) -> pb.Ack:
-        """Commits one batch. An invalid batch is refused with an Ack that names the problem; the
-        stream goes on. A database failure propagates: the agent keeps the batch and resends it."""
+        """Commits what can be stored of one batch and names what was refused. A database failure
+        propagates: the agent keeps the batch and resends it."""
         started = time.perf_counter()
+        containers, refused = screen(containers_from_batch(batch))
         try:
-            accepted = self._commit(containers_from_batch(batch))
-        except InvalidBatch as exc:
-            self._metrics.ingest_errors.labels(reason="invalid").inc()
-            log.warning("batch %d of %s refused: %s", batch.seq, batch.agent_id, exc)
-            return pb.Ack(seq=batch.seq, error=str(exc))
-        except (DataError, IntegrityError) as exc:  # the data, not the database: resending cannot help
-            self._metrics.ingest_errors.labels(reason="refused-by-database").inc()
-            log.error("batch %d of %s refused by the database: %s", batch.seq, batch.agent_id, exc.orig)
-            return pb.Ack(seq=batch.seq, error=f"refused by the database: {exc.orig}")
+            accepted = self._commit(containers)
+        except (DataError, IntegrityError):  # the data, not the database: resending cannot help
+            accepted = self._commit_each(containers, refused)
+        for r in refused:
+            self._metrics.files_refused.labels(reason=r.reason).inc(r.files)
+        if refused:
+            log.warning("batch %d of %s: %d refusals, first: %s %r: %s", batch.seq, batch.agent_id, len(refused),
+                        refused[0].container_id, refused[0].path[:100], refused[0].detail)
         self._metrics.ingest_batches.inc()
         self._metrics.ingest_rows.inc(accepted)
         self._metrics.ingest_seconds.observe(time.perf_counter() - started)
-        return pb.Ack(seq=batch.seq, files_accepted=accepted)
+        return pb.Ack(seq=batch.seq, files_accepted=accepted, refused=[refusal_to_pb(r) for r in refused])
 
-    def Stream(  # noqa: N802 - gRPC's naming
-        self, request_iterator: Iterator[pb.Batch], context: grpc.ServicerContext
-    ) -> Iterator[pb.Ack]:
-        for batch in request_iterator:
+    async def Stream(  # noqa: N802 - gRPC's naming
+        self, request_iterator: AsyncIterator[pb.Batch], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Ack]:
+        loop = asyncio.get_running_loop()
+        batches = aiter(request_iterator)
+        while True:
             try:
-                yield self.write(batch)
+                batch = await asyncio.wait_for(anext(batches), self._idle_timeout)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                self._metrics.streams_idle_closed.inc()
+                return  # the agent opens a new stream when it has something to send
+            except DecodeError as exc:
+                self._metrics.ingest_errors.labels(reason="undecodable").inc()
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"undecodable snoop.v1.Batch: {exc}")
+            try:
+                yield await loop.run_in_executor(self._writers, self.write, batch)
             except SQLAlchemyError as exc:
                 self._metrics.ingest_errors.labels(reason="database").inc()
                 log.error("database error on batch %d of %s: %s", batch.seq, batch.agent_id, exc)
-                context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable; resend")
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable; resend")

@@ -1,5 +1,8 @@
 """Writes one agent batch, idempotently: the same batch twice leaves the database as once.
 
+What breaks the contract is refused as narrowly as possible: a bad path alone, a container whose identity
+is unusable whole, never its neighbours in the batch (``screen``).
+
 Per container: upsert the image, its reference and the instance; intern the paths; insert the
 instance's new files; fold exactly those new files into the per-image merge (``image_files``).
 A replayed batch finds every file present, adds nothing and counts nothing twice.
@@ -8,7 +11,7 @@ A replayed batch finds every file present, adds nothing and counts nothing twice
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -27,8 +30,15 @@ TEXT_LIMITS = {"node": 253, "container_id": 128, "name": 253, "namespace": 253, 
                "workload_name": 253}
 
 
-class InvalidBatch(ValueError):
-    """The batch breaks the contract; it is refused whole and must not be retried."""
+@dataclass(frozen=True)
+class Refusal:
+    """What was not stored, and why; ``path`` empty: the whole container (``files`` of them)."""
+
+    container_id: str
+    path: bytes
+    reason: str
+    files: int
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -60,29 +70,59 @@ class ContainerIn:
     files: tuple[FileIn, ...]
 
 
-def validate(c: ContainerIn) -> None:
-    where = f"container {c.container_id or '?'} on node {c.node or '?'}"
+def container_problem(c: ContainerIn) -> tuple[str, str] | None:
+    """(reason, detail) when the container's identity cannot be stored: it is refused whole."""
     if not c.node or not c.container_id:
-        raise InvalidBatch(f"{where}: node and container_id are required")
+        return "missing-identity", "node and container_id are required"
     if not c.image_digest:
-        raise InvalidBatch(f"{where}: image_digest is required")
+        return "missing-image-digest", "image_digest is required"
     for field_name, limit in TEXT_LIMITS.items():
-        if len(getattr(c, field_name)) > limit:
-            raise InvalidBatch(f"{where}: {field_name} is longer than {limit} characters")
+        value = getattr(c, field_name)
+        if len(value) > limit:
+            return "field-too-long", f"{field_name} is longer than {limit} characters"
+        if "\0" in value:
+            return "nul-in-field", f"{field_name} holds a NUL character"
     for field_name in ("cgroup_id", "started_at_ns", "total_events", "dropped_events"):
         if not 0 <= getattr(c, field_name) <= INT64_MAX:
-            raise InvalidBatch(f"{where}: {field_name} is out of range")
-    for f in c.files:
-        if not f.path.startswith(b"/"):
-            raise InvalidBatch(f"{where}: path {f.path[:100]!r} is not absolute")
-        if len(f.path) >= PATH_MAX or b"\0" in f.path:
-            raise InvalidBatch(f"{where}: path {f.path[:100]!r}… is longer than PATH_MAX or holds NUL")
-        if f.kinds <= 0 or f.kinds >= 32:
-            raise InvalidBatch(f"{where}: path {f.path[:100]!r} has invalid access kinds {f.kinds}")
-        if f.file_type not in FILE_TYPES:
-            raise InvalidBatch(f"{where}: path {f.path[:100]!r} has an unknown file type {f.file_type}")
-        if not (0 <= f.first_seen_ns <= INT64_MAX and 0 <= f.last_seen_ns <= INT64_MAX):
-            raise InvalidBatch(f"{where}: path {f.path[:100]!r} has times out of range")
+            return "out-of-range", f"{field_name} is out of range"
+    return None
+
+
+def file_problem(f: FileIn) -> tuple[str, str] | None:
+    """(reason, detail) when one file cannot be stored: it alone is refused."""
+    if not f.path.startswith(b"/"):
+        return "path-not-absolute", "the path is not absolute"
+    if len(f.path) >= PATH_MAX:
+        return "path-too-long", f"the path is {len(f.path)} bytes, PATH_MAX is {PATH_MAX}"
+    if b"\0" in f.path:
+        return "nul-in-path", "the path holds a NUL byte"
+    if f.kinds <= 0 or f.kinds >= 32:
+        return "invalid-kinds", f"invalid access kinds {f.kinds}"
+    if f.file_type not in FILE_TYPES:
+        return "invalid-type", f"unknown file type {f.file_type}"
+    if not (0 <= f.first_seen_ns <= INT64_MAX and 0 <= f.last_seen_ns <= INT64_MAX):
+        return "out-of-range", "times out of range"
+    return None
+
+
+def screen(containers: list[ContainerIn]) -> tuple[list[ContainerIn], list[Refusal]]:
+    """What can be stored, and a refusal for each part that cannot."""
+    kept: list[ContainerIn] = []
+    refused: list[Refusal] = []
+    for c in containers:
+        problem = container_problem(c)
+        if problem is not None:
+            refused.append(Refusal(c.container_id, b"", problem[0], len(c.files), problem[1]))
+            continue
+        files = []
+        for f in c.files:
+            bad = file_problem(f)
+            if bad is None:
+                files.append(f)
+            else:
+                refused.append(Refusal(c.container_id, f.path[:PATH_MAX], bad[0], 1, bad[1]))
+        kept.append(c if len(files) == len(c.files) else replace(c, files=tuple(files)))
+    return kept, refused
 
 
 def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds, learned: Learned) -> int:
@@ -174,9 +214,7 @@ class Ingested:
 
 
 def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: KnownIds | None = None) -> Ingested:
-    """Validates everything first, then writes; the caller commits, then ``known.learn``s."""
-    for c in containers:
-        validate(c)
+    """Writes containers that passed ``screen``; the caller commits, then ``known.learn``s."""
     known = known if known is not None else KnownIds(max_paths=0)
     learned = Learned()
     accepted = 0

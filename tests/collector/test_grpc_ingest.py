@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -26,7 +29,8 @@ def batch(seq: int, path: bytes, cid: str = "c1") -> pb.Batch:
 
 @pytest.fixture
 def server(sessions: sessionmaker[Session]) -> Iterator[str]:
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, max_message_bytes=64 * 1024)
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, max_message_bytes=64 * 1024,
+                             stream_idle_timeout_s=2.0)
     srv, port = build_server(config, sessions, CollectorMetrics())
     yield f"127.0.0.1:{port}"
     srv.stop(0)
@@ -38,15 +42,30 @@ def test_stream_acks_each_batch_and_survives_a_bad_one(server: str, sessions: se
         acks = list(stub.Stream(iter([batch(1, b"/etc/a"), batch(2, b"relative"), batch(3, b"/etc/b", "c2"),
                                       batch(1, b"/etc/a")])))
     assert [a.seq for a in acks] == [1, 2, 3, 1]
-    assert (acks[0].files_accepted, acks[0].error) == (1, "")
-    assert "not absolute" in acks[1].error
-    assert (acks[2].files_accepted, acks[2].error) == (1, "")
-    assert (acks[3].files_accepted, acks[3].error) == (0, "")  # a resend: idempotent
+    assert (acks[0].files_accepted, list(acks[0].refused)) == (1, [])
+    assert [(r.reason, r.path, r.files) for r in acks[1].refused] == [("path-not-absolute", b"relative", 1)]
+    assert (acks[2].files_accepted, list(acks[2].refused)) == (1, [])
+    assert (acks[3].files_accepted, list(acks[3].refused)) == (0, [])  # a resend: idempotent
     with sessions() as s:
         image = find_image(s, "sha256:abc")
         assert image is not None
         rows = image_files(s, image, FileFilter())
         assert {path: n for path, n, *_ in rows} == {b"/etc/a": 1, b"/etc/b": 1}
+
+
+def test_one_overlong_path_is_refused_alone(server: str, sessions: sessionmaker[Session]) -> None:
+    """A path past PATH_MAX (a deep cwd joined to a long name) costs only itself: the other files of
+    its container and of the other containers in the batch are stored."""
+    innocent = pb.ContainerFiles(
+        container=pb.Container(node="n1", container_id="innocent", image_digest="sha256:abc"),
+        files=[pb.FileAccess(path=b"/data/%d" % i, kinds=1) for i in range(500)])
+    deep = pb.ContainerFiles(
+        container=pb.Container(node="n1", container_id="deep", image_digest="sha256:abc"),
+        files=[pb.FileAccess(path=b"/d/" + b"x" * 4100, kinds=1), pb.FileAccess(path=b"/d/ok", kinds=1)])
+    with grpc.insecure_channel(server) as channel:
+        (ack,) = pb_grpc.IngestStub(channel).Stream(iter([pb.Batch(agent_id="a", seq=1, containers=[innocent, deep])]))
+    assert ack.files_accepted == 501
+    assert [(r.container_id, r.reason, r.files) for r in ack.refused] == [("deep", "path-too-long", 1)]
 
 
 def test_oversized_message_gets_a_clear_status(server: str) -> None:
@@ -66,11 +85,9 @@ def test_health_service(server: str) -> None:
 def test_concurrent_agents_sharing_new_paths(sessions: sessionmaker[Session]) -> None:
     """Four agents at once, every batch bringing paths the others are inserting too: no lost ids, no
     deadlocks, and every file counted once per instance."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from collector.ingest.servicer import IngestServicer
 
-    servicer = IngestServicer(sessions, CollectorMetrics())
+    servicer = IngestServicer(sessions, CollectorMetrics(), ThreadPoolExecutor(1))
     paths = [b"/shared/%d" % i for i in range(300)]
 
     def agent(k: int) -> list[pb.Ack]:
@@ -84,7 +101,7 @@ def test_concurrent_agents_sharing_new_paths(sessions: sessionmaker[Session]) ->
 
     with ThreadPoolExecutor(4) as pool:
         acks = [a for result in pool.map(agent, range(4)) for a in result]
-    assert all(not a.error for a in acks) and sum(a.files_accepted for a in acks) == 40 * 100
+    assert all(not a.refused for a in acks) and sum(a.files_accepted for a in acks) == 40 * 100
     with sessions() as s:
         image = find_image(s, "sha256:abc")
         assert image is not None
@@ -100,6 +117,45 @@ def test_undecodable_message_fails_its_stream_only(server: str) -> None:
                                     response_deserializer=None)
         with pytest.raises(grpc.RpcError) as err:
             list(raw(iter([b"\xff\xfe not a protobuf \x00\x01"]), timeout=10))
-        assert err.value.code() == grpc.StatusCode.INTERNAL
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         acks = list(pb_grpc.IngestStub(channel).Stream(iter([batch(1, b"/etc/after")])))
     assert acks[0].files_accepted == 1
+
+
+def test_hundreds_of_idle_agents_do_not_stall_ingest(server: str) -> None:
+    """Each agent holds a stream for life. 300 open, quiet streams (a 300-node cluster on one replica),
+    then one more agent with news: it is answered at once. (The thread-per-stream server stopped at 16.)"""
+    channels = [grpc.insecure_channel(server) for _ in range(300)]
+    quiet = threading.Event()
+    try:
+        def silence() -> Iterator[pb.Batch]:
+            quiet.wait(30)
+            return
+            yield  # an iterator that sends nothing until released
+
+        calls = [pb_grpc.IngestStub(c).Stream(silence()) for c in channels]
+        time.sleep(1)  # every stream is open on the server
+        with grpc.insecure_channel(server) as channel:
+            (ack,) = pb_grpc.IngestStub(channel).Stream(iter([batch(1, b"/etc/news")]), timeout=10)
+        assert ack.files_accepted == 1
+    finally:
+        quiet.set()
+        for call in calls:
+            call.cancel()
+        for c in channels:
+            c.close()
+
+
+def test_a_quiet_stream_is_ended_after_the_idle_timeout(server: str) -> None:
+    release = threading.Event()
+
+    def quiet() -> Iterator[pb.Batch]:
+        yield batch(1, b"/etc/first")
+        release.wait(30)
+
+    started = time.monotonic()
+    with grpc.insecure_channel(server) as channel:
+        acks = list(pb_grpc.IngestStub(channel).Stream(quiet(), timeout=20))  # ends cleanly, no error
+    release.set()
+    assert [a.seq for a in acks] == [1]
+    assert 1.5 < time.monotonic() - started < 15

@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.reports.images import FileFilter, find_image, image_files
-from collector.storage.ingest import InvalidBatch, ingest, path_digest
+from collector.storage.ingest import ingest, path_digest, screen
 from collector.storage.known import KnownIds
-from collector.storage.models import ImageFile, InstanceFile
+from collector.storage.models import InstanceFile
 from tests.collector.conftest import container
 
 R, W, X = 1, 2, 4
@@ -57,26 +57,42 @@ def test_non_utf8_and_path_max_paths_round_trip(sessions: sessionmaker[Session])
 
 
 @pytest.mark.parametrize(
-    ("files", "message"),
+    ("path", "reason"),
     [
-        ({b"relative/path": R}, "not absolute"),
-        ({b"/" + b"x" * 4096: R}, "PATH_MAX"),
-        ({b"/a\0b": R}, "NUL"),
-        ({b"/a": 0}, "invalid access kinds"),
+        (b"relative/path", "path-not-absolute"),
+        (b"/" + b"x" * 4096, "path-too-long"),
+        (b"/a\0b", "nul-in-path"),
     ],
 )
-def test_invalid_batches_are_refused_whole(sessions: sessionmaker[Session], files: dict, message: str) -> None:
-    good = container("c1", files={b"/ok": R})
-    bad = container("c2", files=files)
-    with sessions.begin() as s, pytest.raises(InvalidBatch, match=message):
-        ingest(s, [good, bad], now_ns=1)
+def test_a_bad_path_is_refused_alone(sessions: sessionmaker[Session], path: bytes, reason: str) -> None:
+    """One bad path of one container: its neighbours in the container and in the batch are stored."""
+    neighbour = container("c1", files={b"/ok": R})
+    mixed = container("c2", files={b"/fine": R, path: R})
+    kept, refused = screen([neighbour, mixed])
+    assert [(r.container_id, r.path, r.reason, r.files) for r in refused] == [("c2", path[:4096], reason, 1)]
+    with sessions.begin() as s:
+        assert ingest(s, kept, now_ns=1).accepted == 2
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(ImageFile)) == 0
+        assert merged(s, "sha256:aaa") == {b"/ok": (1, R), b"/fine": (1, R)}
 
 
-def test_missing_identity_is_refused(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as s, pytest.raises(InvalidBatch, match="image_digest"):
-        ingest(s, [container("c1", digest="")], now_ns=1)
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"image_digest": ""}, "missing-image-digest"),
+        ({"node": "n" * 254}, "field-too-long"),
+        ({"image_reference": "r" * 1025}, "field-too-long"),
+        ({"pod": "web\0x"}, "nul-in-field"),
+        ({"cgroup_id": 2**64 - 1}, "out-of-range"),
+        ({"total_events": -1}, "out-of-range"),
+    ],
+)
+def test_a_container_the_database_cannot_hold_is_refused_whole(overrides: dict, reason: str) -> None:
+    bad = container("c2", files={b"/a": R, b"/b": R})
+    bad = type(bad)(**{**bad.__dict__, **overrides})
+    kept, refused = screen([container("c1", files={b"/ok": R}), bad])
+    assert [c.container_id for c in kept] == ["c1"]
+    assert [(r.container_id, r.path, r.reason, r.files) for r in refused] == [("c2", b"", reason, 2)]
 
 
 def test_reference_means_most_recent_digest(sessions: sessionmaker[Session]) -> None:
@@ -109,20 +125,3 @@ def test_rolled_back_batch_teaches_nothing(sessions: sessionmaker[Session]) -> N
         ingest(s, [container("c1", files={b"/a": R})], now_ns=1, known=known)
         raise RuntimeError("the commit never happens")
     assert known.path(path_digest(b"/a")) is None
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"node": "n" * 254}, "node is longer than 253"),
-        ({"image_reference": "r" * 1025}, "image_reference is longer"),
-        ({"cgroup_id": 2**64 - 1}, "cgroup_id is out of range"),
-        ({"total_events": -1}, "total_events is out of range"),
-    ],
-)
-def test_fields_the_database_cannot_hold_are_refused_first(
-    sessions: sessionmaker[Session], overrides: dict, message: str
-) -> None:
-    c = container("c1", files={b"/a": R})
-    with sessions.begin() as s, pytest.raises(InvalidBatch, match=message):
-        ingest(s, [type(c)(**{**c.__dict__, **overrides})], now_ns=1)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from collector.api.deps import Limit, Offset, SessionDep, file_filter
+from collector.api.deps import Limit, Offset, SessionDep, file_filter, since_ns
 from collector.api.render import (
     Format,
     SafeJSONResponse,
@@ -28,8 +28,7 @@ def list_images(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Images seen running, newest first, with how many container instances and files each has."""
-    since_ns = file_filter(None, None, since).since_ns
-    images, total = image_summaries(session, Page(limit, offset), namespace=namespace, since_ns=since_ns)
+    images, total = image_summaries(session, Page(limit, offset), namespace=namespace, since_ns=since_ns(since))
     return {"images": [image_json(i) for i in images], "total": total}
 
 

@@ -103,12 +103,26 @@ class Batch(_message.Message):
     dropped_events: int
     def __init__(self, agent_id: _Optional[str] = ..., seq: _Optional[int] = ..., containers: _Optional[_Iterable[_Union[ContainerFiles, _Mapping]]] = ..., dropped_events: _Optional[int] = ...) -> None: ...
 
+class Refusal(_message.Message):
+    __slots__ = ("container_id", "path", "reason", "files", "detail")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    path: bytes
+    reason: str
+    files: int
+    detail: str
+    def __init__(self, container_id: _Optional[str] = ..., path: _Optional[bytes] = ..., reason: _Optional[str] = ..., files: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+
 class Ack(_message.Message):
-    __slots__ = ("seq", "files_accepted", "error")
+    __slots__ = ("seq", "files_accepted", "refused")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     FILES_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     files_accepted: int
-    error: str
-    def __init__(self, seq: _Optional[int] = ..., files_accepted: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    refused: _containers.RepeatedCompositeFieldContainer[Refusal]
+    def __init__(self, seq: _Optional[int] = ..., files_accepted: _Optional[int] = ..., refused: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ...) -> None: ...
