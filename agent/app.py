@@ -32,13 +32,13 @@ from agent.resolver.cri import CriClient
 from agent.resolver.owners import KubeApiOwners
 from agent.resolver.registry import ContainerRegistry
 from agent.roots import ContainerRoots
+from agent.spool import DiskSpool
 from agent.streamer import Streamer
 from agent.tracer import SYSCALL_STATS, Tracer
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100
 CALIBRATION_S = 2.0
-PRUNE_EVERY_S = 30.0  # forget containers that are gone: their roots, their kernel state
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
@@ -91,6 +91,9 @@ class Agent:
             if config.collector
             else None
         )
+        self.disk: DiskSpool | None = None
+        self._gone: set[str] = set()  # container ids seen gone at the last prune
+        self.forgotten_containers = 0
         self.report_writes = 0
         self.report_write_errors = 0
         self.event_errors = 0
@@ -159,6 +162,14 @@ class Agent:
         self.tracer.open()
         self._ignore_own_cgroup()
         self._adopt_running_containers()
+        if self.streamer and config.spool_dir:
+            self.disk = DiskSpool(config.spool_dir, token=uuid.uuid4().hex[:12])
+            if self.disk.unclean_start:
+                log.warning("the previous agent stopped without flushing (killed?): its spooled batches are "
+                            "sent again; files it had seen in its last batch interval come again when touched")
+            self.streamer.recover(self.disk)
+            log.info("spool %s: %d files left by the previous agent", config.spool_dir,
+                     self.streamer.recovered_files)
         self.registry.refresh(force=True)
         if self.streamer:
             self.streamer.start()
@@ -177,7 +188,8 @@ class Agent:
                 self.registry.refresh()
                 self._flush()
                 last_batch = now
-            if now - last_prune >= PRUNE_EVERY_S:
+            if now - last_prune >= config.prune_interval_s:
+                self._forget_gone()
                 self.roots.release(self.cgroups.exists)
                 self.tracer.forget_cgroups(self.cgroups.exists)
                 last_prune = now
@@ -193,9 +205,28 @@ class Agent:
             if not self.streamer.drain(config.shutdown_timeout_s):
                 log.error("collector did not acknowledge %d files before shutdown", self.streamer.spool_files)
             self.streamer.close()
+        if self.disk is not None:
+            self.disk.close()
         self.tracer.close()
         self.roots.close()
         return 0
+
+    def _forget_gone(self) -> None:
+        """Containers gone at two prunes in a row (their last events read by now) are flushed, reported
+        and forgotten: memory follows the containers that run, not every container that ever ran."""
+        gone = {ref.container_id: ref for ref in self.registry.containers() if not self.cgroups.exists(ref.cgroup_id)}
+        doomed = [ref for cid, ref in gone.items() if cid in self._gone]
+        self._gone = set(gone) - {ref.container_id for ref in doomed}
+        if not doomed:
+            return
+        self._flush()  # their last files go to the streamer's spool (on disk with --spool-dir)
+        if self.config.output:
+            self._write_report()  # and into their pods' final reports
+        for ref in doomed:
+            self.files.forget(ref.container_id)
+            self.registry.forget(ref)
+        self.forgotten_containers += len(doomed)
+        log.info("forgot %d containers that are gone", len(doomed))
 
     def _flush(self) -> None:
         """Publishes metrics and hands what is new to the streamer."""
@@ -256,9 +287,11 @@ class Agent:
                     "batches_sent": s.sent if s else 0,
                     "batches_acked": s.acked if s else 0,
                     "spool_dropped_files": s.dropped_files if s else 0,
+                    "spool_recovered_files": s.recovered_files if s else 0,
                     "cri_errors": self.registry.runtime_errors,
                     "kube_api_errors": self.owners.errors if self.owners else 0,
                     "event_errors": self.event_errors,
+                    "containers_forgotten": self.forgotten_containers,
                 },
                 gauges={
                     "unique_files": self.files.unique_files(),
@@ -266,6 +299,7 @@ class Agent:
                     "pending_events": self.pipeline.pending,
                     "spool_files": s.spool_files if s else 0,
                     "collector_connected": 1 if s and s.connected else 0,
+                    "previous_run_unclean": 1 if self.disk and self.disk.unclean_start else 0,
                 },
                 refused=dict(s.refused_files) if s else {},
             )

@@ -20,10 +20,12 @@ class AgentConfig:
     ring_buffer_pages: int = 1024         # 4 MiB with 4 KiB pages
     seen_entries: int = 262_144           # kernel LRU of (cgroup, path, kind) already reported
     max_spool_files: int = 1_000_000
+    spool_dir: Path | None = None          # unacknowledged batches on disk, for the next agent; None: memory
     max_pending_events: int = 100_000
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9090
     shutdown_timeout_s: float = 10.0
+    prune_interval_s: float = 30.0        # gone containers are forgotten at the second prune that finds them
     proc_root: str = "/proc"
     cgroup_root: str | None = None        # cgroup2 mount; found in /proc/self/mounts when None
     tls_ca: Path | None = None

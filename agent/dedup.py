@@ -62,6 +62,10 @@ class FileSets:
                 entry.unsent = {}
         return out
 
+    def forget(self, container_id: str) -> None:
+        """Drops a container that is gone and whose files were all handed on."""
+        self._by_container.pop(container_id, None)
+
     def containers(self) -> list[ContainerFiles]:
         return list(self._by_container.values())
 

@@ -36,9 +36,11 @@ COUNTERS = {
     "batches_sent": "Batches sent to the collector (resends included)",
     "batches_acked": "Batches the collector acknowledged",
     "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
+    "spool_recovered_files": "Unacknowledged files a previous agent left in --spool-dir, sent by this one",
     "cri_errors": "Failed CRI calls",
     "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
     "event_errors": "Events whose handling failed in userspace (each one logged)",
+    "containers_forgotten": "Containers dropped from memory once gone and their files handed on",
 }
 GAUGES = {
     "unique_files": "Unique files tracked, all containers",
@@ -46,6 +48,8 @@ GAUGES = {
     "pending_events": "Events waiting for their container to appear in the CRI",
     "spool_files": "Files waiting for the collector's acknowledgement",
     "collector_connected": "1 while the collector answers on the stream (its handshake was acknowledged)",
+    "previous_run_unclean": "1 when the previous agent was killed: files of its last batch interval come again "
+                            "only when touched again",
 }
 
 

@@ -1,8 +1,10 @@
 """Delivers batches to the collector over one bidirectional gRPC stream, at least once.
 
 Every batch stays in the spool until the collector acknowledges it; on reconnect the whole spool is
-sent again (the collector's upserts make that harmless). The spool is bounded in files: when the bound
-bites, the oldest batches go and ``dropped_files`` says how much was lost. What the collector refuses
+sent again (the collector's upserts make that harmless). With a ``DiskSpool`` each batch is also on disk
+until then, and a restarted agent sends what its predecessor left (``recover``). The spool is bounded
+in files: when the bound bites, the oldest batches go and ``dropped_files`` says how much was lost.
+What the collector refuses
 (a path past PATH_MAX, a container it cannot store) is counted per reason in ``refused_files``.
 
 Each stream opens with an empty batch (seq 0): ``connected`` means the collector has answered on this
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from agent.spool import DiskSpool
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -46,6 +49,7 @@ class Streamer:
         self._backoff_max = backoff_max_s
         self._credentials = credentials
         self._metadata = [("authorization", f"Bearer {token}")] if token else None
+        self._disk: DiskSpool | None = None
         self._cond = threading.Condition()
         self._spool: OrderedDict[int, pb.Batch] = OrderedDict()
         self._spool_files = 0
@@ -57,6 +61,7 @@ class Streamer:
         self.acked = 0
         self.refused_files: Counter[str] = Counter()  # reason -> files
         self.dropped_files = 0
+        self.recovered_files = 0
 
     @property
     def spool_files(self) -> int:
@@ -71,14 +76,27 @@ class Streamer:
             batch = pb.Batch(
                 agent_id=self._agent_id, seq=self._seq, containers=containers, dropped_events=dropped_events
             )
+            if self._disk is not None:
+                self._disk.save(self._seq, batch)
             self._spool[self._seq] = batch
             self._spool_files += _files_in(batch)
             while self._spool_files > self._max_spool_files and len(self._spool) > 1:
-                _, oldest = self._spool.popitem(last=False)
+                seq, oldest = self._spool.popitem(last=False)
                 lost = _files_in(oldest)
                 self._spool_files -= lost
                 self.dropped_files += lost
+                if self._disk is not None:
+                    self._disk.delete(seq)
             self._cond.notify_all()
+
+    def recover(self, disk: DiskSpool) -> None:
+        """Keeps every batch on ``disk`` from now on, and takes over the batches a previous agent left
+        there unacknowledged; they go out first. Before ``start``."""
+        self._disk = disk
+        for path, batch in disk.leftovers():
+            self.submit(list(batch.containers), batch.dropped_events)
+            self.recovered_files += _files_in(batch)
+            path.unlink(missing_ok=True)  # now saved under this agent's name
 
     def drain(self, timeout_s: float) -> bool:
         """Waits until every batch is acknowledged; False on timeout."""
@@ -119,6 +137,8 @@ class Streamer:
             batch = self._spool.pop(ack.seq, None)
             if batch is not None:
                 self._spool_files -= _files_in(batch)
+                if self._disk is not None:
+                    self._disk.delete(ack.seq)
             self.acked += 1
             for r in ack.refused:
                 self.refused_files[r.reason] += r.files

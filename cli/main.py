@@ -45,8 +45,12 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--seen-entries", type=int, default=262_144, help="kernel dedup LRU entries")
     add(p, "--max-spool-files", type=int, default=1_000_000,
         help="files held while the collector is unreachable")
+    add(p, "--spool-dir", default="/var/lib/snoop/spool",
+        help="unacknowledged batches on disk, so a restarted agent sends them; '' keeps them in memory only")
     add(p, "--metrics-listen", type=listen, default=listen(":9090"), help="metrics and health endpoint")
     add(p, "--shutdown-timeout", type=duration, default=10.0, help="time to flush on SIGTERM")
+    add(p, "--prune-interval", type=duration, default=30.0,
+        help="how often containers that are gone are looked for; found twice, they are forgotten")
     add(p, "--proc-root", default="/proc", help="the host's /proc as mounted in the agent")
     add(p, "--cgroup-root", default=None, help="cgroup2 mount (found in /proc/self/mounts if unset)")
     add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
@@ -65,6 +69,7 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_agent(args: argparse.Namespace) -> int:
     from agent.app import run_agent
+    from agent.spool import SpoolError
     from agent.tracer import TracerError, cflags, program_text, tracefs
 
     if args.ebpf:  # what would be compiled on this machine: needs no privileges
@@ -86,7 +91,7 @@ def _run_agent(args: argparse.Namespace) -> int:
         return 2
     try:
         return run_agent(config)
-    except TracerError as exc:
+    except (TracerError, SpoolError) as exc:
         print(f"snoop agent: {exc}", file=sys.stderr)
         return 1
 
@@ -107,9 +112,11 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
         ring_buffer_pages=args.ring_buffer_pages,
         seen_entries=args.seen_entries,
         max_spool_files=args.max_spool_files,
+        spool_dir=Path(args.spool_dir) if args.spool_dir else None,
         metrics_host=args.metrics_listen[0],
         metrics_port=args.metrics_listen[1],
         shutdown_timeout_s=args.shutdown_timeout,
+        prune_interval_s=args.prune_interval,
         proc_root=args.proc_root,
         cgroup_root=args.cgroup_root,
         tls_ca=args.tls_ca,

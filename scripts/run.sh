@@ -26,7 +26,7 @@ pids+=($!)
 for _ in $(seq 150); do curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done
 curl -fsS http://127.0.0.1:8080/readyz >/dev/null || { echo "run: collector did not become ready" >&2; exit 1; }
 
-.venv/bin/snoop agent --collector 127.0.0.1:50051 --output "$data/reports" &
+.venv/bin/snoop agent --collector 127.0.0.1:50051 --output "$data/reports" --spool-dir "$data/spool" &
 pids+=($!)
 echo "run: collector http://127.0.0.1:8080 (try: curl localhost:8080/api/v1/images), agent metrics :9090"
 wait -n "${pids[@]}"

@@ -98,5 +98,10 @@ class ContainerRegistry:
         self._first_seen.pop(cgroup_id, None)
         return result
 
+    def forget(self, ref: ContainerRef) -> None:
+        """Drops a container that is gone; a late event of its cgroup is decided afresh."""
+        self._by_cgroup.pop(ref.cgroup_id, None)
+        self._by_container.pop(ref.container_id, None)
+
     def containers(self) -> list[ContainerRef]:
         return [r for r in self._by_cgroup.values() if isinstance(r, ContainerRef)]

@@ -52,7 +52,9 @@ def metric_value(text: str, name: str) -> float:
 def start_agent(containerd: Containerd, log: Path, *flags: str, wrap: list[str] | None = None) -> tuple[Process, str]:
     """A real ``snoop agent`` on the session's containerd, once ready; with its metrics URL."""
     metrics = f"127.0.0.1:{free_port()}"
-    agent = Process(["agent", "--cri-endpoint", containerd.endpoint, "--metrics-listen", metrics, *flags], log,
+    spool = log.with_name(log.stem + ".spool")  # the caller's --spool-dir, if any, comes later and wins
+    agent = Process(["agent", "--cri-endpoint", containerd.endpoint, "--metrics-listen", metrics,
+                     "--spool-dir", str(spool), *flags], log,
                     wrap=wrap)
     try:
         wait_http(f"http://{metrics}/readyz", timeout_s=60, proc=agent.proc)
