@@ -18,7 +18,7 @@ from types import FrameType
 import grpc
 
 from agent.config import AgentConfig
-from agent.convert import container_files_to_pb
+from agent.convert import container_files_to_pb, split_batches
 from agent.dedup import FileSets
 from agent.events import RawEvent
 from agent.metrics import AgentMetrics, Snapshot, serve
@@ -234,11 +234,9 @@ class Agent:
         self._update_totals()
         if self.streamer:
             deltas = self.files.drain()
-            if deltas:
-                self.streamer.submit(
-                    [container_files_to_pb(ref, self.config.node_name, f, total) for ref, f, total in deltas],
-                    dropped_events=stats["dropped"],
-                )
+            containers = [container_files_to_pb(ref, self.config.node_name, f, total) for ref, f, total in deltas]
+            for batch in split_batches(containers, self.config.max_batch_files) if containers else []:
+                self.streamer.submit(batch, dropped_events=stats["dropped"])
         self._publish(stats)
 
     def _update_totals(self) -> None:

@@ -20,6 +20,7 @@ class AgentConfig:
     ring_buffer_pages: int = 1024         # 4 MiB with 4 KiB pages
     seen_entries: int = 262_144           # kernel LRU of (cgroup, path, kind) already reported
     max_spool_files: int = 1_000_000
+    max_batch_files: int = 10_000         # files per batch: what the collector holds in memory at once
     spool_dir: Path | None = None          # unacknowledged batches on disk, for the next agent; None: memory
     max_pending_events: int = 100_000
     metrics_host: str = "0.0.0.0"
@@ -40,6 +41,8 @@ class AgentConfig:
         """Half a TLS configuration would fail later with a traceback, or not at all: refuse it."""
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        if self.max_batch_files < 1:
+            raise ValueError("--max-batch-files must be at least 1")
         for name in ("tls_ca", "tls_cert", "tls_key"):
             path = getattr(self, name)
             if path is not None and not path.is_file():

@@ -25,6 +25,28 @@ def container_to_pb(ref: ContainerRef, node: str) -> pb.Container:
     )
 
 
+def split_batches(containers: list[pb.ContainerFiles], max_files: int) -> list[list[pb.ContainerFiles]]:
+    """Containers' files cut into batches of at most ``max_files`` files (a container may span several),
+    so that no batch makes the collector hold a million rows at once. Paths are at most 4 KiB, so a
+    batch stays under ``max_files`` × 4 KiB."""
+    batches: list[list[pb.ContainerFiles]] = [[]]
+    room = max_files
+    for c in containers:
+        files = list(c.files)
+        while True:
+            part, files = files[:room], files[room:]
+            batches[-1].append(pb.ContainerFiles(container=c.container, files=part, total_events=c.total_events))
+            room -= len(part)
+            if not files:
+                break
+            batches.append([])
+            room = max_files
+        if room == 0:
+            batches.append([])
+            room = max_files
+    return [b for b in batches if b]
+
+
 def container_files_to_pb(
     ref: ContainerRef, node: str, files: dict[bytes, FileRecord], total_events: int
 ) -> pb.ContainerFiles:

@@ -45,6 +45,7 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--seen-entries", type=int, default=262_144, help="kernel dedup LRU entries")
     add(p, "--max-spool-files", type=int, default=1_000_000,
         help="files held while the collector is unreachable")
+    add(p, "--max-batch-files", type=int, default=10_000, help="files per batch sent to the collector")
     add(p, "--spool-dir", default="/var/lib/snoop/spool",
         help="unacknowledged batches on disk, so a restarted agent sends them; '' keeps them in memory only")
     add(p, "--metrics-listen", type=listen, default=listen(":9090"), help="metrics and health endpoint")
@@ -112,6 +113,7 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
         ring_buffer_pages=args.ring_buffer_pages,
         seen_entries=args.seen_entries,
         max_spool_files=args.max_spool_files,
+        max_batch_files=args.max_batch_files,
         spool_dir=Path(args.spool_dir) if args.spool_dir else None,
         metrics_host=args.metrics_listen[0],
         metrics_port=args.metrics_listen[1],

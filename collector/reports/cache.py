@@ -36,21 +36,37 @@ class ReportCache:
         self._max = max_entries
         self._entries: OrderedDict[Hashable, tuple[tuple, object]] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing: dict[Hashable, threading.Lock] = {}  # one computation per key at a time
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, stamp: tuple, compute: Callable[[], T]) -> T:
+    def _cached(self, key: Hashable, stamp: tuple) -> tuple[bool, object]:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == stamp:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return entry[1]  # type: ignore[return-value]
-        value = compute()
+                return True, entry[1]
+            return False, None
+
+    def get(self, key: Hashable, stamp: tuple, compute: Callable[[], T]) -> T:
+        """The cached value, or ``compute``'s. Concurrent misses of one key compute it once: the others
+        wait for it, so 24 requests for one big report hold one copy, not 24."""
+        hit, value = self._cached(key, stamp)
+        if hit:
+            return value  # type: ignore[return-value]
         with self._lock:
-            self.misses += 1
-            self._entries[key] = (stamp, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return value
+            flight = self._computing.setdefault(key, threading.Lock())
+        with flight:
+            hit, value = self._cached(key, stamp)
+            if hit:
+                return value  # type: ignore[return-value]
+            value = compute()
+            with self._lock:
+                self.misses += 1
+                self._entries[key] = (stamp, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+                self._computing.pop(key, None)
+        return value  # type: ignore[return-value]

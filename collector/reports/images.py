@@ -129,6 +129,20 @@ def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
     return sorted_rows(fetch_all(session, base))
 
 
+def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], int]:
+    """One page of ``image_files`` and the total: memory follows the page, not the image (the database
+    keeps only the top rows of its sort)."""
+    base = filtered(
+        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
+               ImageFile.file_type)
+        .join(Path, Path.id == ImageFile.path_id)
+        .where(ImageFile.image_id == image.id),
+        f,
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return fetch_all(session, page.apply(base.order_by(Path.path))), total
+
+
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
     """Just the sorted paths: the keep-list, without the columns it does not print."""
     q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)

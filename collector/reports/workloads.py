@@ -50,8 +50,11 @@ def workload_summaries(session: Session, page: Page, namespace: str | None = Non
     ], total
 
 
-def workload_files(session: Session, namespace: str, name: str, f: FileFilter) -> list[tuple]:
-    """All the workload's files that pass ``f``, sorted: FileRow-shaped tuples (see images.py)."""
+def workload_files(
+    session: Session, namespace: str, name: str, f: FileFilter, page: Page
+) -> tuple[list[tuple], int]:
+    """The workload's files that pass ``f``, sorted, as FileRow-shaped tuples (see images.py), and their
+    total. A page is cut in the database: memory follows the page."""
     ci, inf = ContainerInstance, InstanceFile
     q = (
         select(Path.path, func.count(distinct(inf.instance_id)), kinds_union(inf.kinds),
@@ -70,7 +73,11 @@ def workload_files(session: Session, namespace: str, name: str, f: FileFilter) -
         q = q.having(kinds_union(inf.kinds).op("&")(f.kinds) != 0)
     if f.types:
         q = q.having(func.max(inf.file_type).in_(f.types))
-    return sorted_rows(fetch_all(session, q))
+    if page.everything:
+        rows = sorted_rows(fetch_all(session, q))
+        return rows, len(rows)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return fetch_all(session, page.apply(q.order_by(Path.path))), total
 
 
 def workload_exists(session: Session, namespace: str, name: str) -> bool:

@@ -17,7 +17,16 @@ from collector.api.render import (
     keep_list,
 )
 from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.images import Page, find_image, image_files, image_paths, image_summaries
+from collector.reports.images import (
+    FileFilter,
+    Page,
+    find_image,
+    image_files,
+    image_files_page,
+    image_paths,
+    image_summaries,
+)
+from common.file_types import KEEP
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -50,20 +59,28 @@ def files_of_image(
     if image is None:
         raise HTTPException(404, f"no image with digest or reference {digest!r}")
     wanted = file_filter(prefix, kind, since, type, format)
-    cache: ReportCache = request.app.state.report_cache
-    stamp = fingerprint(session, image.id)
-    if format is Format.text and limit is None and not offset:  # the keep-list needs the paths only
-        return keep_list(cache.get(("paths", image.id, wanted), stamp, lambda: image_paths(session, image, wanted)))
-    rows = cache.get(("rows", image.id, wanted), stamp, lambda: image_files(session, image, wanted))
-    page = slice(offset, None if limit is None else offset + limit)
-    if format is not Format.json:
-        return file_list_response(rows[page], format)
     encode = SafeJSONResponse.encode
-    if limit is None and not offset:  # the whole report: worth keeping encoded (17 MB for 100,000 files)
-        files = cache.get(("json", image.id, wanted), stamp, lambda: encode([file_json(r) for r in rows]))
-    else:
-        files = encode([file_json(r) for r in rows[page]])
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
+    if limit is not None or offset:  # a page: read from the database, never the whole image
+        rows, total = image_files_page(session, image, wanted, Page(limit, offset))
+        if format is not Format.json:
+            return file_list_response(rows, format)
+        files = encode([file_json(r) for r in rows])
+    else:
+        # The whole report. Unfiltered ones are cached (one per image and format: a filter is no new
+        # entry), and concurrent misses compute once.
+        cache: ReportCache = request.app.state.report_cache
+        stamp = fingerprint(session, image.id)
+        cached = wanted in (FileFilter(), FileFilter(types=KEEP))
+        get = (lambda kind, compute: cache.get((kind, image.id, wanted), stamp, compute)) if cached \
+            else (lambda _kind, compute: compute())
+        if format is Format.text:  # the keep-list needs the paths only
+            return keep_list(get("paths", lambda: image_paths(session, image, wanted)))
+        rows = get("rows", lambda: image_files(session, image, wanted))
+        total = len(rows)
+        if format is not Format.json:
+            return file_list_response(rows, format)
+        files = get("json", lambda: encode([file_json(r) for r in rows]))  # 17 MB for 100,000 files
     # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
-    body = b'{"image":%s,"files":%s,"total":%d}' % (encode(image_json(summaries[0])), files, len(rows))
+    body = b'{"image":%s,"files":%s,"total":%d}' % (encode(image_json(summaries[0])), files, total)
     return Response(body, media_type="application/json")

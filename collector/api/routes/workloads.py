@@ -43,9 +43,9 @@ def files_of_workload(
 ) -> Response:
     if not workload_exists(session, namespace, name):
         raise HTTPException(404, f"no workload {namespace}/{name}")
-    rows = workload_files(session, namespace, name, file_filter(prefix, kind, since, type, format))
-    page = rows[offset : None if limit is None else offset + limit]
+    rows, total = workload_files(session, namespace, name, file_filter(prefix, kind, since, type, format),
+                                 Page(limit, offset))
     if format is not Format.json:
-        return file_list_response(page, format)
-    return SafeJSONResponse({"namespace": namespace, "name": name, "files": [file_json(r) for r in page],
-                             "total": len(rows)})
+        return file_list_response(rows, format)
+    return SafeJSONResponse({"namespace": namespace, "name": name, "files": [file_json(r) for r in rows],
+                             "total": total})
