@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -185,41 +186,53 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
     add(p, "--node", default=None, help="node name for reports that carry none")
     add(p, "--image-digest", default=None, help="image digest for reports that carry none (original sidecar)")
     add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
+    add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate (TLS)")
+    add(p, "--tls-cert", type=Path, default=None, help="client certificate, when the collector asks for one")
+    add(p, "--tls-key", type=Path, default=None, help="client key for --tls-cert")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
     p.set_defaults(run=_run_push)
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    from cli.push import push
+    from cli.push import TlsFiles, push
 
-    return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("snoop push: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key) if args.tls_ca or args.tls_cert else None
+    return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token,
+                tls=tls)
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser, formats: list[str]) -> None:
-        add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address")
+        add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address (https:// with TLS)")
         add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
+        add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
         p.add_argument("--format", choices=formats, default=formats[0], help="output format")
 
     p = sub.add_parser("images", help="list the images seen running")
     common(p, ["table", "json", "text"])
-    p.set_defaults(run=lambda a: _query(lambda q: q.images(a.server, a.format, a.token)))
+    p.set_defaults(run=lambda a: _query(a, lambda q: q.images(a.server, a.format, a.token)))
     p = sub.add_parser("files", help="files of an image, merged across pods, nodes and restarts")
     common(p, ["table", "json", "text"])
     p.add_argument("image", help="digest (sha256:…) or reference (the digest last seen under it)")
     p.add_argument("--prefix", default=None, help="only paths under this prefix")
     p.add_argument("--kind", action="append", default=[], choices=["read", "write", "exec", "stat", "readlink"])
-    p.set_defaults(run=lambda a: _query(lambda q: q.files(a.server, a.image, a.format, a.token, a.prefix, a.kind)))
+    p.set_defaults(run=lambda a: _query(a, lambda q: q.files(a.server, a.image, a.format, a.token, a.prefix,
+                                                             a.kind)))
     p = sub.add_parser("diff", help="how file usage changed between two images")
     common(p, ["table", "json", "text"])
     p.add_argument("base")
     p.add_argument("head")
-    p.set_defaults(run=lambda a: _query(lambda q: q.diff(a.server, a.base, a.head, a.format, a.token)))
+    p.set_defaults(run=lambda a: _query(a, lambda q: q.diff(a.server, a.base, a.head, a.format, a.token)))
 
 
-def _query(ask: Callable[[Any], str | bytes]) -> int:
+def _query(args: argparse.Namespace, ask: Callable[[Any], str | bytes]) -> int:
     from cli import query
 
+    if args.tls_ca:
+        query.VERIFY = ssl.create_default_context(cafile=args.tls_ca)
     try:
         query.write(ask(query))
     except query.QueryError as exc:

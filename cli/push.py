@@ -1,5 +1,8 @@
 """``snoop push``: seed-format reports (standalone agents, the original sidecar) into a collector,
-through the same gRPC ingest as the agents, so reports of many deployments merge."""
+through the same gRPC ingest as the agents, so reports of many deployments merge.
+
+Each report is checked whole before anything of it is sent; a bad one is named with the place of its
+fault and skipped, and the good ones go. Big reports go in batches of ``BATCH_FILES`` files."""
 
 from __future__ import annotations
 
@@ -7,17 +10,29 @@ import json
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from agent.convert import split_batches
 from common.file_types import REPORT_SECTIONS, UNKNOWN
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path | None
+    cert: Path | None = None
+    key: Path | None = None
+
 ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
+BATCH_FILES = 10_000
+UINT64_MAX, INT64_MAX = 2**64 - 1, 2**63 - 1
 # The report's lists and what their paths are; the original sidecar's reports have ``files`` only.
 SECTIONS = {"files": UNKNOWN, **{name: code for code, name in REPORT_SECTIONS.items()}}
 
@@ -33,13 +48,24 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     return value
 
 
+def _count(value: Any, where: str, limit: int = INT64_MAX) -> int:
+    """A non-negative integer that fits its protobuf field."""
+    n = _expect(value, int, where)
+    if not 0 <= n <= limit:
+        raise ReportError(f"{where}: {n} is out of range (0 to {limit})")
+    return n
+
+
 def _time_ns(value: Any, where: str) -> int:
     if value is None:
         return 0
     try:
-        return int(datetime.fromisoformat(_expect(value, str, where).replace("Z", "+00:00")).timestamp() * 1e9)
-    except ValueError as exc:
+        ns = int(datetime.fromisoformat(_expect(value, str, where).replace("Z", "+00:00")).timestamp() * 1e9)
+    except (ValueError, OverflowError) as exc:
         raise ReportError(f"{where}: not an ISO 8601 time: {value!r}") from exc
+    if not 0 <= ns <= INT64_MAX:
+        raise ReportError(f"{where}: {value!r} is outside 1970–2262")
+    return ns
 
 
 def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
@@ -52,7 +78,7 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
         raise ReportError("node: missing; the report has none, pass --node")
     started = _time_ns(doc.get("started_at"), "started_at")
     updated = _time_ns(doc.get("last_updated_at"), "last_updated_at") or started
-    dropped = _expect(doc.get("dropped_events", 0), int, "dropped_events")
+    dropped = _count(doc.get("dropped_events", 0), "dropped_events", UINT64_MAX)
     containers = []
     for i, c in enumerate(_expect(doc.get("containers"), list, "containers")):
         where = f"containers[{i}]"
@@ -80,12 +106,12 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
                 name=name, pod_name=pod, pod_namespace=namespace,
                 image_reference=_expect(c.get("image", ""), str, f"{where}.image"),
                 image_digest=_expect(digest, str, f"{where}.image_digest"),
-                cgroup_id=_expect(c.get("cgroup_id", 0), int, f"{where}.cgroup_id"),
+                cgroup_id=_count(c.get("cgroup_id", 0), f"{where}.cgroup_id", UINT64_MAX),
                 cgroup_path=_expect(c.get("cgroup_path", ""), str, f"{where}.cgroup_path"),
                 started_at_unix_ns=started,
             ),
             files=files,
-            total_events=_expect(c.get("total_events", 0), int, f"{where}.total_events"),
+            total_events=_count(c.get("total_events", 0), f"{where}.total_events", UINT64_MAX),
         ))
     return pb.Batch(agent_id=f"push/{socket.gethostname()}", seq=seq, containers=containers,
                     dropped_events=dropped)
@@ -93,36 +119,63 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
 
 def load(path: Path, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
     try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReportError(f"cannot read: {exc.strerror}") from exc
+    if size > MAX_REPORT_BYTES:
+        raise ReportError(f"{size / 2**20:.0f} MiB is more than a report of {MAX_REPORT_BYTES // 2**20} MiB "
+                          "may be; split it by pod")
+    try:
         doc = json.loads(path.read_bytes())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         raise ReportError(f"cannot read JSON: {exc}") from exc
     return batch_from_report(doc, node=node, image_digest=image_digest, seq=seq)
 
 
+def batches_of(report: pb.Batch, first_seq: int) -> list[pb.Batch]:
+    """A report's containers in batches of at most BATCH_FILES files, numbered from ``first_seq``."""
+    parts = split_batches(list(report.containers), BATCH_FILES) or [[]]
+    return [pb.Batch(agent_id=report.agent_id, seq=first_seq + i, containers=part,
+                     dropped_events=report.dropped_events) for i, part in enumerate(parts)]
+
+
+def channel_for(collector: str, tls: TlsFiles | None) -> grpc.Channel:
+    if tls is None:
+        return grpc.insecure_channel(collector)
+    read = lambda p: p.read_bytes() if p else None  # noqa: E731
+    return grpc.secure_channel(collector, grpc.ssl_channel_credentials(read(tls.ca), read(tls.key), read(tls.cert)))
+
+
 def push(collector: str, paths: list[Path], *, node: str | None, image_digest: str | None,
-         token: str | None = None, timeout_s: float = 60) -> int:
+         token: str | None = None, timeout_s: float = 60, tls: TlsFiles | None = None) -> int:
     """Sends every well-formed report; names each malformed one and sends nothing of it. Exit code 1
     when any report was malformed or refused."""
     batches: dict[int, Path] = {}
-    to_send = []
+    to_send: list[pb.Batch] = []
     failed = False
-    for seq, path in enumerate(paths, start=1):
+    for path in paths:
         try:
-            to_send.append(load(path, node=node, image_digest=image_digest, seq=seq))
-            batches[seq] = path
+            report = load(path, node=node, image_digest=image_digest, seq=0)
         except ReportError as exc:
             print(f"snoop push: {path}: {exc}", file=sys.stderr)
             failed = True
+            continue
+        for batch in batches_of(report, len(to_send) + 1):
+            to_send.append(batch)
+            batches[batch.seq] = path
+    accepted: dict[Path, int] = {}
     if to_send:
         try:
-            with grpc.insecure_channel(collector) as channel:
+            with channel_for(collector, tls) as channel:
                 metadata = [("authorization", f"Bearer {token}")] if token else None
                 for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s, metadata=metadata):
                     for r in ack.refused:
                         what = os.fsdecode(r.path) if r.path else f"container {r.container_id} ({r.files} files)"
                         print(f"snoop push: {batches[ack.seq]}: refused {what}: {r.detail}", file=sys.stderr)
                         failed = True
-                    print(f"{batches[ack.seq]}: {ack.files_accepted} new files")
+                    accepted[batches[ack.seq]] = accepted.get(batches[ack.seq], 0) + ack.files_accepted
+            for path, n in accepted.items():
+                print(f"{path}: {n} new files")
         except grpc.RpcError as exc:
             print(f"snoop push: collector {collector}: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 from typing import Any
 
@@ -13,10 +14,13 @@ class QueryError(RuntimeError):
     pass
 
 
+VERIFY: bool | ssl.SSLContext = True  # or a context trusting --tls-ca, for an https:// --server
+
+
 def get(server: str, path: str, params: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        r = httpx.get(server.rstrip("/") + path, params=params, headers=headers, timeout=60)
+        r = httpx.get(server.rstrip("/") + path, params=params, headers=headers, timeout=60, verify=VERIFY)
     except httpx.HTTPError as exc:
         raise QueryError(f"cannot reach the collector at {server}: {exc}") from exc
     if r.status_code != 200:

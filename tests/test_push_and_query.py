@@ -90,3 +90,33 @@ def test_query_commands(collector_proc: tuple[Process, str, str], tmp_path: Path
     assert missing.returncode == 1 and b"404" in missing.stderr and b"app:v9" in missing.stderr
     down = snoop("images", "--server", "http://127.0.0.1:1")
     assert down.returncode == 1 and b"cannot reach the collector" in down.stderr
+
+
+def test_push_names_every_bad_report_and_sends_the_good_ones(collector_proc: tuple[Process, str, str],
+                                                            tmp_path: Path) -> None:
+    """Deeply nested, not UTF-8, out of range, too big: each named with why, no traceback; the good report
+    beside them, with more files than one batch holds, arrives whole."""
+    _, base, grpc_addr = collector_proc
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(json.dumps(report("web-4", "sha256:v9", ["/x"])).encode().replace(b"/x", b"/caf\xe9"))
+    huge_id = tmp_path / "range.json"
+    doc = report("web-5", "sha256:v9", ["/y"])
+    doc["containers"][0]["cgroup_id"] = 2**70
+    huge_id.write_text(json.dumps(doc))
+    too_big = tmp_path / "big.json"
+    with open(too_big, "wb") as f:
+        f.truncate(65 * 2**20)
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps(report("web-6", "sha256:v9", [f"/many/{i}" for i in range(25_000)])))
+
+    r = snoop("push", "--collector", grpc_addr, str(nested), str(latin1), str(huge_id), str(too_big), str(many))
+    err = r.stderr.decode()
+    assert r.returncode == 1 and "Traceback" not in err, err
+    assert f"{nested}: cannot read JSON" in err
+    assert f"{latin1}: cannot read JSON" in err
+    assert f"{huge_id}: containers[0].cgroup_id: {2**70} is out of range" in err
+    assert f"{too_big}: 65 MiB is more than a report" in err
+    assert f"{many}: 25000 new files".encode() in r.stdout
+    assert httpx.get(f"{base}/api/v1/images/sha256:v9/files", params={"limit": 1}).json()["total"] == 25_000

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +25,7 @@ from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
-from tests.conftest import require
+from tests.conftest import SNOOP, Process, free_port, require
 
 TOKEN = "s3cret-token"
 
@@ -101,3 +106,44 @@ def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path
             streamer.close()
     finally:
         server.stop(0)
+
+
+def test_tls_collector_serves_https_and_push_and_queries_use_tls(tmp_path: Path) -> None:
+    """With --tls-cert the token never crosses in clear: REST is HTTPS, push and queries speak TLS."""
+    require(shutil.which("openssl") is not None, "openssl makes the test certificates")
+    pki = make_pki(tmp_path)
+    http, grpc_port = free_port(), free_port()
+    collector = Process(["collector", "--db", f"sqlite:///{tmp_path}/s.db", "--http-listen", f"127.0.0.1:{http}",
+                         "--grpc-listen", f"127.0.0.1:{grpc_port}", "--tls-cert", str(pki["server.crt"]),
+                         "--tls-key", str(pki["server.key"]), "--token", TOKEN], tmp_path / "collector.log")
+    try:
+        base = f"https://127.0.0.1:{http}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                trusted = ssl.create_default_context(cafile=pki["ca.crt"])
+                if httpx.get(f"{base}/readyz", verify=trusted, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(collector.output()) from None
+                time.sleep(0.2)
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not served
+            httpx.get(f"http://127.0.0.1:{http}/readyz", timeout=2)
+        report = tmp_path / "r.json"
+        report.write_text(json.dumps({"pod_name": "p", "namespace": "ns", "node": "n", "containers": [
+            {"name": "c", "image_digest": "sha256:tls", "files": ["/etc/tls.conf"]}]}))
+        env = {"SNOOP_TOKEN": TOKEN}
+        pushed = subprocess.run([str(SNOOP), "push", "--collector", f"127.0.0.1:{grpc_port}", "--tls-ca",
+                                 str(pki["ca.crt"]), str(report)], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **env})
+        assert pushed.returncode == 0, pushed.stderr
+        plain = subprocess.run([str(SNOOP), "push", "--collector", f"127.0.0.1:{grpc_port}", str(report)],
+                               capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+        assert plain.returncode == 1 and "UNAVAILABLE" in plain.stderr
+        listed = subprocess.run([str(SNOOP), "files", "sha256:tls", "--format", "text", "--server", base,
+                                 "--tls-ca", str(pki["ca.crt"])], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **env})
+        assert listed.returncode == 0 and listed.stdout == "/etc/tls.conf\n", listed.stderr
+    finally:
+        collector.stop()
