@@ -57,3 +57,21 @@ def test_spool_bound_drops_oldest_and_counts() -> None:
     streamer.submit(files_batch("c1", b"/a", b"/b"), dropped_events=0)
     streamer.submit(files_batch("c1", b"/c", b"/d"), dropped_events=0)
     assert (streamer.spool_files, streamer.dropped_files) == (2, 2)
+
+
+def test_refused_files_are_counted_by_reason_and_their_neighbours_stored(sessions: sessionmaker[Session]) -> None:
+    """A path past PATH_MAX (a 4,020-byte cwd joined to a name) is refused alone; the agent counts it."""
+    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0)
+    server, port = build_server(config, sessions, CollectorMetrics())
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t")
+    streamer.start()
+    try:
+        deep = b"/" + b"d" * 4020 + b"/name-that-crosses-path-max-" + b"x" * 60
+        streamer.submit(files_batch("c1", b"/innocent", deep) + files_batch("c2", b"/neighbour"), dropped_events=0)
+        assert streamer.drain(timeout_s=15)
+        assert dict(streamer.refused_files) == {"path-too-long": 1}
+        assert stored(sessions) == {b"/innocent", b"/neighbour"}
+        assert streamer.connected  # the collector answered on this stream
+    finally:
+        streamer.close()
+        server.stop(0)
