@@ -42,7 +42,7 @@ bench: deps
 	$(PY) bench/collector.py
 
 lint: venv
-	$(VENV)/bin/ruff check agent collector cli tests bench
+	$(VENV)/bin/ruff check agent collector cli common tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -98,7 +98,7 @@ class Pipeline:
             return
         if ev.kind & KIND_OPENDIR:
             self._processes.on_opendir(ev.pid, ev.ret, paths[-1][0])
-            paths[-1] = (paths[-1][0], FileType.DIR)
+            paths[-1] = (paths[-1][0], max(paths[-1][1], FileType.DIR))  # a runtime mount stays one
         kind = ev.kind & FILE_KINDS
         if kind & AccessKind.EXEC:
             paths += self._interpreters(root, paths[-1][0])

@@ -60,7 +60,8 @@ class ContainerRoots:
             return root
         root = self._pin(pid)
         if root is None:
-            root = next((r for r in map(self._pin, self._members(cgroup_id)) if r is not None), None)
+            others = (p for p in self._members(cgroup_id) if p != pid)
+            root = next((r for r in map(self._pin, others) if r is not None), None)
         if root is None:
             return None
         self._roots[cgroup_id] = root
