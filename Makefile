@@ -43,6 +43,7 @@ bench: deps
 
 lint: venv
 	$(VENV)/bin/ruff check agent collector cli common tests bench
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

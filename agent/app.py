@@ -15,8 +15,6 @@ import uuid
 from collections.abc import Callable
 from types import FrameType
 
-import grpc
-
 from agent.config import AgentConfig
 from agent.convert import container_files_to_pb, split_batches
 from agent.dedup import FileSets
@@ -35,18 +33,11 @@ from agent.roots import ContainerRoots
 from agent.spool import DiskSpool
 from agent.streamer import Streamer
 from agent.tracer import SYSCALL_STATS, Tracer
+from common.channels import TlsFiles
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100
 CALIBRATION_S = 2.0
-
-
-def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
-    """TLS to the collector when a CA is given; mTLS when a client certificate is given too."""
-    if not (config.tls_ca or config.tls_cert):
-        return None
-    read = lambda p: p.read_bytes() if p else None  # noqa: E731
-    return grpc.ssl_channel_credentials(read(config.tls_ca), read(config.tls_key), read(config.tls_cert))
 
 
 class Agent:
@@ -85,7 +76,7 @@ class Agent:
                 config.collector,
                 agent_id=f"{config.node_name}/{uuid.uuid4().hex[:12]}",
                 max_spool_files=config.max_spool_files,
-                credentials=channel_credentials(config),
+                tls=TlsFiles(config.tls_ca, config.tls_cert, config.tls_key),
                 token=config.token,
             )
             if config.collector

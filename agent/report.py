@@ -44,7 +44,7 @@ def pod_reports(
         pods.setdefault((c.ref.pod_namespace, c.ref.pod_name), []).append(c)
     reports = []
     for (namespace, pod), members in sorted(pods.items()):
-        entries = []
+        entries: list[dict[str, Any]] = []
         for c in sorted(members, key=lambda c: (c.ref.name, c.ref.container_id)):
             listed = sections(c.files)
             entries.append({

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import grpc
 
 from agent.spool import DiskSpool
+from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -40,15 +41,15 @@ class Streamer:
         agent_id: str,
         max_spool_files: int = 1_000_000,
         backoff_max_s: float = 30.0,
-        credentials: grpc.ChannelCredentials | None = None,
+        tls: TlsFiles = PLAINTEXT,
         token: str | None = None,
     ) -> None:
         self._target = target
         self._agent_id = agent_id
         self._max_spool_files = max_spool_files
         self._backoff_max = backoff_max_s
-        self._credentials = credentials
-        self._metadata = [("authorization", f"Bearer {token}")] if token else None
+        self._tls = tls
+        self._metadata = token_metadata(token)
         self._disk: DiskSpool | None = None
         self._cond = threading.Condition()
         self._spool: OrderedDict[int, pb.Batch] = OrderedDict()
@@ -152,11 +153,7 @@ class Streamer:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            channel = (
-                grpc.secure_channel(self._target, self._credentials)
-                if self._credentials
-                else grpc.insecure_channel(self._target)
-            )
+            channel = open_channel(self._target, self._tls)
             done = threading.Event()
             try:
                 stub = pb_grpc.IngestStub(channel)

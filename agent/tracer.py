@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from agent.events import RawEvent
 
@@ -116,13 +117,14 @@ class Tracer:
         self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int = 1024, seen_entries: int = 262144
     ) -> None:
         self._on_event = on_event
-        self._limits = {"ringbuf_pages": ringbuf_pages, "seen_entries": seen_entries}
-        cflags(**self._limits)  # bad limits fail here, before anything is loaded
-        self._bpf = None
+        self._ringbuf_pages = ringbuf_pages
+        self._seen_entries = seen_entries
+        cflags(ringbuf_pages=ringbuf_pages, seen_entries=seen_entries)  # bad limits fail here, before loading
+        self._bpf: Any = None  # bcc.BPF, untyped
 
     def open(self) -> None:
         preflight()
-        flags = cflags(**self._limits, tracefs=tracefs())
+        flags = cflags(ringbuf_pages=self._ringbuf_pages, seen_entries=self._seen_entries, tracefs=tracefs())
         try:
             from bcc import BPF  # noqa: PLC0415 - only here: the rest of snoop runs without bcc
         except ImportError as exc:
@@ -134,7 +136,7 @@ class Tracer:
         self._bpf[b"events"].open_ring_buffer(self._handle)
 
     def _handle(self, _ctx: object, data: int, _size: int) -> None:
-        ev = self._bpf[b"events"].event(data)  # type: ignore[index]
+        ev = self._bpf[b"events"].event(data)
         path = ctypes.string_at(data + type(ev).path.offset, ev.path_len)
         self._on_event(
             RawEvent(
@@ -151,11 +153,11 @@ class Tracer:
         )
 
     def poll(self, timeout_ms: int) -> None:
-        self._bpf.ring_buffer_poll(timeout_ms)  # type: ignore[union-attr]
+        self._bpf.ring_buffer_poll(timeout_ms)
 
     def ignore_cgroup(self, cgroup_id: int) -> None:
         """Stops tracing a cgroup in the kernel (host or runtime cgroups found by userspace)."""
-        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        table = self._bpf[b"cgroups"]
         leaf = table.Leaf()
         for cpu in range(table.total_cpu):
             leaf[cpu].ignored = 1
@@ -167,7 +169,7 @@ class Tracer:
         many were new to the kernel."""
         from bcc import lib  # noqa: PLC0415
 
-        table = self._bpf[b"procs"]  # type: ignore[index]
+        table = self._bpf[b"procs"]
         leaf = table.Leaf(PROC_CONTAINER)
         adopted = 0
         for pid in pids:
@@ -178,17 +180,17 @@ class Tracer:
 
     def stats(self) -> dict[str, int]:
         """Kernel counters summed over CPUs."""
-        table = self._bpf[b"stats"]  # type: ignore[index]
+        table = self._bpf[b"stats"]
         return {name: int(table.sum(table.Key(i)).value) for i, name in enumerate(STAT_NAMES)}
 
     def cgroup_events(self) -> dict[int, int]:
         """Successful accesses per cgroup, repeats included, summed over CPUs."""
-        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        table = self._bpf[b"cgroups"]
         return {k.value: sum(cpu.events for cpu in table.getvalue(k)) for k in table}
 
     def forget_cgroups(self, alive: Callable[[int], bool]) -> None:
         """Drops the kernel's state of cgroups that are gone, so the table never fills up."""
-        table = self._bpf[b"cgroups"]  # type: ignore[index]
+        table = self._bpf[b"cgroups"]
         for key in list(table.keys()):
             if not alive(key.value):
                 del table[key]

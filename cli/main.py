@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.logs import configure
 from cli.options import add, duration, listen
+from common import kinds
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -194,12 +195,13 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    from cli.push import TlsFiles, push
+    from cli.push import push
+    from common.channels import TlsFiles
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("snoop push: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key) if args.tls_ca or args.tls_cert else None
+    tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token,
                 tls=tls)
 
@@ -218,7 +220,7 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     common(p, ["table", "json", "text"])
     p.add_argument("image", help="digest (sha256:…) or reference (the digest last seen under it)")
     p.add_argument("--prefix", default=None, help="only paths under this prefix")
-    p.add_argument("--kind", action="append", default=[], choices=["read", "write", "exec", "stat", "readlink"])
+    p.add_argument("--kind", action="append", default=[], choices=kinds.NAMES, help="only files used this way")
     p.set_defaults(run=lambda a: _query(a, lambda q: q.files(a.server, a.image, a.format, a.token, a.prefix,
                                                              a.kind)))
     p = sub.add_parser("diff", help="how file usage changed between two images")

@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,10 @@ from typing import Any
 import grpc
 
 from agent.convert import split_batches
+from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from common.file_types import REPORT_SECTIONS, UNKNOWN
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    ca: Path | None
-    cert: Path | None = None
-    key: Path | None = None
 
 ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
@@ -139,15 +132,8 @@ def batches_of(report: pb.Batch, first_seq: int) -> list[pb.Batch]:
                      dropped_events=report.dropped_events) for i, part in enumerate(parts)]
 
 
-def channel_for(collector: str, tls: TlsFiles | None) -> grpc.Channel:
-    if tls is None:
-        return grpc.insecure_channel(collector)
-    read = lambda p: p.read_bytes() if p else None  # noqa: E731
-    return grpc.secure_channel(collector, grpc.ssl_channel_credentials(read(tls.ca), read(tls.key), read(tls.cert)))
-
-
 def push(collector: str, paths: list[Path], *, node: str | None, image_digest: str | None,
-         token: str | None = None, timeout_s: float = 60, tls: TlsFiles | None = None) -> int:
+         token: str | None = None, timeout_s: float = 60, tls: TlsFiles = PLAINTEXT) -> int:
     """Sends every well-formed report; names each malformed one and sends nothing of it. Exit code 1
     when any report was malformed or refused."""
     batches: dict[int, Path] = {}
@@ -166,9 +152,10 @@ def push(collector: str, paths: list[Path], *, node: str | None, image_digest: s
     accepted: dict[Path, int] = {}
     if to_send:
         try:
-            with channel_for(collector, tls) as channel:
-                metadata = [("authorization", f"Bearer {token}")] if token else None
-                for ack in pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s, metadata=metadata):
+            with open_channel(collector, tls) as channel:
+                stream = pb_grpc.IngestStub(channel).Stream(iter(to_send), timeout=timeout_s,
+                                                            metadata=token_metadata(token))
+                for ack in stream:
                     for r in ack.refused:
                         what = os.fsdecode(r.path) if r.path else f"container {r.container_id} ({r.files} files)"
                         print(f"snoop push: {batches[ack.seq]}: refused {what}: {r.detail}", file=sys.stderr)

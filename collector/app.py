@@ -111,7 +111,7 @@ def run_collector(config: CollectorConfig) -> int:
 
     app = create_app(config)
     # With TLS configured, REST is HTTPS too: its bearer token never crosses the network in clear.
-    tls = {"ssl_certfile": str(config.tls_cert), "ssl_keyfile": str(config.tls_key)} if config.tls_cert else {}
     uvicorn.run(app, host=config.http_host, port=config.http_port, log_level="info",
-                timeout_graceful_shutdown=int(config.shutdown_grace_s), **tls)
+                timeout_graceful_shutdown=int(config.shutdown_grace_s),
+                ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
     return 0

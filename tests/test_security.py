@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.app import channel_credentials
 from agent.config import AgentConfig
 from agent.streamer import Streamer
 from collector.app import create_app
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
+from common.channels import TlsFiles
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 from tests.conftest import SNOOP, Process, free_port, require
@@ -95,7 +95,8 @@ def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         agent_config = AgentConfig(node_name="n", tls_ca=pki["ca.crt"], tls_cert=pki["client.crt"],
                                    tls_key=pki["client.key"], token=TOKEN)
-        streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", credentials=channel_credentials(agent_config),
+        tls = TlsFiles(agent_config.tls_ca, agent_config.tls_cert, agent_config.tls_key)
+        streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", tls=tls,
                             token=TOKEN)
         streamer.start()
         try:

@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from collector.api.render import Format, kind_bits
+from collector.api.render import Format
 from collector.reports.images import FileFilter
 from common.file_types import KEEP, type_codes
+from common.kinds import bits_of
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -47,7 +48,7 @@ def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
     """Query parameters -> FileFilter; bad values are a 422 that names them. A keep-list (``text``)
     lists files and links only, unless ``type`` asks otherwise."""
     try:
-        bits = kind_bits(kind or [])
+        bits = bits_of(kind or [])
         types = type_codes(type_) if type_ else KEEP if format is Format.text else ()
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc

@@ -16,8 +16,7 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 
 from common.file_types import NAMES as TYPE_NAMES
-
-KIND_NAMES = ("read", "write", "exec", "stat", "readlink")
+from common.kinds import names_of
 
 
 class Format(StrEnum):
@@ -54,22 +53,6 @@ def iso(ns: int) -> str | None:
     return f"{_iso_second(seconds)}.{rest // 1_000_000:03d}Z"
 
 
-def kind_names(bits: int) -> list[str]:
-    return [name for i, name in enumerate(KIND_NAMES) if bits & (1 << i)]
-
-
-_KIND_LISTS = [kind_names(bits) for bits in range(1 << len(KIND_NAMES))]
-
-
-def kind_bits(names: Iterable[str]) -> int:
-    bits = 0
-    for name in names:
-        if name not in KIND_NAMES:
-            raise ValueError(f"unknown kind {name!r}; one of {', '.join(KIND_NAMES)}")
-        bits |= 1 << KIND_NAMES.index(name)
-    return bits
-
-
 def file_json(row: tuple) -> dict[str, Any]:
     """One (path, containers, kinds, first_seen_ns, last_seen_ns, file_type) row of a file list."""
     path, containers, kinds, first_ns, last_ns, file_type = row
@@ -77,7 +60,7 @@ def file_json(row: tuple) -> dict[str, Any]:
         "path": os.fsdecode(path),
         "type": TYPE_NAMES[file_type],
         "containers": containers,
-        "kinds": _KIND_LISTS[kinds & 31],
+        "kinds": names_of(kinds),
         "first_seen": iso(first_ns),
         "last_seen": iso(last_ns),
     }
@@ -109,6 +92,6 @@ def file_list_response(rows: list[tuple], format: Format) -> Response:  # noqa: 
         return keep_list(r[0] for r in rows)
     return csv_response(
         ["path", "containers", "kinds", "first_seen", "last_seen", "type"],
-        ([os.fsdecode(path), n, "|".join(_KIND_LISTS[kinds & 31]), iso(first), iso(last), TYPE_NAMES[t]]
+        ([os.fsdecode(path), n, "|".join(names_of(kinds)), iso(first), iso(last), TYPE_NAMES[t]]
          for path, n, kinds, first, last, t in rows),
     )

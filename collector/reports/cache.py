@@ -69,4 +69,4 @@ class ReportCache:
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
                 self._computing.pop(key, None)
-        return value  # type: ignore[return-value]
+        return value

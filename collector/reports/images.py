@@ -168,6 +168,6 @@ def fetch_all(session: Session, stmt: Select) -> list[tuple]:
             return cur.fetchall()
     result = conn.execute(stmt)
     try:
-        return result.cursor.fetchall()  # type: ignore[attr-defined]
+        return list(result.cursor.fetchall())
     finally:
         result.close()

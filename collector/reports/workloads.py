@@ -7,19 +7,20 @@ name's pattern (see common/workload.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from collector.reports.images import FileFilter, Page, fetch_all, prefix_range, sorted_rows
 from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
+from common.kinds import BITS
 
-KIND_BITS = (1, 2, 4, 8, 16)
 
-
-def kinds_union(column):  # noqa: ANN001, ANN201 - SQL expression in, SQL expression out
+def kinds_union(column: Any) -> Any:
     """Bitwise OR as an aggregate, portable: SQLite has no BIT_OR, but max(kinds & bit) per bit works."""
-    expr = None
-    for bit in KIND_BITS:
+    expr: Any = None
+    for bit in BITS:
         term = func.max(column.op("&")(bit))
         expr = term if expr is None else expr.op("|")(term)
     return expr

@@ -19,6 +19,7 @@ from collector.storage.bulk import bulk_for
 from collector.storage.known import KnownIds, Learned
 from collector.storage.models import ContainerInstance, Image, ImageReference
 from collector.storage.upsert import greatest, insert_for
+from common.kinds import ALL as ALL_KINDS
 from common.workload import workload_of
 
 PATH_MAX = 4096
@@ -96,7 +97,7 @@ def file_problem(f: FileIn) -> tuple[str, str] | None:
         return "path-too-long", f"the path is {len(f.path)} bytes, PATH_MAX is {PATH_MAX}"
     if b"\0" in f.path:
         return "nul-in-path", "the path holds a NUL byte"
-    if f.kinds <= 0 or f.kinds >= 32:
+    if not 0 < f.kinds <= ALL_KINDS:
         return "invalid-kinds", f"invalid access kinds {f.kinds}"
     if f.file_type not in FILE_TYPES:
         return "invalid-type", f"unknown file type {f.file_type}"

@@ -7,6 +7,7 @@ import re
 
 from agent import events
 from agent.tracer import STAT_NAMES, program_text
+from common import kinds as common_kinds
 from snoop.v1 import snoop_pb2 as pb
 
 C = program_text()
@@ -21,6 +22,7 @@ def test_kind_bits_agree() -> None:
     assert {k: v for k, v in kinds.items() if v <= 16} == {k.name: k.value for k in events.AccessKind}
     wire = {v.name.removeprefix("ACCESS_KIND_"): v.number for v in pb.AccessKind.DESCRIPTOR.values if v.number}
     assert wire == {k.name: k.value for k in events.AccessKind}
+    assert {n.upper(): b for n, b in zip(common_kinds.NAMES, common_kinds.BITS, strict=True)} == wire
     for name in ("CHDIR", "FCHDIR", "FORK", "OPENDIR", "ENTER"):
         assert kinds[name] == getattr(events, f"KIND_{name}"), name
 

@@ -22,8 +22,8 @@ def probe_rootfs(root: Path) -> Path:
         (app / f).write_text(f + "\n")
     (app / "link.txt").symlink_to("target.txt")
     (app / "readlink-only").symlink_to("target.txt")
-    with open(bytes(app) + b"/caf\xe9.txt", "w") as f:
-        f.write("latin-1 name\n")
+    with open(bytes(app) + b"/caf\xe9.txt", "w") as latin1:
+        latin1.write("latin-1 name\n")
     return root
 
 

@@ -12,6 +12,7 @@ from collector.api.render import Format, SafeJSONResponse, csv_response
 from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.diff import diff_images
 from collector.reports.images import find_image
+from collector.storage.models import Image
 
 router = APIRouter(tags=["diff"])
 
@@ -20,18 +21,18 @@ router = APIRouter(tags=["diff"])
 def diff(base: str, head: str, session: SessionDep, request: Request, format: Format = Format.json) -> Response:  # noqa: A002
     """``added``: used by head only; ``removed``: by base only. A and B are digests or references (a
     reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""
-    images = {}
+    images: dict[str, Image] = {}
     for side, key in (("base", base), ("head", head)):
         image = find_image(session, key)
         if image is None:
             raise HTTPException(404, f"{side}: no image with digest or reference {key!r}")
         images[side] = image
-    base, head = images["base"], images["head"]
+    old, new = images["base"], images["head"]
     with_common = format is not Format.text
     cache: ReportCache = request.app.state.report_cache
-    stamp = (fingerprint(session, base.id), fingerprint(session, head.id))
-    d = cache.get(("diff", base.id, head.id, with_common), stamp,
-                  lambda: diff_images(session, base, head, with_common=with_common))
+    stamp = (fingerprint(session, old.id), fingerprint(session, new.id))
+    d = cache.get(("diff", old.id, new.id, with_common), stamp,
+                  lambda: diff_images(session, old, new, with_common=with_common))
     if format is Format.text:
         lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
         return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")
