@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import grpc
 
 from agent.convert import split_batches
 from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
-from common.file_types import REPORT_SECTIONS, UNKNOWN
+from common.seed_report import SECTIONS, parse_time
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -26,8 +25,6 @@ ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
 BATCH_FILES = 10_000
 UINT64_MAX, INT64_MAX = 2**64 - 1, 2**63 - 1
-# The report's lists and what their paths are; the original sidecar's reports have ``files`` only.
-SECTIONS = {"files": UNKNOWN, **{name: code for code, name in REPORT_SECTIONS.items()}}
 
 
 class ReportError(ValueError):
@@ -53,12 +50,9 @@ def _time_ns(value: Any, where: str) -> int:
     if value is None:
         return 0
     try:
-        ns = int(datetime.fromisoformat(_expect(value, str, where).replace("Z", "+00:00")).timestamp() * 1e9)
-    except (ValueError, OverflowError) as exc:
-        raise ReportError(f"{where}: not an ISO 8601 time: {value!r}") from exc
-    if not 0 <= ns <= INT64_MAX:
-        raise ReportError(f"{where}: {value!r} is outside 1970–2262")
-    return ns
+        return parse_time(_expect(value, str, where))
+    except ValueError as exc:
+        raise ReportError(f"{where}: not an ISO 8601 time of 1970–2262: {value!r}") from exc
 
 
 def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
