@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from collector.api.render import Format
-from collector.reports.images import FileFilter
+from collector.reports.query import FileFilter
 from common.file_types import KEEP, type_codes
 from common.kinds import bits_of
 

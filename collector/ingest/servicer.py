@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.ingest.convert import containers_from_batch
 from collector.metrics import CollectorMetrics
+from collector.storage.dialect import dialect_of
 from collector.storage.ingest import ContainerIn, Refusal, ingest, screen
 from collector.storage.known import KnownIds
 from snoop.v1 import snoop_pb2 as pb
@@ -49,8 +50,8 @@ class IngestServicer(pb_grpc.IngestServicer):
         self._writers = writers
         self._idle_timeout = idle_timeout_s
         # SQLite has one writer: queue writers here rather than in SQLite's sleeping busy handler.
-        bind = sessions.kw["bind"]
-        self._write_lock = threading.Lock() if bind.dialect.name == "sqlite" else contextlib.nullcontext()
+        single = dialect_of(sessions.kw["bind"]).single_writer
+        self._write_lock = threading.Lock() if single else contextlib.nullcontext()
         self._known = KnownIds()
 
     def _commit(self, containers: list[ContainerIn]) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import except_, intersect, select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import fetch_all, sorted_rows
+from collector.reports.query import fetch_all, sorted_rows
 from collector.storage.models import Image, ImageFile, Path
 from common.file_types import KEEP
 

@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
 from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, Path
-
-
-@dataclass(frozen=True)
-class FileFilter:
-    prefix: bytes | None = None
-    kinds: int = 0          # files with any of these kinds; 0 = all
-    since_ns: int = 0       # files last seen at or after
-    types: tuple[int, ...] = ()  # common.file_types codes; () = all
-
-
-@dataclass(frozen=True)
-class Page:
-    limit: int | None
-    offset: int = 0
-
-    @property
-    def everything(self) -> bool:
-        return self.limit is None and not self.offset
-
-    def apply(self, q: Select) -> Select:
-        """LIMIT/OFFSET only when paging: SQLite sorts a bound "LIMIT -1" far slower than no LIMIT."""
-        return q if self.everything else q.offset(self.offset).limit(self.limit)
 
 
 def image_summaries(
@@ -92,20 +69,8 @@ def find_image(session: Session, key: str) -> Image | None:
     )
 
 
-def prefix_range(prefix: bytes) -> tuple[bytes, bytes | None]:
-    """[low, high) of the byte strings that start with ``prefix``: an index-friendly LIKE for bytes."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return prefix, None
-    return prefix, stripped[:-1] + bytes([stripped[-1] + 1])
-
-
 def filtered(q: Select, f: FileFilter) -> Select:
-    if f.prefix:
-        low, high = prefix_range(f.prefix)
-        q = q.where(Path.path >= low)
-        if high is not None:
-            q = q.where(Path.path < high)
+    q = with_prefix(q, f.prefix)
     if f.kinds:
         q = q.where(ImageFile.kinds.op("&")(f.kinds) != 0)
     if f.since_ns:
@@ -148,26 +113,3 @@ def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
     q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)
                  .where(ImageFile.image_id == image.id), f)
     return [p for (p,) in sorted_rows(fetch_all(session, q))]
-
-
-def sorted_rows(rows: list[tuple]) -> list[tuple]:
-    """Rows whose first column is a path, in byte order (what ORDER BY on bytea/BLOB gives)."""
-    rows.sort(key=lambda r: r[0])
-    return rows
-
-
-def fetch_all(session: Session, stmt: Select) -> list[tuple]:
-    """Plain DBAPI tuples: for a 100,000-row report SQLAlchemy's Row objects cost as much as the query.
-    Only for columns that need no result processing (ints, bytes, strings). PostgreSQL answers in its
-    binary format: bytea in text format is hex, and decoding 5 MB of it costs more than the query."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(str(compiled), compiled.params, binary=True)
-            return cur.fetchall()
-    result = conn.execute(stmt)
-    try:
-        return list(result.cursor.fetchall())
-    finally:
-        result.close()

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import FileFilter, Page, fetch_all, prefix_range, sorted_rows
+from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
 from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
 from common.kinds import BITS
 
@@ -65,9 +65,7 @@ def workload_files(
         .where(ci.namespace == namespace, ci.workload_name == name)
         .group_by(Path.id, Path.path)
     )
-    if f.prefix:
-        low, high = prefix_range(f.prefix)
-        q = q.where(Path.path >= low) if high is None else q.where(Path.path >= low, Path.path < high)
+    q = with_prefix(q, f.prefix)
     if f.since_ns:
         q = q.having(func.max(inf.last_seen_ns) >= f.since_ns)
     if f.kinds:

@@ -148,6 +148,3 @@ class PostgresBulk:
                 (columns[0], columns[1], columns[4], instance_id, image_id))
         return new
 
-
-def bulk_for(conn: Connection) -> Bulk:
-    return PostgresBulk() if conn.dialect.name == "postgresql" else SqliteBulk()

@@ -15,10 +15,9 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from collector.storage.bulk import bulk_for
+from collector.storage.dialect import dialect_of
 from collector.storage.known import KnownIds, Learned
 from collector.storage.models import ContainerInstance, Image, ImageReference
-from collector.storage.upsert import greatest, insert_for
 from common.kinds import ALL as ALL_KINDS
 from common.workload import workload_of
 
@@ -130,19 +129,19 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds
     image_id = known.image(c.image_digest, c.image_reference)
     if image_id is not None:
         return image_id
-    stmt = insert_for(session, Image).values(digest=c.image_digest, first_seen_ns=now_ns, last_seen_ns=now_ns)
+    stmt = dialect_of(session).insert(Image).values(digest=c.image_digest, first_seen_ns=now_ns, last_seen_ns=now_ns)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Image.digest], set_={"last_seen_ns": greatest(session, Image.last_seen_ns, now_ns)}
+        index_elements=[Image.digest], set_={"last_seen_ns": dialect_of(session).greatest(Image.last_seen_ns, now_ns)}
     ).returning(Image.id)
     image_id = session.execute(stmt).scalar_one()
     if c.image_reference:
-        ref = insert_for(session, ImageReference).values(
+        ref = dialect_of(session).insert(ImageReference).values(
             image_id=image_id, reference=c.image_reference, last_seen_ns=now_ns
         )
         session.execute(
             ref.on_conflict_do_update(
                 index_elements=[ImageReference.image_id, ImageReference.reference],
-                set_={"last_seen_ns": greatest(session, ImageReference.last_seen_ns, now_ns)},
+                set_={"last_seen_ns": dialect_of(session).greatest(ImageReference.last_seen_ns, now_ns)},
             )
         )
     learned.images[(c.image_digest, c.image_reference)] = image_id
@@ -158,13 +157,13 @@ def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: in
         "workload_name": name, "started_at_ns": c.started_at_ns, "first_seen_ns": now_ns,
         "last_seen_ns": now_ns, "total_events": c.total_events, "dropped_events": c.dropped_events,
     }
-    stmt = insert_for(session, ContainerInstance).values(**values)
+    stmt = dialect_of(session).insert(ContainerInstance).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ContainerInstance.node, ContainerInstance.container_id],
         set_={
-            "last_seen_ns": greatest(session, ContainerInstance.last_seen_ns, now_ns),
-            "total_events": greatest(session, ContainerInstance.total_events, c.total_events),
-            "dropped_events": greatest(session, ContainerInstance.dropped_events, c.dropped_events),
+            "last_seen_ns": dialect_of(session).greatest(ContainerInstance.last_seen_ns, now_ns),
+            "total_events": dialect_of(session).greatest(ContainerInstance.total_events, c.total_events),
+            "dropped_events": dialect_of(session).greatest(ContainerInstance.dropped_events, c.dropped_events),
         },
     ).returning(ContainerInstance.id)
     return session.execute(stmt).scalar_one()
@@ -182,7 +181,7 @@ def _path_ids(session: Session, merged: dict[bytes, FileIn], known: KnownIds, le
     if missing:
         paths = list(merged)
         conn = session.connection()
-        found = bulk_for(conn).intern_paths(conn, [digests[i] for i in missing], [paths[i] for i in missing])
+        found = dialect_of(conn).bulk.intern_paths(conn, [digests[i] for i in missing], [paths[i] for i in missing])
         learned.paths.update(found)
         for i in missing:
             ids[i] = found[digests[i]]
@@ -205,7 +204,7 @@ def _merge_files(
     rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type)
             for pid, f in zip(ids, merged.values(), strict=True)]
     conn = session.connection()
-    return bulk_for(conn).add_files(conn, instance_id, image_id, rows)
+    return dialect_of(conn).bulk.add_files(conn, instance_id, image_id, rows)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+
+from collector.storage.dialect import dialect_of
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-LOCK_ID = 0x736E6F6F70  # "snoop"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -24,7 +25,6 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config()
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
+        dialect_of(connection).lock_migrations(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -10,7 +10,8 @@ from agent.streamer import Streamer
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
-from collector.reports.images import FileFilter, find_image, image_files
+from collector.reports.images import find_image, image_files
+from collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 

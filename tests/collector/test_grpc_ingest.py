@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
-from collector.reports.images import FileFilter, find_image, image_files
+from collector.reports.images import find_image, image_files
+from collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.reports.images import FileFilter, find_image, image_files
+from collector.reports.images import find_image, image_files
+from collector.reports.query import FileFilter
 from collector.storage.ingest import ingest, path_digest, screen
 from collector.storage.known import KnownIds
 from collector.storage.models import InstanceFile

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from agent.streamer import Streamer
 from collector.app import create_app
 from collector.config import CollectorConfig
-from collector.reports.images import FileFilter, find_image, image_files
+from collector.reports.images import find_image, image_files
+from collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 from tests.harness.postgres import Postgres

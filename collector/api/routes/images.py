@@ -17,15 +17,8 @@ from collector.api.render import (
     keep_list,
 )
 from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.images import (
-    FileFilter,
-    Page,
-    find_image,
-    image_files,
-    image_files_page,
-    image_paths,
-    image_summaries,
-)
+from collector.reports.images import find_image, image_files, image_files_page, image_paths, image_summaries
+from collector.reports.query import FileFilter, Page
 from common.file_types import KEEP
 
 router = APIRouter(prefix="/images", tags=["images"])

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
 from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
-from collector.reports.images import Page
+from collector.reports.query import Page
 from collector.reports.workloads import workload_exists, workload_files, workload_summaries
 
 router = APIRouter(prefix="/workloads", tags=["workloads"])
