@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from types import FrameType
 
 from agent.config import AgentConfig
@@ -149,7 +150,7 @@ class Agent:
 
     def run(self) -> int:
         config = self.config
-        serve(self.metrics, config.metrics_host, config.metrics_port)
+        serve(self.metrics, *config.metrics_listen)
         self.tracer.open()
         self._ignore_own_cgroup()
         self._adopt_running_containers()
@@ -259,17 +260,13 @@ class Agent:
                 syscalls={name: stats[name] for name in SYSCALL_STATS if stats[name]},
                 counters={
                     "events_dropped": stats["dropped"],
-                    "events_processed": c.new_files,
+                    **asdict(c),
                     "events_repeated": stats["repeated"],
                     "events_failed": stats["failed"],
                     "events_runtime": stats["runtime"],
                     "roots_refused": self.roots.refused,
                     "process_table_full": stats["procs_full"],
                     "path_read_errors": stats["read_error"],
-                    "paths_unresolved": c.unresolved,
-                    "paths_excluded": c.excluded,
-                    "events_unattributed": c.unattributed,
-                    "pending_dropped": c.pending_dropped,
                     "files_overflowed": self.files.overflowed,
                     "report_writes": self.report_writes,
                     "report_write_errors": self.report_write_errors,

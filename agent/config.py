@@ -1,41 +1,71 @@
-"""The agent's settings, filled from flags or SNOOP_* environment variables by cli/."""
+"""The agent's settings: each declared once, with its default, flag (``SNOOP_*`` variable) and help."""
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.settings import (
+    byte_prefixes,
+    duration,
+    listen,
+    optional_path,
+    setting,
+    show_byte_prefixes,
+    show_duration,
+    show_listen,
+)
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    node_name: str
-    cri_endpoint: str = "unix:///run/containerd/containerd.sock"
-    collector: str | None = None          # HOST:PORT of the collector's gRPC ingest
-    output: Path | None = None            # standalone: directory of per-pod seed reports
-    interval_s: float = 30.0              # report writes
-    batch_interval_s: float = 1.0         # batches to the collector
-    excludes: tuple[bytes, ...] = (b"/proc/", b"/sys/", b"/dev/")
-    exclude_mounts: bool = True
-    max_unique_files: int = 100_000
-    ring_buffer_pages: int = 1024         # 4 MiB with 4 KiB pages
-    seen_entries: int = 262_144           # kernel LRU of (cgroup, path, kind) already reported
-    max_spool_files: int = 1_000_000
-    max_batch_files: int = 10_000         # files per batch: what the collector holds in memory at once
-    spool_dir: Path | None = None          # unacknowledged batches on disk, for the next agent; None: memory
-    max_pending_events: int = 100_000
-    metrics_host: str = "0.0.0.0"
-    metrics_port: int = 9090
-    shutdown_timeout_s: float = 10.0
-    prune_interval_s: float = 30.0        # gone containers are forgotten at the second prune that finds them
-    proc_root: str = "/proc"
-    cgroup_root: str | None = None        # cgroup2 mount; found in /proc/self/mounts when None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    token: str | None = None
-    kube_api: str | None = None           # API server URL for pod owners; None: guess from pod names
-    kube_token_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-    kube_ca_file: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+    node_name: str = setting("--node-name", "node name in reports (also NODE_NAME)",
+                             factory=lambda: os.environ.get("NODE_NAME") or socket.gethostname())
+    cri_endpoint: str = setting("--cri-endpoint", "CRI socket", "unix:///run/containerd/containerd.sock")
+    collector: str | None = setting("--collector", "HOST:PORT of the collector's gRPC ingest")
+    output: Path | None = setting("--output", "directory for per-pod JSON reports (standalone)", parse=Path)
+    interval_s: float = setting("--interval", "report write interval", 30.0, parse=duration, show=show_duration)
+    batch_interval_s: float = setting("--batch-interval", "how often new files go to the collector", 1.0,
+                                      parse=duration, show=show_duration)
+    excludes: tuple[bytes, ...] = setting("--exclude", "comma-separated path prefixes to leave out",
+                                          (b"/proc/", b"/sys/", b"/dev/"), parse=byte_prefixes,
+                                          show=show_byte_prefixes)
+    exclude_mounts: bool = setting("--exclude-mounts", "leave out files on the container's volume, configmap and "
+                                   "secret mounts", True, boolean=True)
+    max_unique_files: int = setting("--max-unique-files", "per container; 0 = unbounded", 100_000, parse=int)
+    ring_buffer_pages: int = setting("--ring-buffer-pages", "BPF ring buffer size in pages (power of 2)", 1024,
+                                     parse=int)
+    seen_entries: int = setting("--seen-entries", "kernel dedup LRU entries", 262_144, parse=int)
+    max_spool_files: int = setting("--max-spool-files", "files held while the collector is unreachable",
+                                   1_000_000, parse=int)
+    max_batch_files: int = setting("--max-batch-files", "files per batch sent to the collector: what it holds "
+                                   "in memory at once", 10_000, parse=int)
+    spool_dir: Path | None = setting("--spool-dir", "unacknowledged batches on disk, so a restarted agent sends "
+                                     "them; '' keeps them in memory only", Path("/var/lib/snoop/spool"),
+                                     parse=optional_path)
+    max_pending_events: int = 100_000       # events waiting for the CRI to name their container
+    metrics_listen: tuple[str, int] = setting("--metrics-listen", "metrics and health endpoint", ("0.0.0.0", 9090),
+                                              parse=listen, show=show_listen)
+    shutdown_timeout_s: float = setting("--shutdown-timeout", "time to flush on SIGTERM", 10.0, parse=duration,
+                                        show=show_duration)
+    prune_interval_s: float = setting("--prune-interval", "how often containers that are gone are looked for; "
+                                      "found twice, they are forgotten", 30.0, parse=duration, show=show_duration)
+    proc_root: str = setting("--proc-root", "the host's /proc as mounted in the agent", "/proc")
+    cgroup_root: str | None = setting("--cgroup-root", "cgroup2 mount (found in /proc/self/mounts if unset)")
+    tls_ca: Path | None = setting("--tls-ca", "CA bundle that signed the collector's certificate", parse=Path)
+    tls_cert: Path | None = setting("--tls-cert", "client certificate for mTLS", parse=Path)
+    tls_key: Path | None = setting("--tls-key", "client key for mTLS", parse=Path)
+    token: str | None = setting("--token", "bearer token sent to the collector (pair it with TLS)", secret=True)
+    kube_api: str | None = setting("--kube-api", "Kubernetes API URL for pods' owners (e.g. "
+                                   "https://kubernetes.default.svc); unset: guess from names")
+    kube_token_file: Path = setting("--kube-token-file", "service account token for --kube-api",
+                                    SERVICE_ACCOUNT / "token", parse=Path)
+    kube_ca_file: Path = setting("--kube-ca-file", "CA bundle for --kube-api", SERVICE_ACCOUNT / "ca.crt",
+                                 parse=Path)
 
     def __post_init__(self) -> None:
         """Half a TLS configuration would fail later with a traceback, or not at all: refuse it."""

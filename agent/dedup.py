@@ -19,7 +19,7 @@ class ContainerFiles:
 
 
 class FileSets:
-    def __init__(self, *, max_unique_files: int = 100_000) -> None:
+    def __init__(self, *, max_unique_files: int) -> None:
         self._max = max_unique_files  # per container; 0 = unbounded
         self._by_container: dict[str, ContainerFiles] = {}
         self.overflowed = 0  # files not recorded because a container hit the bound

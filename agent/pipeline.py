@@ -33,11 +33,13 @@ TypedPath = tuple[bytes, FileType]
 
 @dataclass
 class PipelineCounters:
-    unresolved: int = 0        # relative path whose cwd/dirfd could not be learned
-    excluded: int = 0          # /proc, /sys, /dev, volumes, --exclude
-    pending_dropped: int = 0   # waited for attribution, but the waiting room was full
-    unattributed: int = 0      # cgroup turned out not to be a container
-    new_files: int = 0
+    """Named as their metrics are (agent/metrics.py COUNTERS)."""
+
+    paths_unresolved: int = 0     # relative path whose cwd/dirfd could not be learned
+    paths_excluded: int = 0       # /proc, /sys, /dev, volumes, --exclude
+    pending_dropped: int = 0      # waited for attribution, but the waiting room was full
+    events_unattributed: int = 0  # cgroup turned out not to be a container
+    events_processed: int = 0     # new (container, path, kind)
 
 
 class Pipeline:
@@ -48,9 +50,9 @@ class Pipeline:
         processes: ProcessTable,
         files: FileSets,
         ignore_cgroup: Callable[[int], None],
-        excludes: tuple[bytes, ...] = (b"/proc/", b"/sys/", b"/dev/"),
-        exclude_mounts: bool = True,
-        max_pending: int = 100_000,
+        excludes: tuple[bytes, ...],
+        exclude_mounts: bool,
+        max_pending: int,
         roots: ContainerRoots,
     ) -> None:
         self._registry = registry
@@ -94,7 +96,7 @@ class Pipeline:
         root = self._roots.get(ev.cgroup_id, ev.pid)
         paths = self._resolve(ev, root)
         if paths is None:
-            self.counters.unresolved += 1
+            self.counters.paths_unresolved += 1
             return
         if ev.kind & KIND_OPENDIR:
             self._processes.on_opendir(ev.pid, ev.ret, paths[-1][0])
@@ -104,7 +106,7 @@ class Pipeline:
             paths += self._interpreters(root, paths[-1][0])
         verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
         if verdict is Verdict.IGNORE:
-            self.counters.unattributed += 1
+            self.counters.events_unattributed += 1
             self._ignore_cgroup(ev.cgroup_id)
         elif verdict is Verdict.PENDING:
             self._wait(ev.cgroup_id, (ev.pid, paths, kind, ev.ts_ns))
@@ -129,7 +131,7 @@ class Pipeline:
             del self._pending[cgroup_id]
             self._pending_count -= len(items)
             if verdict is Verdict.IGNORE:
-                self.counters.unattributed += len(items)
+                self.counters.events_unattributed += len(items)
                 self._ignore_cgroup(cgroup_id)
                 continue
             assert isinstance(verdict, ContainerRef)
@@ -164,9 +166,9 @@ class Pipeline:
         mounts = tuple(m.encode() for m in ref.mounts) if self._exclude_mounts else ()
         for path, type_ in paths:
             if excluded(path, self._excludes) or excluded(path, mounts):
-                self.counters.excluded += 1
+                self.counters.paths_excluded += 1
             elif self._files.record(ref, path, kind, ts_ns, type_):
-                self.counters.new_files += 1
+                self.counters.events_processed += 1
 
 
 def typed(root: Root | None, path: bytes) -> list[TypedPath]:

@@ -39,7 +39,7 @@ class Streamer:
         target: str,
         *,
         agent_id: str,
-        max_spool_files: int = 1_000_000,
+        max_spool_files: int,
         backoff_max_s: float = 30.0,
         tls: TlsFiles = PLAINTEXT,
         token: str | None = None,

@@ -114,7 +114,7 @@ class Tracer:
     """Loads the program, hands each ring-buffer record to ``on_event`` as a RawEvent."""
 
     def __init__(
-        self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int = 1024, seen_entries: int = 262144
+        self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int, seen_entries: int
     ) -> None:
         self._on_event = on_event
         self._ringbuf_pages = ringbuf_pages

@@ -82,7 +82,7 @@ def ingest(url: str, streams: list[list[pb.Batch]]) -> tuple[float, int]:
     engine = make_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    server, port = build_server(CollectorConfig(grpc_host="127.0.0.1", grpc_port=0), sessions, CollectorMetrics())
+    server, port = build_server(CollectorConfig(grpc_listen=("127.0.0.1", 0)), sessions, CollectorMetrics())
     accepted = [0] * len(streams)
 
     def send(k: int) -> None:

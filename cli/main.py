@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import ssl
 import sys
 from collections.abc import Callable
@@ -12,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.logs import configure
-from cli.options import add, duration, listen
+from cli.options import add, add_config_flags
 from common import kinds
+from common.settings import from_args
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -31,41 +30,10 @@ EXAMPLES = """examples:
 
 
 def _agent_parser(sub: argparse._SubParsersAction) -> None:
+    from agent.config import AgentConfig  # noqa: PLC0415 - settings only; the agent itself loads on run
+
     p = sub.add_parser("agent", help="trace this node's containers (BPF) and report their files")
-    add(p, "--node-name", default=os.environ.get("NODE_NAME") or socket.gethostname(),
-        help="node name in reports (also NODE_NAME)")
-    add(p, "--cri-endpoint", default="unix:///run/containerd/containerd.sock", help="CRI socket")
-    add(p, "--collector", default=None, help="HOST:PORT of the collector's gRPC ingest")
-    add(p, "--output", type=Path, default=None, help="directory for per-pod JSON reports (standalone)")
-    add(p, "--interval", type=duration, default=30.0, help="report write interval")
-    add(p, "--batch-interval", type=duration, default=1.0, help="how often new files go to the collector")
-    add(p, "--exclude", default="/proc/,/sys/,/dev/", help="comma-separated path prefixes to leave out")
-    add(p, "--exclude-mounts", action=argparse.BooleanOptionalAction, default=True,
-        help="leave out files on the container's volume, configmap and secret mounts")
-    add(p, "--max-unique-files", type=int, default=100_000, help="per container; 0 = unbounded")
-    add(p, "--ring-buffer-pages", type=int, default=1024, help="BPF ring buffer size in pages (power of 2)")
-    add(p, "--seen-entries", type=int, default=262_144, help="kernel dedup LRU entries")
-    add(p, "--max-spool-files", type=int, default=1_000_000,
-        help="files held while the collector is unreachable")
-    add(p, "--max-batch-files", type=int, default=10_000, help="files per batch sent to the collector")
-    add(p, "--spool-dir", default="/var/lib/snoop/spool",
-        help="unacknowledged batches on disk, so a restarted agent sends them; '' keeps them in memory only")
-    add(p, "--metrics-listen", type=listen, default=listen(":9090"), help="metrics and health endpoint")
-    add(p, "--shutdown-timeout", type=duration, default=10.0, help="time to flush on SIGTERM")
-    add(p, "--prune-interval", type=duration, default=30.0,
-        help="how often containers that are gone are looked for; found twice, they are forgotten")
-    add(p, "--proc-root", default="/proc", help="the host's /proc as mounted in the agent")
-    add(p, "--cgroup-root", default=None, help="cgroup2 mount (found in /proc/self/mounts if unset)")
-    add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
-    add(p, "--tls-cert", type=Path, default=None, help="client certificate for mTLS")
-    add(p, "--tls-key", type=Path, default=None, help="client key for mTLS")
-    add(p, "--token", default=None, secret=True, help="bearer token sent to the collector (pair it with TLS)")
-    add(p, "--kube-api", default=None,
-        help="Kubernetes API URL for pods' owners (e.g. https://kubernetes.default.svc); unset: guess from names")
-    add(p, "--kube-token-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/token"),
-        help="service account token for --kube-api")
-    add(p, "--kube-ca-file", type=Path, default=Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"),
-        help="CA bundle for --kube-api")
+    add_config_flags(p, AgentConfig)
     p.add_argument("--ebpf", action="store_true", help="print the BPF program and its -D flags, then exit")
     p.set_defaults(run=_run_agent)
 
@@ -100,54 +68,16 @@ def _run_agent(args: argparse.Namespace) -> int:
 
 
 def agent_config(args: argparse.Namespace) -> AgentConfig:
-    from agent.config import AgentConfig  # noqa: PLC0415 - the agent's imports only where it runs
+    from agent.config import AgentConfig  # noqa: PLC0415
 
-    return AgentConfig(
-        node_name=args.node_name,
-        cri_endpoint=args.cri_endpoint,
-        collector=args.collector,
-        output=args.output,
-        interval_s=args.interval,
-        batch_interval_s=args.batch_interval,
-        excludes=tuple(os.fsencode(p) for p in args.exclude.split(",") if p),
-        exclude_mounts=args.exclude_mounts,
-        max_unique_files=args.max_unique_files,
-        ring_buffer_pages=args.ring_buffer_pages,
-        seen_entries=args.seen_entries,
-        max_spool_files=args.max_spool_files,
-        max_batch_files=args.max_batch_files,
-        spool_dir=Path(args.spool_dir) if args.spool_dir else None,
-        metrics_host=args.metrics_listen[0],
-        metrics_port=args.metrics_listen[1],
-        shutdown_timeout_s=args.shutdown_timeout,
-        prune_interval_s=args.prune_interval,
-        proc_root=args.proc_root,
-        cgroup_root=args.cgroup_root,
-        tls_ca=args.tls_ca,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        token=args.token,
-        kube_api=args.kube_api,
-        kube_token_file=args.kube_token_file,
-        kube_ca_file=args.kube_ca_file,
-    )
+    return from_args(AgentConfig, args)
 
 
 def _collector_parser(sub: argparse._SubParsersAction) -> None:
+    from collector.config import CollectorConfig  # noqa: PLC0415
+
     p = sub.add_parser("collector", help="receive agents' streams, store them, serve the REST API")
-    add(p, "--db", default="sqlite:///snoop.db", secret=True,
-        help="SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB (default sqlite:///snoop.db)")
-    add(p, "--grpc-listen", type=listen, default=listen(":50051"), help="gRPC ingest address")
-    add(p, "--http-listen", type=listen, default=listen(":8080"), help="REST address")
-    add(p, "--tls-cert", type=Path, default=None, help="server certificate for the gRPC ingest")
-    add(p, "--tls-key", type=Path, default=None, help="server key for the gRPC ingest")
-    add(p, "--tls-client-ca", type=Path, default=None, help="require client certificates signed by this CA")
-    add(p, "--token", default=None, secret=True, help="bearer token required on REST and gRPC")
-    add(p, "--max-streams", type=int, default=10_000,
-        help="concurrent agent streams (one per node) this replica serves; more wait and retry")
-    add(p, "--stream-idle-timeout", type=duration, default=300.0,
-        help="end an agent's stream after it sent nothing this long (it reconnects when it has news)")
-    add(p, "--db-workers", type=int, default=8, help="threads writing batches to the database")
+    add_config_flags(p, CollectorConfig)
     p.set_defaults(run=_run_collector)
 
 
@@ -165,20 +95,7 @@ def _run_collector(args: argparse.Namespace) -> int:
 def collector_config(args: argparse.Namespace) -> CollectorConfig:
     from collector.config import CollectorConfig  # noqa: PLC0415
 
-    return CollectorConfig(
-        db_url=args.db,
-        grpc_host=args.grpc_listen[0],
-        grpc_port=args.grpc_listen[1],
-        http_host=args.http_listen[0],
-        http_port=args.http_listen[1],
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca,
-        token=args.token,
-        max_streams=args.max_streams,
-        stream_idle_timeout_s=args.stream_idle_timeout,
-        db_workers=args.db_workers,
-    )
+    return from_args(CollectorConfig, args)
 
 
 def _push_parser(sub: argparse._SubParsersAction) -> None:

@@ -4,36 +4,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
+from collections.abc import Callable
 from typing import Any
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from common import settings
 
 
-def duration(text: str) -> float:
-    """``500ms``, ``30s``, ``5m``, ``1h`` or plain seconds -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 30s, 500ms, 5m)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A parser whose ValueError argparse shows as it is (it would print only "invalid value")."""
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
-def listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``:PORT`` (all interfaces)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"not HOST:PORT: {text!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+duration = arg_type(settings.duration)
+listen = arg_type(settings.listen)
 
 
 def env_name(flag: str) -> str:
     return "SNOOP_" + flag.lstrip("-").upper().replace("-", "_")
 
 
-def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False, **kwargs: Any) -> None:
+def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False,
+        show: Callable[[Any], str] | None = None, **kwargs: Any) -> None:
     """Adds ``flag`` whose default comes from its SNOOP_* variable when that is set. A ``secret``'s
-    value (a token, a database URL with its password) is never printed by ``--help``."""
+    value (a token, a database URL with its password) is never printed by ``--help``; ``show`` writes
+    the default as a user would type it."""
     env = env_name(flag)
     if env in os.environ:
         raw = os.environ[env]
@@ -49,7 +50,26 @@ def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False, **k
     help_text = kwargs.get("help", "")
     if secret:
         shown = " (set)" if kwargs.get("default") else ""
+    elif kwargs.get("default") is None:
+        shown = ""
+    elif show is not None:
+        shown = f" (default: {show(kwargs['default'])})".replace("%", "%%")
     else:
-        shown = " (default: %(default)s)" if "default" in kwargs else ""
+        shown = " (default: %(default)s)"
     kwargs["help"] = f"{help_text} [env {env}]{shown}"
     parser.add_argument(flag, **kwargs)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config: type) -> None:
+    """A flag for every field of ``config`` that declares one (common/settings.py); ``dest`` is the field."""
+    for f in settings.flagged_fields(config):
+        flag = settings.flag_of(f)
+        assert flag is not None
+        default = settings.default_of(f)
+        if flag.boolean:
+            add(parser, flag.name, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                help=flag.help)
+            continue
+        extra = {"type": arg_type(flag.parse)} if flag.parse else {}
+        add(parser, flag.name, dest=f.name, default=default, help=flag.help, secret=flag.secret,
+            show=flag.show, metavar=flag.name.lstrip("-").upper().replace("-", "_"), **extra)

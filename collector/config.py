@@ -1,27 +1,34 @@
-"""The collector's settings, filled from flags or SNOOP_* environment variables by cli/."""
+"""The collector's settings: each declared once, with its default, flag (``SNOOP_*`` variable) and help."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.settings import duration, listen, setting, show_duration, show_listen
+
 
 @dataclass(frozen=True)
 class CollectorConfig:
-    db_url: str = "sqlite:///snoop.db"
-    grpc_host: str = "0.0.0.0"
-    grpc_port: int = 50051
-    http_host: str = "0.0.0.0"
-    http_port: int = 8080
-    max_streams: int = 10_000             # concurrent agent streams per replica (one per node)
-    stream_idle_timeout_s: float = 300.0  # a stream that sends nothing this long is ended
-    db_workers: int = 8                   # threads writing batches to the database
-    max_message_bytes: int = 64 * 1024 * 1024
+    db_url: str = setting("--db", "SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB "
+                          "(default sqlite:///snoop.db)", "sqlite:///snoop.db", secret=True)
+    grpc_listen: tuple[str, int] = setting("--grpc-listen", "gRPC ingest address", ("0.0.0.0", 50051),
+                                           parse=listen, show=show_listen)
+    http_listen: tuple[str, int] = setting("--http-listen", "REST address (HTTPS with --tls-cert)",
+                                           ("0.0.0.0", 8080), parse=listen, show=show_listen)
+    tls_cert: Path | None = setting("--tls-cert", "server certificate, for gRPC ingest and REST", parse=Path)
+    tls_key: Path | None = setting("--tls-key", "server key for --tls-cert", parse=Path)
+    tls_client_ca: Path | None = setting("--tls-client-ca", "require agents' certificates signed by this CA",
+                                         parse=Path)
+    token: str | None = setting("--token", "bearer token required on REST and gRPC", secret=True)
+    max_streams: int = setting("--max-streams", "concurrent agent streams (one per node) this replica serves; "
+                               "more wait and retry", 10_000, parse=int)
+    stream_idle_timeout_s: float = setting("--stream-idle-timeout", "end an agent's stream after it sent nothing "
+                                           "this long (it reconnects when it has news)", 300.0, parse=duration,
+                                           show=show_duration)
+    db_workers: int = setting("--db-workers", "threads writing batches to the database", 8, parse=int)
+    max_message_bytes: int = 64 * 1024 * 1024  # a batch the agent cuts at --max-batch-files stays far below
     shutdown_grace_s: float = 10.0
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_client_ca: Path | None = None
-    token: str | None = None
 
     def __post_init__(self) -> None:
         """Half a TLS configuration would serve plaintext, or fail later with a traceback: refuse it."""

@@ -33,11 +33,11 @@ def test_every_flag_reads_its_environment_variable(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SNOOP_COLLECTOR", "collector:50051")
     args = build_parser().parse_args(["agent"])
     assert args.metrics_listen == ("127.0.0.1", 9999)
-    assert args.interval == 120
+    assert args.interval_s == 120
     assert args.exclude_mounts is False
     assert args.collector == "collector:50051"
     # a flag on the command line still wins
-    assert build_parser().parse_args(["agent", "--interval", "5s"]).interval == 5
+    assert build_parser().parse_args(["agent", "--interval", "5s"]).interval_s == 5
 
 
 def test_bad_environment_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,

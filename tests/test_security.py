@@ -49,7 +49,7 @@ def test_rest_requires_the_token_except_probes(tmp_path: Path) -> None:
 
 
 def test_grpc_requires_the_token(sessions: sessionmaker[Session]) -> None:
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, token=TOKEN)
+    config = CollectorConfig(grpc_listen=("127.0.0.1", 0), token=TOKEN)
     server, port = build_server(config, sessions, CollectorMetrics())
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -82,7 +82,7 @@ def make_pki(d: Path) -> dict[str, Path]:
 def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     require(shutil.which("openssl") is not None, "openssl makes the test certificates")
     pki = make_pki(tmp_path)
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, tls_cert=pki["server.crt"],
+    config = CollectorConfig(grpc_listen=("127.0.0.1", 0), tls_cert=pki["server.crt"],
                              tls_key=pki["server.key"], tls_client_ca=pki["ca.crt"], token=TOKEN)
     server, port = build_server(config, sessions, CollectorMetrics())
     try:
@@ -96,7 +96,7 @@ def test_agent_streams_over_mutual_tls(sessions: sessionmaker[Session], tmp_path
         agent_config = AgentConfig(node_name="n", tls_ca=pki["ca.crt"], tls_cert=pki["client.crt"],
                                    tls_key=pki["client.key"], token=TOKEN)
         tls = TlsFiles(agent_config.tls_ca, agent_config.tls_cert, agent_config.tls_key)
-        streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", tls=tls,
+        streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", max_spool_files=1000, tls=tls,
                             token=TOKEN)
         streamer.start()
         try:

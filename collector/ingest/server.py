@@ -21,6 +21,7 @@ from collector.auth import TokenInterceptor
 from collector.config import CollectorConfig
 from collector.ingest.servicer import IngestServicer
 from collector.metrics import CollectorMetrics
+from common.settings import show_listen
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 SERVICE = "snoop.v1.Ingest"
@@ -63,7 +64,7 @@ class IngestServer:
         pb_grpc.add_IngestServicer_to_server(self._servicer, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        address = f"{config.grpc_host}:{config.grpc_port}"
+        address = show_listen(config.grpc_listen)
         creds = server_credentials(config)
         self.port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
         await server.start()
@@ -98,7 +99,7 @@ class IngestServer:
 def build_server(
     config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics
 ) -> tuple[IngestServer, int]:
-    """Returns the started server and the port it bound (``grpc_port`` 0 picks a free one)."""
+    """Returns the started server and the port it bound (port 0 in ``grpc_listen`` picks a free one)."""
     server = IngestServer(config, sessions, metrics)
     server.start()
     return server, server.port

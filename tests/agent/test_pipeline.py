@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.config import AgentConfig
 from agent.convert import container_files_to_pb, split_batches
 from agent.dedup import FileSets
 from agent.events import AT_FDCWD, KIND_CHDIR, KIND_ENTER, KIND_OPENDIR, AccessKind, ContainerRef, FileType, RawEvent
@@ -70,13 +71,15 @@ def node(tmp_path: Path) -> dict:
     cgroup_id = os.stat(cgroups / "k8s.io" / CID).st_ino
     cri = FakeCri()
     paths = CgroupPaths(mount=str(cgroups), proc_root=str(proc))
-    files = FileSets()
+    config = AgentConfig(node_name="n")  # the defaults users get
+    files = FileSets(max_unique_files=config.max_unique_files)
     roots = ContainerRoots(namespaces=MountNamespaces(proc_root=str(proc)), members=paths.pids,
                            proc_root=str(proc))
     ignored: list[int] = []
     registry = ContainerRegistry(runtime=cri, cgroups=paths, refresh_every_s=0)
     pipeline = Pipeline(registry=registry, processes=ProcessTable(
-        proc_root=str(proc)), files=files, ignore_cgroup=ignored.append, roots=roots)
+        proc_root=str(proc)), files=files, ignore_cgroup=ignored.append, roots=roots,
+        excludes=config.excludes, exclude_mounts=config.exclude_mounts, max_pending=config.max_pending_events)
     ref = ContainerRef(container_id=CID, name="app", pod_name="web-0", pod_namespace="shop", pod_uid="u",
                        image_reference="app:1", image_digest="sha256:app", image_id="sha256:cfg")
     return {"pipeline": pipeline, "files": files, "cri": cri, "ref": ref, "cgroup_id": cgroup_id, "roots": roots}

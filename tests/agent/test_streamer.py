@@ -29,14 +29,14 @@ def stored(sessions: sessionmaker[Session]) -> set[bytes]:
 
 def test_spooled_while_collector_down_then_delivered(sessions: sessionmaker[Session]) -> None:
     port = free_port()
-    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", backoff_max_s=0.2)
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", max_spool_files=1000, backoff_max_s=0.2)
     streamer.start()
     streamer.submit(files_batch("c1", b"/a", b"/b"), dropped_events=0)
     streamer.submit(files_batch("c1", b"/c"), dropped_events=0)
     time.sleep(0.5)
     assert streamer.spool_files == 3 and not streamer.connected
 
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=port)
+    config = CollectorConfig(grpc_listen=("127.0.0.1", port))
     server, _ = build_server(config, sessions, CollectorMetrics())
     try:
         assert streamer.drain(timeout_s=15)
@@ -62,9 +62,9 @@ def test_spool_bound_drops_oldest_and_counts() -> None:
 
 def test_refused_files_are_counted_by_reason_and_their_neighbours_stored(sessions: sessionmaker[Session]) -> None:
     """A path past PATH_MAX (a 4,020-byte cwd joined to a name) is refused alone; the agent counts it."""
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0)
+    config = CollectorConfig(grpc_listen=("127.0.0.1", 0))
     server, port = build_server(config, sessions, CollectorMetrics())
-    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t")
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", max_spool_files=1000)
     streamer.start()
     try:
         deep = b"/" + b"d" * 4020 + b"/name-that-crosses-path-max-" + b"x" * 60

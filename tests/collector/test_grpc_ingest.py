@@ -30,7 +30,7 @@ def batch(seq: int, path: bytes, cid: str = "c1") -> pb.Batch:
 
 @pytest.fixture
 def server(sessions: sessionmaker[Session]) -> Iterator[str]:
-    config = CollectorConfig(grpc_host="127.0.0.1", grpc_port=0, max_message_bytes=64 * 1024,
+    config = CollectorConfig(grpc_listen=("127.0.0.1", 0), max_message_bytes=64 * 1024,
                              stream_idle_timeout_s=2.0)
     srv, port = build_server(config, sessions, CollectorMetrics())
     yield f"127.0.0.1:{port}"

@@ -26,8 +26,8 @@ def files_batch(*paths: bytes) -> list[pb.ContainerFiles]:
 
 def test_database_restart_loses_nothing(postgres: Postgres) -> None:
     port = free_port()
-    app = create_app(CollectorConfig(db_url=postgres.new_database(), grpc_host="127.0.0.1", grpc_port=port))
-    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", backoff_max_s=0.5)
+    app = create_app(CollectorConfig(db_url=postgres.new_database(), grpc_listen=("127.0.0.1", port)))
+    streamer = Streamer(f"127.0.0.1:{port}", agent_id="t", max_spool_files=1000, backoff_max_s=0.5)
     with TestClient(app) as client:
         streamer.start()
         try:

@@ -136,4 +136,4 @@ def test_compose_commands_parse(service: str, monkeypatch: pytest.MonkeyPatch) -
     if service == "agent":
         assert args.collector == "collector:50051" and args.metrics_listen == ("0.0.0.0", 9090)
     else:
-        assert args.db.startswith("postgresql+psycopg://") and args.grpc_listen == ("0.0.0.0", 50051)
+        assert args.db_url.startswith("postgresql+psycopg://") and args.grpc_listen == ("0.0.0.0", 50051)
