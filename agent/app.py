@@ -283,6 +283,7 @@ class Agent:
                     "unique_files": self.files.unique_files(),
                     "containers": len(self.registry.containers()),
                     "pending_events": self.pipeline.pending,
+                    "events_queued": self.reader.queued,
                     "spool_files": s.spool_files if s else 0,
                     "collector_connected": 1 if s and s.connected else 0,
                     "previous_run_unclean": 1 if self.disk and self.disk.unclean_start else 0,

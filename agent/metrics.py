@@ -46,6 +46,7 @@ GAUGES = {
     "unique_files": "Unique files tracked, all containers",
     "containers": "Containers attributed on this node",
     "pending_events": "Events waiting for their container to appear in the CRI",
+    "events_queued": "Events read from the ring buffer, waiting for the main loop (bounded; full, the kernel drops)",
     "spool_files": "Files waiting for the collector's acknowledgement",
     "collector_connected": "1 while the collector answers on the stream (its handshake was acknowledged)",
     "previous_run_unclean": "1 when the previous agent was killed: files of its last batch interval come again "
