@@ -11,7 +11,9 @@ from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from collector.api.render import Format
+from collector.reports.images import closest_references, find_image
 from collector.reports.query import FileFilter
+from collector.storage.models import Image
 from common.file_types import KEEP, type_codes
 from common.kinds import bits_of
 
@@ -54,3 +56,13 @@ def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
         raise HTTPException(422, str(exc)) from exc
     return FileFilter(prefix=os.fsencode(prefix) if prefix else None, kinds=bits, since_ns=since_ns(since),
                       types=types)
+
+
+def image_or_404(session: Session, key: str, side: str = "") -> Image:
+    """The image a digest, digest prefix or reference names; else a 404 that suggests the nearest ones."""
+    image = find_image(session, key)
+    if image is not None:
+        return image
+    near = closest_references(session, key)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    raise HTTPException(404, f"{side + ': ' if side else ''}no image with digest or reference {key!r}{hint}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
 from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, Path
+from common.references import digest_prefix, normalise
 
 
 def image_summaries(
@@ -56,17 +59,40 @@ def image_summaries(
 
 
 def find_image(session: Session, key: str) -> Image | None:
-    """``key`` is a digest, or a reference meaning the digest most recently seen under it."""
+    """``key`` is a digest, a unique digest prefix of 12+ hex digits, or a reference as users type it
+    (``busybox``, ``app`` for ``app:latest``): the digest most recently seen under it."""
     image = session.scalar(select(Image).where(Image.digest == key))
     if image is not None:
         return image
-    return session.scalar(
-        select(Image)
-        .join(ImageReference, ImageReference.image_id == Image.id)
-        .where(ImageReference.reference == key)
-        .order_by(ImageReference.last_seen_ns.desc())
-        .limit(1)
-    )
+    for reference in dict.fromkeys((key, normalise(key))):
+        image = session.scalar(
+            select(Image)
+            .join(ImageReference, ImageReference.image_id == Image.id)
+            .where(ImageReference.reference.in_(dict.fromkeys((reference, normalise(reference)))))
+            .order_by(ImageReference.last_seen_ns.desc())
+            .limit(1)
+        )
+        if image is not None:
+            return image
+    prefix = digest_prefix(key)
+    if prefix is None:
+        return None
+    matches = session.scalars(select(Image).where(Image.digest.startswith(prefix)).limit(2)).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def closest_references(session: Session, key: str, n: int = 3) -> list[str]:
+    """Known references and digests nearest to ``key``: what a 404 suggests."""
+    known = [*session.scalars(select(ImageReference.reference).distinct()), *session.scalars(select(Image.digest))]
+    def bare(reference: str) -> str:  # the image's own name: no registry, path, tag or digest
+        return reference.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+
+    def likeness(candidate: str) -> float:
+        return max(difflib.SequenceMatcher(None, key, candidate).ratio(),
+                   difflib.SequenceMatcher(None, bare(key), bare(candidate)).ratio())
+
+    scored = sorted(((likeness(k), k) for k in known), reverse=True)
+    return [k for score, k in scored[:n] if score >= 0.6]
 
 
 def filtered(q: Select, f: FileFilter) -> Select:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from collector.api.deps import SessionDep
+from collector.api.deps import SessionDep, image_or_404
 from collector.api.render import Format, SafeJSONResponse, csv_response
 from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.diff import diff_images
-from collector.reports.images import find_image
 from collector.storage.models import Image
 
 router = APIRouter(tags=["diff"])
@@ -23,10 +22,7 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
     reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""
     images: dict[str, Image] = {}
     for side, key in (("base", base), ("head", head)):
-        image = find_image(session, key)
-        if image is None:
-            raise HTTPException(404, f"{side}: no image with digest or reference {key!r}")
-        images[side] = image
+        images[side] = image_or_404(session, key, side)
     old, new = images["base"], images["head"]
     with_common = format is not Format.text
     cache: ReportCache = request.app.state.report_cache

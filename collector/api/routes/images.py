@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from collector.api.deps import Limit, Offset, SessionDep, file_filter, since_ns
+from collector.api.deps import Limit, Offset, SessionDep, file_filter, image_or_404, since_ns
 from collector.api.render import (
     Format,
     SafeJSONResponse,
@@ -17,11 +17,12 @@ from collector.api.render import (
     keep_list,
 )
 from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.images import find_image, image_files, image_files_page, image_paths, image_summaries
+from collector.reports.images import image_files, image_files_page, image_paths, image_summaries
 from collector.reports.query import FileFilter, Page
 from common.file_types import KEEP
 
 router = APIRouter(prefix="/images", tags=["images"])
+
 
 
 @router.get("")
@@ -48,9 +49,7 @@ def files_of_image(
     offset: Offset = 0,
 ) -> Response:
     """Files of an image merged across all pods, nodes and restarts; ``digest`` may be a reference."""
-    image = find_image(session, digest)
-    if image is None:
-        raise HTTPException(404, f"no image with digest or reference {digest!r}")
+    image = image_or_404(session, digest)
     wanted = file_filter(prefix, kind, since, type, format)
     encode = SafeJSONResponse.encode
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
