@@ -16,11 +16,11 @@ _GENERATED = re.compile(rf"^(.+)-[{_ALNUM}]{{5}}$")
 
 
 def workload_of(pod_name: str) -> tuple[str, str]:
-    """(kind, name) guessed from the pod name; a bare pod is its own workload."""
+    """(kind, name) guessed from the pod name; one that fits no pattern is guessed to be a bare pod."""
     if m := _DEPLOYMENT.match(pod_name):
         return "Deployment?", m.group(1)
     if m := _STATEFULSET.match(pod_name):
         return "StatefulSet?", m.group(1)
     if m := _GENERATED.match(pod_name):
         return "DaemonSet/Job?", m.group(1)
-    return "Pod", pod_name
+    return "Pod?", pod_name

@@ -22,11 +22,12 @@ class OwnerSource(Protocol):
 
 
 def owner_from_pod(pod: dict[str, Any]) -> tuple[str, str] | None:
-    """Pure: (kind, name) of the pod's controller; a ReplicaSet made by a Deployment names the latter."""
+    """Pure: (kind, name) of the pod's controller; a ReplicaSet made by a Deployment names the latter. A pod
+    the API shows without a controller is its own workload, and that is owner data too."""
     meta = pod.get("metadata", {})
     controllers = [r for r in meta.get("ownerReferences", []) if r.get("controller")]
     if not controllers:
-        return None
+        return ("Pod", meta["name"]) if meta.get("name") else None
     kind, name = controllers[0]["kind"], controllers[0]["name"]
     template_hash = meta.get("labels", {}).get("pod-template-hash")
     if kind == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):

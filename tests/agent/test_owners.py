@@ -26,6 +26,10 @@ def test_owner_from_pod(refs: list, labels: dict, owner: tuple | None) -> None:
     assert owner_from_pod({"metadata": {"ownerReferences": refs, "labels": labels}}) == owner
 
 
+def test_a_pod_without_a_controller_is_its_own_workload_by_owner_data() -> None:
+    assert owner_from_pod({"metadata": {"name": "debug", "ownerReferences": []}}) == ("Pod", "debug")
+
+
 @pytest.fixture
 def api() -> Iterator[FakeKubeApi]:
     fake = FakeKubeApi()

@@ -104,7 +104,7 @@ def test_image_name_from_annotations_when_spec_holds_an_id() -> None:
         ("web-6d4cf56db6-x7k9m", "Deployment?", "web"),
         ("db-0", "StatefulSet?", "db"),
         ("fluentd-x7k9m", "DaemonSet/Job?", "fluentd"),
-        ("debug", "Pod", "debug"),
+        ("debug", "Pod?", "debug"),
     ],
 )
 def test_workload_from_pod_name(pod: str, kind: str, name: str) -> None:

@@ -93,3 +93,11 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
                   "/api/v1/workloads/{namespace}/{name}/files", "/api/v1/pods/{namespace}/{pod}/report"):
         assert route in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_a_bare_pod_is_a_guess_unless_owner_data_says_so(client: TestClient) -> None:
+    """A pod name that fits no controller's pattern is guessed to be a bare pod, and said to be a guess."""
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c9", pod="debug", files={b"/bin/sh": 4})], now_ns=1)
+    (debug,) = [w for w in client.get("/api/v1/workloads").json()["workloads"] if w["name"] == "debug"]
+    assert (debug["kind"], debug["kind_source"]) == ("Pod?", "pod-name pattern")
