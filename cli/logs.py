@@ -20,7 +20,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True)
 
 
+QUIET = ("httpx", "httpcore", "alembic.runtime.plugins")  # a line per request or plugin is noise
+
+
 def configure(level: str) -> None:
+    """Every logger, libraries' (uvicorn, Alembic) included, writes JSON lines at ``level``."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -6,6 +6,7 @@ import argparse
 import ssl
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ from cli.logs import configure
 from cli.options import add, add_config_flags
 from common import kinds
 from common.settings import from_args
+
+LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -142,9 +145,24 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                                                              a.kind)))
     p = sub.add_parser("diff", help="how file usage changed between two images")
     common(p, ["table", "json", "text"])
-    p.add_argument("base")
-    p.add_argument("head")
-    p.set_defaults(run=lambda a: _query(a, lambda q: q.diff(a.server, a.base, a.head, a.format, a.token)))
+    p.add_argument("base", help="the image before (digest, digest prefix or reference)")
+    p.add_argument("head", help="the image after")
+    p.add_argument("--exit-code", type=int, default=0, metavar="N",
+                   help="exit with N when head uses files base does not: an image slimmed to base's keep-list "
+                        "would break (a CI gate)")
+    p.set_defaults(run=_diff)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    added = 0
+
+    def ask(q: Any) -> bytes:
+        nonlocal added
+        out, added = q.diff(args.server, args.base, args.head, args.format, args.token)
+        return out
+
+    failed = _query(args, ask)
+    return failed or (args.exit_code if added else 0)
 
 
 def _query(args: argparse.Namespace, ask: Callable[[Any], str | bytes]) -> int:
@@ -167,14 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add(parser, "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-        help="log verbosity")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"snoop {version('snoop')}")
+    add(parser, "--log-level", default="info", choices=LOG_LEVELS, help="log verbosity")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
     _agent_parser(sub)
     _collector_parser(sub)
     _push_parser(sub)
     _query_parsers(sub)
     return parser
+
+
+class _SubParser(argparse.ArgumentParser):
+    """Every command also takes --log-level, after its name as before it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                          help="log verbosity (also before the command)")
 
 
 def main(argv: list[str] | None = None) -> int:

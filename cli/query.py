@@ -62,16 +62,18 @@ def files(server: str, image: str, fmt: str, token: str | None, prefix: str | No
     return table(["PATH", "CONTAINERS", "KINDS"], rows).encode("utf-8", "surrogateescape")
 
 
-def diff(server: str, base: str, head: str, fmt: str, token: str | None) -> bytes:
+def diff(server: str, base: str, head: str, fmt: str, token: str | None) -> tuple[bytes, int]:
+    """The diff as asked, and how many files head uses that base does not (a gate for CI)."""
     if fmt == "text":
-        return get(server, "/api/v1/diff", {"base": base, "head": head, "format": "text"}, token).content
+        text = get(server, "/api/v1/diff", {"base": base, "head": head, "format": "text"}, token).content
+        return text, sum(1 for line in text.splitlines() if line.startswith(b"+ "))
     body = get(server, "/api/v1/diff", {"base": base, "head": head}, token).json()
     if fmt == "json":
-        return (json.dumps(body, indent=2, ensure_ascii=True) + "\n").encode()
+        return (json.dumps(body, indent=2, ensure_ascii=True) + "\n").encode(), len(body["added"])
     lines = [f"base {body['base']}", f"head {body['head']}"]
     lines += [f"+ {p}" for p in body["added"]] + [f"- {p}" for p in body["removed"]]
     lines.append(f"{len(body['added'])} added, {len(body['removed'])} removed, {len(body['common'])} common")
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"), len(body["added"])
 
 
 def write(out: str | bytes) -> None:

@@ -112,7 +112,7 @@ def run_collector(config: CollectorConfig) -> int:
     app = create_app(config)
     # With TLS configured, REST is HTTPS too: its bearer token never crosses the network in clear.
     host, port = config.http_listen
-    uvicorn.run(app, host=host, port=port, log_level="info",
+    uvicorn.run(app, host=host, port=port, log_config=None,  # the root logger's JSON lines (cli/logs.py)
                 timeout_graceful_shutdown=int(config.shutdown_grace_s),
                 ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
     return 0

@@ -86,8 +86,18 @@ def test_query_commands(collector_proc: tuple[Process, str, str], tmp_path: Path
     d = snoop("diff", "app:v1", "app:v2", "--server", base).stdout.decode().splitlines()
     assert "+ /lib/new.so" in d and "- /lib/old.so" in d and d[-1] == "1 added, 1 removed, 1 common"
 
-    missing = snoop("files", "app:v9", "--server", base)
+    # the CI gate: head uses a file base does not (a base-slimmed image would break); not the other way
+    gate = snoop("diff", "app:v1", "app:v2", "--server", base, "--format", "text", "--exit-code", "3")
+    assert gate.returncode == 3 and gate.stdout.splitlines() == [b"+ /lib/new.so", b"- /lib/old.so"]
+    assert snoop("diff", "app:v2", "app:v2", "--server", base, "--exit-code", "3").returncode == 0
+
+    missing = snoop("files", "app:v9", "--server", base, "--log-level", "debug")  # flags after the command too
     assert missing.returncode == 1 and b"404" in missing.stderr and b"app:v9" in missing.stderr
+    assert b"did you mean app:v1" in missing.stderr or b"did you mean app:v2" in missing.stderr
+    assert b"HTTP Request" not in snoop("images", "--server", base).stderr  # no library noise
+    assert snoop("--version").stdout.decode().startswith("snoop 0.1")
+    collector_log = collector_proc[0].output().splitlines()
+    assert collector_log and all(json.loads(line)["level"] for line in collector_log)  # uvicorn, Alembic too
     down = snoop("images", "--server", "http://127.0.0.1:1")
     assert down.returncode == 1 and b"cannot reach the collector" in down.stderr
 
