@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from common.version import VERSION
+
 COUNTERS = {
     "events_dropped": "Events lost because the ring buffer was full (counted in the kernel)",
     "events_processed": "Events that reached userspace and named a new (container, path, kind)",
@@ -82,6 +84,9 @@ class AgentMetrics(Collector):
         for name, value in sorted(snap.syscalls.items()):
             events.add_metric([name], value)
         yield events
+        build = GaugeMetricFamily("snoop_build_info", "The snoop version this agent runs", labels=["version"])
+        build.add_metric([VERSION], 1)
+        yield build
         refused = CounterMetricFamily("snoop_files_refused", "Files the collector refused, by reason",
                                       labels=["reason"])
         for reason, files in sorted(snap.refused.items()):

@@ -6,7 +6,6 @@ import argparse
 import ssl
 import sys
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from cli.logs import configure
 from cli.options import add, add_config_flags
 from common import kinds
 from common.settings import from_args
+from common.version import VERSION
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]
 
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"snoop {version('snoop')}")
+    parser.add_argument("--version", action="version", version=f"snoop {VERSION}")
     add(parser, "--log-level", default="info", choices=LOG_LEVELS, help="log verbosity")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
     _agent_parser(sub)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from common.version import VERSION
 
 
 class CollectorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        Gauge("snoop_build_info", "The snoop version this collector runs", ["version"],
+              registry=self.registry).labels(version=VERSION).set(1)
         self.ingest_batches = Counter(
             "snoop_ingest_batches", "Batches committed", registry=self.registry
         )

@@ -96,6 +96,7 @@ def test_query_commands(collector_proc: tuple[Process, str, str], tmp_path: Path
     assert b"did you mean app:v1" in missing.stderr or b"did you mean app:v2" in missing.stderr
     assert b"HTTP Request" not in snoop("images", "--server", base).stderr  # no library noise
     assert snoop("--version").stdout.decode().startswith("snoop 0.1")
+    assert 'snoop_build_info{version="0.1' in httpx.get(f"{base}/metrics").text
     collector_log = collector_proc[0].output().splitlines()
     assert collector_log and all(json.loads(line)["level"] for line in collector_log)  # uvicorn, Alembic too
     down = snoop("images", "--server", "http://127.0.0.1:1")

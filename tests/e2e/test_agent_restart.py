@@ -84,6 +84,7 @@ def test_gone_containers_are_forgotten_after_their_files_are_handed_on(
         containerd.remove_pod(pod)
         wait_metric(metrics, "snoop_containers_forgotten_total", 1)
         assert metric_value(httpx.get(f"{metrics}/metrics").text, "snoop_containers") == 0
+        assert metric_value(httpx.get(f"{metrics}/metrics").text, "snoop_build_info") == 1
         report = (tmp_path / "reports" / "default_forget-0.json").read_text()
         assert "/etc/forget.conf" in report  # its final report was written before it was forgotten
     finally:
