@@ -171,7 +171,7 @@ class Agent:
         self.metrics.ready = True
         log.info("tracing on node %s (collector=%s, output=%s)", config.node_name, config.collector,
                  config.output)
-        last_batch = last_report = last_prune = time.monotonic()
+        last_batch = last_report = last_prune = last_heartbeat = time.monotonic()
         while not self._stopping:
             self._handle(self.reader.take(POLL_MS / 1000))
             self.pipeline.retry_pending()
@@ -180,6 +180,9 @@ class Agent:
                 self.registry.refresh()
                 self._flush()
                 last_batch = now
+            if self.streamer and now - last_heartbeat >= config.heartbeat_interval_s:
+                self._heartbeat()
+                last_heartbeat = now
             if now - last_prune >= config.prune_interval_s:
                 self._forget_gone()
                 self.roots.release(self.cgroups.exists)
@@ -202,6 +205,15 @@ class Agent:
         self.tracer.close()
         self.roots.close()
         return 0
+
+    def _heartbeat(self) -> None:
+        """Every running container, without files: the collector moves its and its image's last_seen."""
+        assert self.streamer is not None
+        events = self.tracer.cgroup_events()
+        running = [container_files_to_pb(ref, self.config.node_name, {}, events.get(ref.cgroup_id, 0))
+                   for ref in self.registry.containers() if self.cgroups.exists(ref.cgroup_id)]
+        if running:
+            self.streamer.submit(running, dropped_events=self.tracer.stats()["dropped"])
 
     def _forget_gone(self) -> None:
         """Containers gone at two prunes in a row (their last events read by now) are flushed, reported

@@ -47,6 +47,9 @@ class AgentConfig:
     spool_dir: Path | None = setting("--spool-dir", "unacknowledged batches on disk, so a restarted agent sends "
                                      "them; '' keeps them in memory only", Path("/var/lib/snoop/spool"),
                                      parse=optional_path)
+    heartbeat_interval_s: float = setting("--heartbeat-interval", "how often running containers are reported "
+                                          "as seen even without new files, so their and their image's "
+                                          "last_seen keep moving", 60.0, parse=duration, show=show_duration)
     max_pending_events: int = 100_000       # events waiting for the CRI to name their container
     metrics_listen: tuple[str, int] = setting("--metrics-listen", "metrics and health endpoint", ("0.0.0.0", 9090),
                                               parse=listen, show=show_listen)
