@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.logs import configure
 from cli.options import add, add_config_flags
+from cli.query import FORMATS
 from common import kinds
 from common.settings import from_args
 from common.version import VERSION
@@ -127,51 +127,62 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
-    def common(p: argparse.ArgumentParser, formats: list[str]) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
         add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address (https:// with TLS)")
         add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
         add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
-        p.add_argument("--format", choices=formats, default=formats[0], help="output format")
+        p.add_argument("-o", "--output", "--format", dest="format", choices=FORMATS, default="table",
+                       help="table, json, yaml, csv or text (one item per line: a keep-list for files)")
 
-    p = sub.add_parser("images", help="list the images seen running")
-    common(p, ["table", "json", "text"])
-    p.set_defaults(run=lambda a: _query(a, lambda q: q.images(a.server, a.format, a.token)))
+    def recent(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--since", default=None, help="only what was seen since: 1h, 2d, or an ISO 8601 time")
+        p.add_argument("--limit", type=int, default=None, help="at most this many")
+
+    p = sub.add_parser("images", help="list the images seen running, newest first")
+    common(p)
+    recent(p)
+    p.add_argument("-n", "--namespace", default=None, help="only images run in this namespace")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.images(s, a.format, a.namespace, a.since, a.limit)))
     p = sub.add_parser("files", help="files of an image, merged across pods, nodes and restarts")
-    common(p, ["table", "json", "text"])
-    p.add_argument("image", help="digest (sha256:…) or reference (the digest last seen under it)")
+    common(p)
+    recent(p)
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
     p.add_argument("--prefix", default=None, help="only paths under this prefix")
     p.add_argument("--kind", action="append", default=[], choices=kinds.NAMES, help="only files used this way")
-    p.set_defaults(run=lambda a: _query(a, lambda q: q.files(a.server, a.image, a.format, a.token, a.prefix,
-                                                             a.kind)))
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.files(s, a.image, a.format, a.prefix, a.kind, a.since,
+                                                                a.limit)))
     p = sub.add_parser("diff", help="how file usage changed between two images")
-    common(p, ["table", "json", "text"])
+    common(p)
     p.add_argument("base", help="the image before (digest, digest prefix or reference)")
     p.add_argument("head", help="the image after")
     p.add_argument("--exit-code", type=int, default=0, metavar="N",
                    help="exit with N when head uses files base does not: an image slimmed to base's keep-list "
                         "would break (a CI gate)")
     p.set_defaults(run=_diff)
+    p = sub.add_parser("workloads", help="Deployments, StatefulSets, … and their pods, containers and images")
+    common(p)
+    p.add_argument("-n", "--namespace", default=None, help="only this namespace")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.workloads(s, a.format, a.namespace)))
 
 
 def _diff(args: argparse.Namespace) -> int:
     added = 0
 
-    def ask(q: Any) -> bytes:
+    def ask(q: Any, server: Any) -> bytes:
         nonlocal added
-        out, added = q.diff(args.server, args.base, args.head, args.format, args.token)
+        out, added = q.diff(server, args.base, args.head, args.format)
         return out
 
     failed = _query(args, ask)
     return failed or (args.exit_code if added else 0)
 
 
-def _query(args: argparse.Namespace, ask: Callable[[Any], str | bytes]) -> int:
+def _query(args: argparse.Namespace, ask: Callable[[Any, Any], bytes]) -> int:
     from cli import query
 
-    if args.tls_ca:
-        query.VERIFY = ssl.create_default_context(cafile=args.tls_ca)
+    server = query.Server(args.server, args.token, query.tls_context(args.tls_ca))
     try:
-        query.write(ask(query))
+        query.write(ask(query, server))
     except query.QueryError as exc:
         print(f"snoop: {exc}", file=sys.stderr)
         return 1

@@ -1,35 +1,61 @@
-"""``snoop images|files|diff``: questions to a collector's REST API, answered as tables, JSON or text."""
+"""``snoop images|files|diff|workloads``: questions to a collector's REST API, answered as a table, JSON,
+YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import ssl
 import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import yaml
+
+from common.settings import duration
+
+FORMATS = ["table", "json", "yaml", "csv", "text"]
 
 
 class QueryError(RuntimeError):
     pass
 
 
-VERIFY: bool | ssl.SSLContext = True  # or a context trusting --tls-ca, for an https:// --server
+@dataclass(frozen=True)
+class Server:
+    url: str
+    token: str | None = None
+    verify: bool | ssl.SSLContext = True  # or a context trusting --tls-ca, for an https:// URL
 
-
-def get(server: str, path: str, params: dict[str, Any] | None = None, token: str | None = None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        r = httpx.get(server.rstrip("/") + path, params=params, headers=headers, timeout=60, verify=VERIFY)
-    except httpx.HTTPError as exc:
-        raise QueryError(f"cannot reach the collector at {server}: {exc}") from exc
-    if r.status_code != 200:
+    def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            detail = r.json().get("detail", r.text)
-        except ValueError:
-            detail = r.text
-        raise QueryError(f"{r.status_code}: {detail}")
-    return r
+            r = httpx.get(self.url.rstrip("/") + path, params=params, headers=headers, timeout=60,
+                          verify=self.verify)
+        except httpx.HTTPError as exc:
+            raise QueryError(f"cannot reach the collector at {self.url}: {exc}") from exc
+        if r.status_code != 200:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise QueryError(f"{r.status_code}: {detail}")
+        return r
+
+
+def since_param(text: str | None) -> str | None:
+    """``1h``, ``2d``, ``30m`` ago, or an ISO 8601 time as it is."""
+    if not text:
+        return None
+    try:
+        ago = duration(text)
+    except ValueError:
+        return text  # the collector checks the ISO time and says what is wrong
+    return (datetime.now(UTC) - timedelta(seconds=ago)).isoformat()
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -38,44 +64,83 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([fmt(headers), *(fmt(r) for r in rows)]) + "\n"
 
 
-def images(server: str, fmt: str, token: str | None) -> str:
-    body = get(server, "/api/v1/images", token=token).json()
+def as_csv(headers: list[str], rows: list[list[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def structured(body: Any, fmt: str) -> bytes:
     if fmt == "json":
-        return json.dumps(body, indent=2) + "\n"
+        return (json.dumps(body, indent=2, ensure_ascii=True) + "\n").encode()
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=False).encode()
+
+
+def tabular(fmt: str, headers: list[str], rows: list[list[str]]) -> bytes:
+    text = as_csv(headers, rows) if fmt == "csv" else table(headers, rows)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def images(server: Server, fmt: str, namespace: str | None, since: str | None, limit: int | None) -> bytes:
+    params = {k: v for k, v in {"namespace": namespace, "since": since_param(since), "limit": limit}.items() if v}
+    body = server.get("/api/v1/images", params).json()
+    if fmt in ("json", "yaml"):
+        return structured(body, fmt)
     if fmt == "text":
-        return "".join(i["digest"] + "\n" for i in body["images"])
+        return "".join(i["digest"] + "\n" for i in body["images"]).encode()
     rows = [[i["digest"], ", ".join(i["references"]) or "-", str(i["containers"]), str(i["files"]),
              i["last_seen"] or "-"] for i in body["images"]]
-    return table(["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "LAST SEEN"], rows)
+    return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "LAST SEEN"], rows)
 
 
-def files(server: str, image: str, fmt: str, token: str | None, prefix: str | None, kinds: list[str]) -> bytes:
-    params: dict[str, Any] = {"format": "text" if fmt == "text" else "json", "kind": kinds}
-    if prefix:
-        params["prefix"] = prefix
-    r = get(server, f"/api/v1/images/{image}/files", params, token)
-    if fmt == "text":
+def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[str], since: str | None,
+          limit: int | None) -> bytes:
+    params: dict[str, Any] = {"format": fmt if fmt in ("text", "csv") else "json", "kind": kinds}
+    params |= {k: v for k, v in {"prefix": prefix, "since": since_param(since), "limit": limit}.items() if v}
+    r = server.get(f"/api/v1/images/{image}/files", params)
+    if fmt in ("text", "csv"):  # the keep-list and the CSV come from the collector as they are
         return r.content
-    if fmt == "json":
-        return (json.dumps(r.json(), indent=2, ensure_ascii=True) + "\n").encode()
-    rows = [[f["path"], str(f["containers"]), ",".join(f["kinds"])] for f in r.json()["files"]]
-    return table(["PATH", "CONTAINERS", "KINDS"], rows).encode("utf-8", "surrogateescape")
+    if fmt in ("json", "yaml"):
+        return structured(r.json(), fmt)
+    rows = [[f["path"], f["type"], str(f["containers"]), ",".join(f["kinds"])] for f in r.json()["files"]]
+    return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS"], rows)
 
 
-def diff(server: str, base: str, head: str, fmt: str, token: str | None) -> tuple[bytes, int]:
+def diff(server: Server, base: str, head: str, fmt: str) -> tuple[bytes, int]:
     """The diff as asked, and how many files head uses that base does not (a gate for CI)."""
     if fmt == "text":
-        text = get(server, "/api/v1/diff", {"base": base, "head": head, "format": "text"}, token).content
+        text = server.get("/api/v1/diff", {"base": base, "head": head, "format": "text"}).content
         return text, sum(1 for line in text.splitlines() if line.startswith(b"+ "))
-    body = get(server, "/api/v1/diff", {"base": base, "head": head}, token).json()
-    if fmt == "json":
-        return (json.dumps(body, indent=2, ensure_ascii=True) + "\n").encode(), len(body["added"])
+    body = server.get("/api/v1/diff", {"base": base, "head": head}).json()
+    added = len(body["added"])
+    if fmt in ("json", "yaml"):
+        return structured(body, fmt), added
+    if fmt == "csv":
+        rows = [[change, p] for change in ("added", "removed") for p in body[change]]
+        return tabular(fmt, ["CHANGE", "PATH"], rows), added
     lines = [f"base {body['base']}", f"head {body['head']}"]
     lines += [f"+ {p}" for p in body["added"]] + [f"- {p}" for p in body["removed"]]
-    lines.append(f"{len(body['added'])} added, {len(body['removed'])} removed, {len(body['common'])} common")
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"), len(body["added"])
+    lines.append(f"{added} added, {len(body['removed'])} removed, {len(body['common'])} common")
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"), added
 
 
-def write(out: str | bytes) -> None:
-    sys.stdout.buffer.write(out.encode() if isinstance(out, str) else out)
+def workloads(server: Server, fmt: str, namespace: str | None) -> bytes:
+    body = server.get("/api/v1/workloads", {"namespace": namespace} if namespace else None).json()
+    if fmt in ("json", "yaml"):
+        return structured(body, fmt)
+    if fmt == "text":
+        return "".join(f"{w['namespace']}/{w['name']}\n" for w in body["workloads"]).encode()
+    rows = [[w["namespace"], w["name"], w["kind"], str(w["pods"]), str(w["containers"]), " ".join(w["images"]),
+             w["last_seen"] or "-"] for w in body["workloads"]]
+    return tabular(fmt, ["NAMESPACE", "NAME", "KIND", "PODS", "CONTAINERS", "IMAGES", "LAST SEEN"], rows)
+
+
+def write(out: bytes) -> None:
+    sys.stdout.buffer.write(out)
     sys.stdout.flush()
+
+
+def tls_context(ca: os.PathLike[str] | None) -> bool | ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca) if ca else True

@@ -50,12 +50,12 @@ def from_args(config: type, args: Any, **others: Any) -> Any:
     return config(**{f.name: getattr(args, f.name) for f in flagged_fields(config)}, **others)
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def duration(text: str) -> float:
-    """``500ms``, ``30s``, ``5m``, ``1h`` or plain seconds -> seconds."""
+    """``500ms``, ``30s``, ``5m``, ``1h``, ``2d`` or plain seconds -> seconds."""
     match = _DURATION.match(text.strip())
     if not match:
         raise ValueError(f"not a duration: {text!r} (try 30s, 500ms, 5m)")

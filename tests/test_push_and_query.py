@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.conftest import SNOOP, Process
 
@@ -131,3 +133,28 @@ def test_push_names_every_bad_report_and_sends_the_good_ones(collector_proc: tup
     assert f"{too_big}: 65 MiB is more than a report" in err
     assert f"{many}: 25000 new files".encode() in r.stdout
     assert httpx.get(f"{base}/api/v1/images/sha256:v9/files", params={"limit": 1}).json()["total"] == 25_000
+
+
+def test_cli_speaks_like_kubectl(collector_proc: tuple[Process, str, str], tmp_path: Path) -> None:
+    """-o json|yaml|csv|table|text, --since 1h, -n/--namespace, --limit, and snoop workloads."""
+    _, base, grpc_addr = collector_proc
+    path = tmp_path / "r.json"
+    doc = report("web-6d4cf56db6-x7k9m", "sha256:k1", ["/bin/app", "/etc/app.conf", "/lib/x.so"])
+    doc["started_at"] = doc["last_updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(json.dumps(doc))
+    assert snoop("push", "--collector", grpc_addr, str(path)).returncode == 0
+
+    as_yaml = yaml.safe_load(snoop("files", "app:1", "-o", "yaml", "--server", base).stdout)
+    assert as_yaml["total"] == 3 and {f["path"] for f in as_yaml["files"]} == {"/bin/app", "/etc/app.conf", "/lib/x.so"}
+    as_csv = snoop("files", "app:1", "-o", "csv", "--server", base).stdout.decode().splitlines()
+    assert as_csv[0] == "path,containers,kinds,first_seen,last_seen,type" and len(as_csv) == 4
+    page = snoop("files", "app:1", "--limit", "2", "--format", "text", "--server", base).stdout
+    assert page == b"/bin/app\n/etc/app.conf\n"
+    assert snoop("images", "--since", "1h", "-o", "text", "--server", base).stdout == b"sha256:k1\n"
+    assert snoop("images", "--since", "2026-01-01T00:00:00Z", "-n", "elsewhere", "-o", "text", "--server",
+                 base).stdout == b""
+    workloads = json.loads(snoop("workloads", "-n", "shop", "-o", "json", "--server", base).stdout)
+    assert [(w["name"], w["kind"]) for w in workloads["workloads"]] == [("web", "Deployment?")]
+    assert b"Deployment?" in snoop("workloads", "--server", base).stdout
+    bad = snoop("images", "--since", "yesterday", "--server", base)
+    assert bad.returncode == 1 and b"422" in bad.stderr
