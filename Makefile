@@ -5,17 +5,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SNOOP := $(VENV)/bin/snoop
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc crun busybox-static umoci \
-                strace bpftrace postgresql gcc libc6-dev openssl
+# Running needs the BPF toolchain and a container runtime; the tests and benchmarks also build images,
+# run crun, PostgreSQL, strace and bpftrace.
+RUN_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc
+TEST_PACKAGES := $(RUN_PACKAGES) crun busybox-static umoci strace bpftrace postgresql gcc libc6-dev openssl
 
-.PHONY: all run test deps system venv proto check-proto bench lint clean
+.PHONY: all run test deps run-deps system venv proto check-proto bench lint clean
 
 all: test
 
 deps: system venv
 
+run-deps: venv
+	@./scripts/install-system.sh $(RUN_PACKAGES)
+
 system:
-	@./scripts/install-system.sh $(DEB_PACKAGES)
+	@./scripts/install-system.sh $(TEST_PACKAGES)
 
 venv: $(STAMP)
 
@@ -31,7 +36,7 @@ proto: venv
 check-proto: venv
 	./scripts/check-proto.sh
 
-run: deps
+run: run-deps
 	./scripts/run.sh
 
 test: deps
