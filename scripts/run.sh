@@ -10,16 +10,28 @@ export SNOOP_DB=${SNOOP_DB:-sqlite:///$data/snoop.db}
 cri=${SNOOP_CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}
 export SNOOP_CRI_ENDPOINT=$cri
 
-# No CRI runtime running (a machine without systemd, say)? Start the installed containerd for it.
-if [[ $cri == unix:///run/containerd/containerd.sock && ! -S /run/containerd/containerd.sock ]]; then
-    echo "run: no containerd at $cri; starting one (log: $data/containerd.log)"
-    containerd >"$data/containerd.log" 2>&1 &
-    for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
-fi
-
 pids=()
 stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; }
 trap stop EXIT INT TERM
+
+# No CRI runtime running (a machine without systemd, say)? Start the installed containerd for as long as
+# `make run` runs, configured for hosts like this one: cgroupfs, and oom_score_adj left to what the host
+# allows (a VM or container without CAP_SYS_RESOURCE cannot lower it, and runc would fail every pod).
+if [[ $cri == unix:///run/containerd/containerd.sock && ! -S /run/containerd/containerd.sock ]]; then
+    echo "run: no containerd at $cri; starting one until this stops (log: $data/containerd.log)"
+    cat >"$data/containerd.toml" <<'TOML'
+version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = false
+TOML
+    containerd --config "$data/containerd.toml" >"$data/containerd.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done
+fi
 
 .venv/bin/snoop collector &
 pids+=($!)
