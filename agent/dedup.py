@@ -24,9 +24,7 @@ class FileSets:
         self._by_container: dict[str, ContainerFiles] = {}
         self.overflowed = 0  # files not recorded because a container hit the bound
 
-    def record(
-        self, ref: ContainerRef, path: bytes, kind: int, ts_ns: int, type_: FileType = FileType.UNKNOWN
-    ) -> bool:
+    def record(self, ref: ContainerRef, path: bytes, kind: int, ts_ns: int, type_: FileType) -> bool:
         """Adds one access; True when it is news for the collector (a new path, kind or type)."""
         entry = self._by_container.get(ref.container_id)
         if entry is None:

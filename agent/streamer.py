@@ -4,8 +4,8 @@ Every batch stays in the spool until the collector acknowledges it; on reconnect
 sent again (the collector's upserts make that harmless). With a ``DiskSpool`` each batch is also on disk
 until then, and a restarted agent sends what its predecessor left (``recover``). The spool is bounded
 in files: when the bound bites, the oldest batches go and ``dropped_files`` says how much was lost.
-What the collector refuses
-(a path past PATH_MAX, a container it cannot store) is counted per reason in ``refused_files``.
+What the collector refuses (a path past PATH_MAX, a container it cannot store) is counted per reason
+in ``refused_files``.
 
 Each stream opens with an empty batch (seq 0): ``connected`` means the collector has answered on this
 stream, not merely that a TCP connection exists.

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cli.logs import configure
 from cli.options import add, add_config_flags
@@ -16,10 +16,6 @@ from common.settings import from_args
 from common.version import VERSION
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]
-
-if TYPE_CHECKING:
-    from agent.config import AgentConfig
-    from collector.config import CollectorConfig
 
 EXAMPLES = """examples:
   snoop collector --db sqlite:///snoop.db             # REST on :8080, gRPC ingest on :50051
@@ -58,8 +54,10 @@ def _run_agent(args: argparse.Namespace) -> int:
     if not args.collector and not args.output:
         print("snoop agent: give --collector HOST:PORT, --output DIR, or both", file=sys.stderr)
         return 2
+    from agent.config import AgentConfig
+
     try:
-        config = agent_config(args)
+        config = from_args(AgentConfig, args)
     except ValueError as exc:
         print(f"snoop agent: {exc}", file=sys.stderr)
         return 2
@@ -68,12 +66,6 @@ def _run_agent(args: argparse.Namespace) -> int:
     except (TracerError, SpoolError) as exc:
         print(f"snoop agent: {exc}", file=sys.stderr)
         return 1
-
-
-def agent_config(args: argparse.Namespace) -> AgentConfig:
-    from agent.config import AgentConfig  # noqa: PLC0415
-
-    return from_args(AgentConfig, args)
 
 
 def _collector_parser(sub: argparse._SubParsersAction) -> None:
@@ -86,19 +78,14 @@ def _collector_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_collector(args: argparse.Namespace) -> int:
     from collector.app import run_collector
+    from collector.config import CollectorConfig
 
     try:
-        config = collector_config(args)
+        config = from_args(CollectorConfig, args)
     except ValueError as exc:
         print(f"snoop collector: {exc}", file=sys.stderr)
         return 2
     return run_collector(config)
-
-
-def collector_config(args: argparse.Namespace) -> CollectorConfig:
-    from collector.config import CollectorConfig  # noqa: PLC0415
-
-    return from_args(CollectorConfig, args)
 
 
 def _push_parser(sub: argparse._SubParsersAction) -> None:

@@ -22,10 +22,6 @@ def arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-duration = arg_type(settings.duration)
-listen = arg_type(settings.listen)
-
-
 def env_name(flag: str) -> str:
     return "SNOOP_" + flag.lstrip("-").upper().replace("-", "_")
 

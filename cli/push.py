@@ -24,7 +24,7 @@ from snoop.v1 import snoop_pb2_grpc as pb_grpc
 ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
 BATCH_FILES = 10_000
-UINT64_MAX, INT64_MAX = 2**64 - 1, 2**63 - 1
+UINT64_MAX = 2**64 - 1
 
 
 class ReportError(ValueError):
@@ -38,11 +38,11 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     return value
 
 
-def _count(value: Any, where: str, limit: int = INT64_MAX) -> int:
-    """A non-negative integer that fits its protobuf field."""
+def _count(value: Any, where: str) -> int:
+    """A non-negative integer that fits its protobuf field (uint64)."""
     n = _expect(value, int, where)
-    if not 0 <= n <= limit:
-        raise ReportError(f"{where}: {n} is out of range (0 to {limit})")
+    if not 0 <= n <= UINT64_MAX:
+        raise ReportError(f"{where}: {n} is out of range (0 to {UINT64_MAX})")
     return n
 
 
@@ -55,8 +55,9 @@ def _time_ns(value: Any, where: str) -> int:
         raise ReportError(f"{where}: not an ISO 8601 time of 1970–2262: {value!r}") from exc
 
 
-def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
-    """Pure: a parsed report -> one Batch; raises ReportError before anything is built."""
+def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None) -> pb.Batch:
+    """Pure: a parsed report -> one Batch, numbered when it is sent; raises ReportError before anything
+    is built."""
     _expect(doc, dict, "report")
     pod = _expect(doc.get("pod_name"), str, "pod_name")
     namespace = _expect(doc.get("namespace"), str, "namespace")
@@ -65,7 +66,7 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
         raise ReportError("node: missing; the report has none, pass --node")
     started = _time_ns(doc.get("started_at"), "started_at")
     updated = _time_ns(doc.get("last_updated_at"), "last_updated_at") or started
-    dropped = _count(doc.get("dropped_events", 0), "dropped_events", UINT64_MAX)
+    dropped = _count(doc.get("dropped_events", 0), "dropped_events")
     containers = []
     for i, c in enumerate(_expect(doc.get("containers"), list, "containers")):
         where = f"containers[{i}]"
@@ -93,18 +94,18 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None, s
                 name=name, pod_name=pod, pod_namespace=namespace,
                 image_reference=_expect(c.get("image", ""), str, f"{where}.image"),
                 image_digest=_expect(digest, str, f"{where}.image_digest"),
-                cgroup_id=_count(c.get("cgroup_id", 0), f"{where}.cgroup_id", UINT64_MAX),
+                cgroup_id=_count(c.get("cgroup_id", 0), f"{where}.cgroup_id"),
                 cgroup_path=_expect(c.get("cgroup_path", ""), str, f"{where}.cgroup_path"),
                 started_at_unix_ns=started,
             ),
             files=files,
-            total_events=_count(c.get("total_events", 0), f"{where}.total_events", UINT64_MAX),
+            total_events=_count(c.get("total_events", 0), f"{where}.total_events"),
         ))
-    return pb.Batch(agent_id=f"push/{socket.gethostname()}", seq=seq, containers=containers,
+    return pb.Batch(agent_id=f"push/{socket.gethostname()}", containers=containers,
                     dropped_events=dropped)
 
 
-def load(path: Path, *, node: str | None, image_digest: str | None, seq: int) -> pb.Batch:
+def load(path: Path, *, node: str | None, image_digest: str | None) -> pb.Batch:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -116,7 +117,7 @@ def load(path: Path, *, node: str | None, image_digest: str | None, seq: int) ->
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         raise ReportError(f"cannot read JSON: {exc}") from exc
-    return batch_from_report(doc, node=node, image_digest=image_digest, seq=seq)
+    return batch_from_report(doc, node=node, image_digest=image_digest)
 
 
 def batches_of(report: pb.Batch, first_seq: int) -> list[pb.Batch]:
@@ -135,7 +136,7 @@ def push(collector: str, paths: list[Path], *, node: str | None, image_digest: s
     failed = False
     for path in paths:
         try:
-            report = load(path, node=node, image_digest=image_digest, seq=0)
+            report = load(path, node=node, image_digest=image_digest)
         except ReportError as exc:
             print(f"snoop push: {path}: {exc}", file=sys.stderr)
             failed = True

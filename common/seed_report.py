@@ -27,9 +27,11 @@ def format_time(ns: int) -> str:
 
 
 def parse_time(value: str) -> int:
-    """An ISO 8601 time -> Unix ns; ValueError when it is not one or an int64 cannot hold it."""
+    """An ISO 8601 time (UTC when it names no zone) -> Unix ns; ValueError when it is not one or an int64
+    cannot hold it."""
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     try:
-        ns = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1e9)
+        ns = int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1e9)
     except OverflowError as exc:
         raise ValueError(f"{value!r} is outside 1970–2262") from exc
     if not 0 <= ns <= INT64_MAX:

@@ -415,10 +415,9 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     return submit(e, true);
 }
 
-// A child inherits its parent's cwd: userspace copies it so that relative paths of short-lived
-// children still resolve after they are gone.
-// A child inherits its parent's standing. Threads are tasks too: they get an entry of their own,
-// removed when they exit.
+// A child inherits its parent's standing (threads are tasks too: they get an entry of their own, removed
+// when they exit) and its cwd: userspace copies it so that relative paths of short-lived children still
+// resolve after they are gone.
 TRACEPOINT_PROBE(sched, sched_process_fork) {
     if (!cgroup_traced(bpf_get_current_cgroup_id()))
         return 0;

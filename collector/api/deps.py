@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -16,6 +15,7 @@ from collector.reports.query import FileFilter
 from collector.storage.models import Image
 from common.file_types import KEEP, type_codes
 from common.kinds import bits_of
+from common.seed_report import parse_time
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -27,7 +27,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; everything when omitted")]
 Offset = Annotated[int, Query(ge=0, le=2**53)]
-INT64_NS_YEARS = (1970, 2262)  # what Unix nanoseconds in an int64 can hold
 
 
 def since_ns(since: str | None) -> int:
@@ -35,14 +34,9 @@ def since_ns(since: str | None) -> int:
     if not since:
         return 0
     try:
-        when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        return parse_time(since)
     except ValueError as exc:
         raise HTTPException(422, f"since: {exc}") from exc
-    if not INT64_NS_YEARS[0] <= when.year < INT64_NS_YEARS[1]:
-        raise HTTPException(422, f"since: {since!r} is outside {INT64_NS_YEARS[0]}–{INT64_NS_YEARS[1] - 1}")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0, int(when.timestamp() * 1e9))
 
 
 def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,

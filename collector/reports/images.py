@@ -64,16 +64,15 @@ def find_image(session: Session, key: str) -> Image | None:
     image = session.scalar(select(Image).where(Image.digest == key))
     if image is not None:
         return image
-    for reference in dict.fromkeys((key, normalise(key))):
-        image = session.scalar(
-            select(Image)
-            .join(ImageReference, ImageReference.image_id == Image.id)
-            .where(ImageReference.reference.in_(dict.fromkeys((reference, normalise(reference)))))
-            .order_by(ImageReference.last_seen_ns.desc())
-            .limit(1)
-        )
-        if image is not None:
-            return image
+    image = session.scalar(
+        select(Image)
+        .join(ImageReference, ImageReference.image_id == Image.id)
+        .where(ImageReference.reference.in_({key, normalise(key)}))
+        .order_by(ImageReference.last_seen_ns.desc())
+        .limit(1)
+    )
+    if image is not None:
+        return image
     prefix = digest_prefix(key)
     if prefix is None:
         return None
@@ -84,6 +83,7 @@ def find_image(session: Session, key: str) -> Image | None:
 def closest_references(session: Session, key: str, n: int = 3) -> list[str]:
     """Known references and digests nearest to ``key``: what a 404 suggests."""
     known = [*session.scalars(select(ImageReference.reference).distinct()), *session.scalars(select(Image.digest))]
+
     def bare(reference: str) -> str:  # the image's own name: no registry, path, tag or digest
         return reference.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
 
@@ -106,30 +106,28 @@ def filtered(q: Select, f: FileFilter) -> Select:
     return q
 
 
-def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
-    """All the image's files that pass ``f``, sorted by path, as plain tuples (path, containers, kinds,
-    first_seen_ns, last_seen_ns, file_type): a merged report may hold 100,000 rows, and objects per row
-    would cost as much as the query. Sorted in Python: both databases sort 100,000 byte strings slower."""
-    base = filtered(
+def _file_rows(image: Image, f: FileFilter) -> Select:
+    """(path, containers, kinds, first_seen_ns, last_seen_ns, file_type) of the image's files that pass ``f``."""
+    return filtered(
         select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
                ImageFile.file_type)
         .join(Path, Path.id == ImageFile.path_id)
         .where(ImageFile.image_id == image.id),
         f,
     )
-    return sorted_rows(fetch_all(session, base))
+
+
+def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
+    """All the image's files that pass ``f``, sorted by path, as plain tuples: a merged report may hold
+    100,000 rows, and objects per row would cost as much as the query. Sorted in Python: both databases
+    sort 100,000 byte strings slower."""
+    return sorted_rows(fetch_all(session, _file_rows(image, f)))
 
 
 def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], int]:
     """One page of ``image_files`` and the total: memory follows the page, not the image (the database
     keeps only the top rows of its sort)."""
-    base = filtered(
-        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
-               ImageFile.file_type)
-        .join(Path, Path.id == ImageFile.path_id)
-        .where(ImageFile.image_id == image.id),
-        f,
-    )
+    base = _file_rows(image, f)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     return fetch_all(session, page.apply(base.order_by(Path.path))), total
 

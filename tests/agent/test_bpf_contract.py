@@ -1,12 +1,13 @@
 """The numbers the BPF program and Python share are the same on both sides (no privileges needed): the
-access-kind bits (also snoop.v1.AccessKind), the bookkeeping kinds, and the order of the stats slots."""
+access-kind bits (also snoop.v1.AccessKind), the bookkeeping kinds, a process's standing, and the order
+of the stats slots."""
 
 from __future__ import annotations
 
 import re
 
 from agent import events
-from agent.tracer import STAT_NAMES, program_text
+from agent.tracer import PROC_CONTAINER, STAT_NAMES, program_text
 from common import kinds as common_kinds
 from snoop.v1 import snoop_pb2 as pb
 
@@ -25,6 +26,7 @@ def test_kind_bits_agree() -> None:
     assert {n.upper(): b for n, b in zip(common_kinds.NAMES, common_kinds.BITS, strict=True)} == wire
     for name in ("CHDIR", "FCHDIR", "FORK", "OPENDIR", "ENTER"):
         assert kinds[name] == getattr(events, f"KIND_{name}"), name
+    assert c_defines("PROC_")["CONTAINER"] == PROC_CONTAINER  # what Tracer.adopt writes into `procs`
 
 
 def test_stats_slots_are_in_the_programs_order() -> None:

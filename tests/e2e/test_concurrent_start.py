@@ -79,7 +79,7 @@ def check_round(stack: Stack, containerd: Containerd, image: Image, rootfs: Path
     pods = start_together(containerd, image, command, prefix, runtime)
     try:
         reports = wait_reports(stack, pods, wanted)
-        bad = {name: strays(rootfs, r) for name, r in reports.items() if strays(rootfs, r)}
+        bad = {name: found for name, r in reports.items() if (found := strays(rootfs, r))}
         assert bad == {}, f"files not in the image: {bad}"
         for name, report in reports.items():
             assert wanted <= set(report["files"]), name

@@ -24,7 +24,6 @@ from common.file_types import KEEP
 router = APIRouter(prefix="/images", tags=["images"])
 
 
-
 @router.get("")
 def list_images(
     session: SessionDep, namespace: str | None = None, since: str | None = None, limit: Limit = None,
