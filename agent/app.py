@@ -20,6 +20,7 @@ from agent.config import AgentConfig
 from agent.convert import container_files_to_pb, split_batches
 from agent.dedup import FileSets
 from agent.events import RawEvent
+from agent.inventory.worker import InventoryWorker
 from agent.metrics import AgentMetrics, Snapshot, serve
 from agent.namespaces import MountNamespaces
 from agent.pipeline import Pipeline
@@ -81,6 +82,13 @@ class Agent:
                 token=config.token,
             )
             if config.collector
+            else None
+        )
+        self.inventory = (
+            InventoryWorker(config.collector, agent_id=f"{config.node_name}/inventory", pids=self.cgroups.pids,
+                            proc_root=config.proc_root, host_roots=(config.host_root, "/"),
+                            tls=TlsFiles(config.tls_ca, config.tls_cert, config.tls_key), token=config.token)
+            if config.collector and config.inventory
             else None
         )
         self.disk: DiskSpool | None = None
@@ -165,6 +173,8 @@ class Agent:
         self.registry.refresh(force=True)
         if self.streamer:
             self.streamer.start()
+        if self.inventory:
+            self.inventory.start()
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.reader.start()
@@ -179,6 +189,8 @@ class Agent:
             if now - last_batch >= config.batch_interval_s:
                 self.registry.refresh()
                 self._flush()
+                if self.inventory:
+                    self.inventory.offer(self.registry.containers())
                 last_batch = now
             if self.streamer and now - last_heartbeat >= config.heartbeat_interval_s:
                 self._heartbeat()
@@ -200,6 +212,8 @@ class Agent:
             if not self.streamer.drain(config.shutdown_timeout_s):
                 log.error("collector did not acknowledge %d files before shutdown", self.streamer.spool_files)
             self.streamer.close()
+        if self.inventory:
+            self.inventory.close()
         if self.disk is not None:
             self.disk.close()
         self.tracer.close()
@@ -267,6 +281,7 @@ class Agent:
     def _publish(self, stats: dict[str, int]) -> None:
         c = self.pipeline.counters
         s = self.streamer
+        inv = self.inventory
         self.metrics.publish(
             Snapshot(
                 syscalls={name: stats[name] for name in SYSCALL_STATS if stats[name]},
@@ -290,6 +305,10 @@ class Agent:
                     "kube_api_errors": self.owners.errors if self.owners else 0,
                     "event_errors": self.event_errors,
                     "containers_forgotten": self.forgotten_containers,
+                    "inventories_layers": inv.uploads["layers"] if inv else 0,
+                    "inventories_rootfs": inv.uploads["rootfs"] if inv else 0,
+                    "inventory_files": inv.files if inv else 0,
+                    "inventory_errors": inv.errors if inv else 0,
                 },
                 gauges={
                     "unique_files": self.files.unique_files(),

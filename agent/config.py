@@ -50,6 +50,10 @@ class AgentConfig:
     heartbeat_interval_s: float = setting("--heartbeat-interval", "how often running containers are reported "
                                           "as seen even without new files, so their and their image's "
                                           "last_seen keep moving", 60.0, parse=duration, show=show_duration)
+    inventory: bool = setting("--inventory", "record each image's files and packages once per cluster (with "
+                              "--collector), so reports can tell used from unused", True, boolean=True)
+    host_root: str = setting("--host-root", "where the host's filesystem is reachable (image layers are read "
+                             "there; with hostPID /proc/1/root, else the agent's own /)", "/proc/1/root")
     max_pending_events: int = 100_000       # events waiting for the CRI to name their container
     metrics_listen: tuple[str, int] = setting("--metrics-listen", "metrics and health endpoint", ("0.0.0.0", 9090),
                                               parse=listen, show=show_listen)

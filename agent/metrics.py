@@ -43,6 +43,10 @@ COUNTERS = {
     "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
     "event_errors": "Events whose handling failed in userspace (each one logged)",
     "containers_forgotten": "Containers dropped from memory once gone and their files handed on",
+    "inventories_layers": "Image inventories sent, read from the image's overlayfs layers",
+    "inventories_rootfs": "Image inventories sent, read from a container's root (no overlayfs layers found)",
+    "inventory_files": "Files and symlinks sent in image inventories",
+    "inventory_errors": "Image inventories that failed (collector unreachable, container gone); tried again later",
 }
 GAUGES = {
     "unique_files": "Unique files tracked, all containers",

@@ -29,6 +29,15 @@ class CollectorMetrics:
             "snoop_ingest_streams_idle_closed", "Agent streams ended after sending nothing for the idle timeout",
             registry=self.registry,
         )
+        self.inventory_chunks = Counter(
+            "snoop_inventory_chunks", "Image inventory chunks stored", registry=self.registry
+        )
+        self.inventories_completed = Counter(
+            "snoop_inventories_completed", "Image inventories completed", ["source"], registry=self.registry
+        )
+        self.inventory_errors = Counter(
+            "snoop_inventory_errors", "Inventory chunks not taken, by reason", ["reason"], registry=self.registry
+        )
         self.ingest_seconds = Histogram(
             "snoop_ingest_batch_seconds", "Time to commit one batch", registry=self.registry
         )

@@ -54,9 +54,10 @@ def iso(ns: int) -> str | None:
 
 
 def file_json(row: tuple) -> dict[str, Any]:
-    """One (path, containers, kinds, first_seen_ns, last_seen_ns, file_type) row of a file list."""
-    path, containers, kinds, first_ns, last_ns, file_type = row
-    return {
+    """One (path, containers, kinds, first_seen_ns, last_seen_ns, file_type[, size, package]) row of a file
+    list; size and package are null where the image's inventory does not know the file."""
+    path, containers, kinds, first_ns, last_ns, file_type, *details = row
+    out = {
         "path": os.fsdecode(path),
         "type": TYPE_NAMES[file_type],
         "containers": containers,
@@ -64,6 +65,9 @@ def file_json(row: tuple) -> dict[str, Any]:
         "first_seen": iso(first_ns),
         "last_seen": iso(last_ns),
     }
+    if details:
+        out["size"], out["package"] = details
+    return out
 
 
 def image_json(summary: dict[str, Any]) -> dict[str, Any]:
@@ -86,12 +90,16 @@ def csv_response(header: list[str], rows: Iterable[list[Any]]) -> Response:
     return Response(buf.getvalue().encode("utf-8", "surrogateescape"), media_type="text/csv")
 
 
-def file_list_response(rows: list[tuple], format: Format) -> Response:  # noqa: A002
-    """A file list as a keep-list or CSV (JSON is built by the route, with its context)."""
+FILE_COLUMNS = ["path", "containers", "kinds", "first_seen", "last_seen", "type", "size", "package"]
+
+
+def file_list_response(rows: list[tuple], format: Format, *, details: bool = False) -> Response:  # noqa: A002
+    """A file list as a keep-list or CSV (JSON is built by the route, with its context); ``details``:
+    rows carry size and package."""
     if format is Format.text:
         return keep_list(r[0] for r in rows)
     return csv_response(
-        ["path", "containers", "kinds", "first_seen", "last_seen", "type"],
-        ([os.fsdecode(path), n, "|".join(names_of(kinds)), iso(first), iso(last), TYPE_NAMES[t]]
-         for path, n, kinds, first, last, t in rows),
+        FILE_COLUMNS if details else FILE_COLUMNS[:6],
+        ([os.fsdecode(path), n, "|".join(names_of(kinds)), iso(first), iso(last), TYPE_NAMES[t], *details]
+         for path, n, kinds, first, last, t, *details in rows),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collector.storage.ingest import ContainerIn, FileIn
+from collector.storage.inventory import ChunkIn, DoneIn, EntryIn, PackageIn
 from snoop.v1 import snoop_pb2 as pb
 
 
@@ -28,3 +29,20 @@ def containers_from_batch(batch: pb.Batch) -> list[ContainerIn]:
         )
         for c in batch.containers
     ]
+
+
+def chunk_from_pb(c: pb.InventoryChunk) -> ChunkIn:
+    done = None
+    if c.HasField("done"):
+        done = DoneIn(c.done.source, c.done.files,
+                      [{"type": e.type, "path": e.path, "reason": e.reason} for e in c.done.package_errors])
+    return ChunkIn(
+        agent_id=c.agent_id,
+        image_digest=c.image_digest,
+        image_reference=c.image_reference,
+        upload_id=c.upload_id,
+        index=c.index,
+        files=[EntryIn(f.path, f.type, f.size, f.target or None, f.link_group) for f in c.files],
+        packages=[PackageIn(p.type, p.name, p.version, p.purl, list(p.files)) for p in c.packages],
+        done=done,
+    )

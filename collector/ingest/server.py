@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.auth import TokenInterceptor
 from collector.config import CollectorConfig
+from collector.ingest.inventory import InventoryServicer, single_writer_lock
 from collector.ingest.servicer import IngestServicer
 from collector.metrics import CollectorMetrics
 from common.settings import show_listen
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
-SERVICE = "snoop.v1.Ingest"
+SERVICES = ("snoop.v1.Ingest", "snoop.v1.Inventory")
 
 
 def server_credentials(config: CollectorConfig) -> grpc.ServerCredentials | None:
@@ -45,8 +46,10 @@ class IngestServer:
     def __init__(self, config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics) -> None:
         self._config = config
         self._writers = futures.ThreadPoolExecutor(max_workers=config.db_workers, thread_name_prefix="ingest-db")
-        self._servicer = IngestServicer(sessions, metrics, self._writers,
+        lock = single_writer_lock(sessions)
+        self._servicer = IngestServicer(sessions, metrics, self._writers, write_lock=lock,
                                         idle_timeout_s=config.stream_idle_timeout_s)
+        self._inventory = InventoryServicer(sessions, metrics, self._writers, lock)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="grpc-ingest", daemon=True)
         self._server: grpc.aio.Server | None = None
@@ -62,13 +65,14 @@ class IngestServer:
         self._server = server = grpc.aio.server(options=options, interceptors=interceptors,
                                                 maximum_concurrent_rpcs=config.max_streams)
         pb_grpc.add_IngestServicer_to_server(self._servicer, server)
+        pb_grpc.add_InventoryServicer_to_server(self._inventory, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         address = show_listen(config.grpc_listen)
         creds = server_credentials(config)
         self.port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
         await server.start()
-        for service in (SERVICE, ""):
+        for service in (*SERVICES, ""):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
 
     def _serve(self) -> None:

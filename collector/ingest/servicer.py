@@ -20,8 +20,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.ingest.convert import containers_from_batch
+from collector.ingest.inventory import single_writer_lock
 from collector.metrics import CollectorMetrics
-from collector.storage.dialect import dialect_of
 from collector.storage.ingest import ContainerIn, Refusal, ingest, screen
 from collector.storage.known import KnownIds
 from snoop.v1 import snoop_pb2 as pb
@@ -44,14 +44,13 @@ def refusal_to_pb(r: Refusal) -> pb.Refusal:
 
 class IngestServicer(pb_grpc.IngestServicer):
     def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor, *,
+                 write_lock: threading.Lock | contextlib.nullcontext | None = None,
                  idle_timeout_s: float = 300.0) -> None:
         self._sessions = sessions
         self._metrics = metrics
         self._writers = writers
         self._idle_timeout = idle_timeout_s
-        # SQLite has one writer: queue writers here rather than in SQLite's sleeping busy handler.
-        single = dialect_of(sessions.kw["bind"]).single_writer
-        self._write_lock = threading.Lock() if single else contextlib.nullcontext()
+        self._write_lock = write_lock if write_lock is not None else single_writer_lock(sessions)
         self._known = KnownIds()
 
     def _commit(self, containers: list[ContainerIn]) -> int:

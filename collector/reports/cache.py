@@ -18,17 +18,20 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector.storage.models import ImageFile
+from collector.storage.models import ImageFile, Inventory
 
 T = TypeVar("T")
 
 
 def fingerprint(session: Session, image_id: int) -> tuple:
+    """Moves with every change to the image's merged rows, and when its inventory completes (which
+    gives its files sizes and packages)."""
     f = ImageFile
-    return tuple(session.execute(
+    inventory = session.scalar(select(Inventory.completed_ns).where(Inventory.image_id == image_id))
+    return (*session.execute(
         select(func.count(), func.sum(f.containers), func.sum(f.kinds), func.sum(f.file_type),
                func.min(f.first_seen_ns), func.max(f.last_seen_ns)).where(f.image_id == image_id)
-    ).one())
+    ).one(), inventory)
 
 
 class ReportCache:

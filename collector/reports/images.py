@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from collector.reports.contents import image_bytes, owner
 from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
-from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, Path
+from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, InventoryFile, Path
 from common.references import digest_prefix, normalise
 
 
@@ -44,12 +45,15 @@ def image_summaries(
         .order_by(ImageReference.last_seen_ns.desc(), ImageReference.reference)
     ):
         refs.setdefault(image_id, []).append(reference)
+    sizes = image_bytes(session, ids)
     out = [
         {
             "digest": image.digest,
             "references": refs.get(image.id, []),
             "containers": n_containers,
             "files": n_files,
+            "bytes": sizes.get(image.id, (None, None))[0],
+            "used_bytes": sizes.get(image.id, (None, None))[1],
             "first_seen_ns": image.first_seen_ns,
             "last_seen_ns": image.last_seen_ns,
         }
@@ -107,11 +111,14 @@ def filtered(q: Select, f: FileFilter) -> Select:
 
 
 def _file_rows(image: Image, f: FileFilter) -> Select:
-    """(path, containers, kinds, first_seen_ns, last_seen_ns, file_type) of the image's files that pass ``f``."""
+    """(path, containers, kinds, first_seen_ns, last_seen_ns, file_type, size, package) of the image's files
+    that pass ``f``; size and package where the image's inventory knows them."""
     return filtered(
         select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
-               ImageFile.file_type)
+               ImageFile.file_type, InventoryFile.size, owner(ImageFile.image_id, ImageFile.path_id))
         .join(Path, Path.id == ImageFile.path_id)
+        .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
+                                       InventoryFile.path_id == ImageFile.path_id))
         .where(ImageFile.image_id == image.id),
         f,
     )

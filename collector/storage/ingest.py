@@ -125,18 +125,16 @@ def screen(containers: list[ContainerIn]) -> tuple[list[ContainerIn], list[Refus
     return kept, refused
 
 
-def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds, learned: Learned) -> int:
-    image_id = known.image(c.image_digest, c.image_reference)
-    if image_id is not None:
-        return image_id
-    stmt = dialect_of(session).insert(Image).values(digest=c.image_digest, first_seen_ns=now_ns, last_seen_ns=now_ns)
+def upsert_image(session: Session, digest: str, reference: str, now_ns: int) -> int:
+    """The image's id, created or seen now; ``reference`` (if any) recorded as one of its names."""
+    stmt = dialect_of(session).insert(Image).values(digest=digest, first_seen_ns=now_ns, last_seen_ns=now_ns)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Image.digest], set_={"last_seen_ns": dialect_of(session).greatest(Image.last_seen_ns, now_ns)}
     ).returning(Image.id)
     image_id = session.execute(stmt).scalar_one()
-    if c.image_reference:
+    if reference:
         ref = dialect_of(session).insert(ImageReference).values(
-            image_id=image_id, reference=c.image_reference, last_seen_ns=now_ns
+            image_id=image_id, reference=reference, last_seen_ns=now_ns
         )
         session.execute(
             ref.on_conflict_do_update(
@@ -144,6 +142,14 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds
                 set_={"last_seen_ns": dialect_of(session).greatest(ImageReference.last_seen_ns, now_ns)},
             )
         )
+    return image_id
+
+
+def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds, learned: Learned) -> int:
+    image_id = known.image(c.image_digest, c.image_reference)
+    if image_id is not None:
+        return image_id
+    image_id = upsert_image(session, c.image_digest, c.image_reference, now_ns)
     learned.images[(c.image_digest, c.image_reference)] = image_id
     return image_id
 

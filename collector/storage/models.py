@@ -7,7 +7,18 @@ instances that touched the file, so a merged report is one indexed read, not a G
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -100,3 +111,62 @@ class ImageFile(Base):
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw
+
+
+# What each image holds (its inventory), recorded once per digest by one agent. The join with
+# image_files on (image_id, path_id) is what tells used from unused.
+
+
+class Inventory(Base):
+    """One image's inventory: complete once every chunk of one upload has arrived."""
+
+    __tablename__ = "inventories"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    upload_id: Mapped[str] = mapped_column(String(64))
+    next_index: Mapped[int] = mapped_column(Integer)     # the chunk expected next
+    agent_id: Mapped[str] = mapped_column(String(512))
+    source: Mapped[str] = mapped_column(String(16))      # "layers" | "rootfs", known once complete
+    complete: Mapped[bool] = mapped_column(Boolean)
+    files: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)       # hard links counted once
+    refused: Mapped[int] = mapped_column(Integer)        # entries refused at ingest (bad paths)
+    package_errors: Mapped[str] = mapped_column(Text)    # JSON list of {type, path, reason}
+    started_ns: Mapped[int] = mapped_column(BigInteger)
+    completed_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class InventoryFile(Base):
+    __tablename__ = "inventory_files"
+
+    image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    file_type: Mapped[int] = mapped_column(SmallInteger)  # snoop.v1.FileType: FILE or SYMLINK
+    size: Mapped[int] = mapped_column(BigInteger)
+    link_group: Mapped[int] = mapped_column(BigInteger)   # hard links of one inode share a non-zero group
+    target: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Package(Base):
+    __tablename__ = "packages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(512))
+    version: Mapped[str] = mapped_column(String(256))
+    purl: Mapped[str] = mapped_column(String(2048))
+    files: Mapped[int] = mapped_column(Integer)           # of the inventory, set when it completes
+    bytes: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("image_id", "type", "name", "version", name="uq_packages_identity"),)
+
+
+class PackageFile(Base):
+    """Which package owns which inventory file (a file may have several owners: a deb and a wheel)."""
+
+    __tablename__ = "package_files"
+
+    image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    package_id: Mapped[int] = mapped_column(Integer, primary_key=True)

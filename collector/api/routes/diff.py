@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from collector.api.deps import SessionDep, image_or_404
 from collector.api.render import Format, SafeJSONResponse, csv_response
 from collector.reports.cache import ReportCache, fingerprint
+from collector.reports.contents import image_bytes, used_package_names
 from collector.reports.diff import diff_images
 from collector.storage.models import Image
 
@@ -36,10 +37,22 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
         rows = [["added", os.fsdecode(p)] for p in d.added] + [["removed", os.fsdecode(p)] for p in d.removed] \
             + [["common", os.fsdecode(p)] for p in d.common]
         return csv_response(["change", "path"], rows)
+    base_packages, head_packages = used_package_names(session, old), used_package_names(session, new)
+    sizes = image_bytes(session, [old.id, new.id])
     return SafeJSONResponse({
         "base": images["base"].digest,
         "head": images["head"].digest,
         "added": [os.fsdecode(p) for p in d.added],
         "removed": [os.fsdecode(p) for p in d.removed],
         "common": [os.fsdecode(p) for p in d.common],
+        "packages": {
+            "added": package_list(head_packages, base_packages),
+            "removed": package_list(base_packages, head_packages),
+        },
+        "bytes": {"base_used": sizes.get(old.id, (None, None))[1], "head_used": sizes.get(new.id, (None, None))[1]},
     })
+
+
+def package_list(these: dict[tuple[str, str], str], but_not: dict[tuple[str, str], str]) -> list[dict[str, str]]:
+    """Packages (by type and name: a new version is no new package) used in ``these`` and not ``but_not``."""
+    return [{"type": t, "name": n, "version": v} for (t, n), v in sorted(these.items()) if (t, n) not in but_not]

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from collector.api.deps import Limit, Offset, SessionDep, file_filter, image_or_404, since_ns
 from collector.api.render import (
     Format,
     SafeJSONResponse,
+    csv_response,
     file_json,
     file_list_response,
     image_json,
+    iso,
     keep_list,
 )
 from collector.reports.cache import ReportCache, fingerprint
+from collector.reports.contents import inventory_of, packages, summary, unused_files
 from collector.reports.images import image_files, image_files_page, image_paths, image_summaries
 from collector.reports.query import FileFilter, Page
+from collector.storage.models import Image
 from common.file_types import KEEP
+from common.file_types import NAMES as TYPE_NAMES
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -34,11 +41,60 @@ def list_images(
     return {"images": [image_json(i) for i in images], "total": total}
 
 
+@router.get("/{digest:path}/summary")
+def summary_of_image(digest: str, session: SessionDep) -> Response:
+    """What the image holds against what its containers used: files, bytes, packages, and how much
+    observation that rests on."""
+    image = image_or_404(session, digest)
+    summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
+    out = {"image": image_json(summaries[0]), **summary(session, image)}
+    out["coverage"]["last_new_file"] = iso(out["coverage"].pop("last_new_file_ns"))
+    return SafeJSONResponse(out)
+
+
+@router.get("/{digest:path}/packages", response_model=None)
+def packages_of_image(
+    digest: str, session: SessionDep, used: bool | None = None,
+    format: Format = Format.json,  # noqa: A002
+) -> Response:
+    """The image's packages, each with its files and bytes and how many of them were used."""
+    image = image_or_404(session, digest)
+    found = packages(session, image, used)
+    if format is Format.text:
+        return Response("".join(f"{p['name']}\n" for p in found).encode(), media_type="text/plain")
+    if format is Format.csv:
+        columns = list(PACKAGE_COLUMNS)
+        return csv_response(columns, ([p[c] for c in columns] for p in found))
+    summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
+    return SafeJSONResponse({"image": image_json(summaries[0]), "packages": found, "total": len(found)})
+
+
+PACKAGE_COLUMNS = ("type", "name", "version", "purl", "files", "bytes", "used_files", "used_bytes", "used")
+
+
+def unused_response(session: Session, image: Image, prefix: str | None, format: Format,  # noqa: A002
+                    page: Page) -> Response:
+    """The files the image holds that no container used: the remove list."""
+    if inventory_of(session, image) is None:
+        raise HTTPException(409, f"no inventory of {image.digest} yet: an agent records it when it first runs "
+                                 "a container of the image")
+    rows, total = unused_files(session, image, os.fsencode(prefix) if prefix else None, page)
+    if format is Format.text:
+        return keep_list(r[0] for r in rows)
+    if format is Format.csv:
+        return csv_response(["path", "type", "size", "package"],
+                            ([os.fsdecode(p), TYPE_NAMES[t], size, pkg] for p, size, t, pkg in rows))
+    summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
+    files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg} for p, size, t, pkg in rows]
+    return SafeJSONResponse({"image": image_json(summaries[0]), "files": files, "total": total})
+
+
 @router.get("/{digest:path}/files", response_model=None)
 def files_of_image(
     digest: str,
     session: SessionDep,
     request: Request,
+    used: Annotated[bool, Query(description="false: the image's files no container used (the remove list)")] = True,
     prefix: str | None = None,
     kind: Annotated[list[str] | None, Query()] = None,
     type: Annotated[list[str] | None, Query(description="file, dir, symlink, runtime, unknown")] = None,  # noqa: A002
@@ -49,13 +105,15 @@ def files_of_image(
 ) -> Response:
     """Files of an image merged across all pods, nodes and restarts; ``digest`` may be a reference."""
     image = image_or_404(session, digest)
+    if not used:
+        return unused_response(session, image, prefix, format, Page(limit, offset))
     wanted = file_filter(prefix, kind, since, type, format)
     encode = SafeJSONResponse.encode
     summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
     if limit is not None or offset:  # a page: read from the database, never the whole image
         rows, total = image_files_page(session, image, wanted, Page(limit, offset))
         if format is not Format.json:
-            return file_list_response(rows, format)
+            return file_list_response(rows, format, details=True)
         files = encode([file_json(r) for r in rows])
     else:
         # The whole report. Unfiltered ones are cached (one per image and format: a filter is no new
@@ -70,7 +128,7 @@ def files_of_image(
         rows = get("rows", lambda: image_files(session, image, wanted))
         total = len(rows)
         if format is not Format.json:
-            return file_list_response(rows, format)
+            return file_list_response(rows, format, details=True)
         files = get("json", lambda: encode([file_json(r) for r in rows]))  # 17 MB for 100,000 files
     # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
     body = b'{"image":%s,"files":%s,"total":%d}' % (encode(image_json(summaries[0])), files, total)

@@ -126,3 +126,93 @@ class Ack(_message.Message):
     files_accepted: int
     refused: _containers.RepeatedCompositeFieldContainer[Refusal]
     def __init__(self, seq: _Optional[int] = ..., files_accepted: _Optional[int] = ..., refused: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ...) -> None: ...
+
+class WantedRequest(_message.Message):
+    __slots__ = ("agent_id", "image_digests")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    image_digests: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, agent_id: _Optional[str] = ..., image_digests: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WantedReply(_message.Message):
+    __slots__ = ("image_digests",)
+    IMAGE_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    image_digests: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, image_digests: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class InventoryFile(_message.Message):
+    __slots__ = ("path", "type", "size", "target", "link_group")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    LINK_GROUP_FIELD_NUMBER: _ClassVar[int]
+    path: bytes
+    type: FileType
+    size: int
+    target: bytes
+    link_group: int
+    def __init__(self, path: _Optional[bytes] = ..., type: _Optional[_Union[FileType, str]] = ..., size: _Optional[int] = ..., target: _Optional[bytes] = ..., link_group: _Optional[int] = ...) -> None: ...
+
+class InventoryPackage(_message.Message):
+    __slots__ = ("type", "name", "version", "purl", "files")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PURL_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    name: str
+    version: str
+    purl: str
+    files: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, type: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[str] = ..., purl: _Optional[str] = ..., files: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class PackageError(_message.Message):
+    __slots__ = ("type", "path", "reason")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    path: str
+    reason: str
+    def __init__(self, type: _Optional[str] = ..., path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class InventoryDone(_message.Message):
+    __slots__ = ("source", "files", "package_errors")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    files: int
+    package_errors: _containers.RepeatedCompositeFieldContainer[PackageError]
+    def __init__(self, source: _Optional[str] = ..., files: _Optional[int] = ..., package_errors: _Optional[_Iterable[_Union[PackageError, _Mapping]]] = ...) -> None: ...
+
+class InventoryChunk(_message.Message):
+    __slots__ = ("agent_id", "image_digest", "image_reference", "upload_id", "index", "files", "packages", "done")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    image_digest: str
+    image_reference: str
+    upload_id: str
+    index: int
+    files: _containers.RepeatedCompositeFieldContainer[InventoryFile]
+    packages: _containers.RepeatedCompositeFieldContainer[InventoryPackage]
+    done: InventoryDone
+    def __init__(self, agent_id: _Optional[str] = ..., image_digest: _Optional[str] = ..., image_reference: _Optional[str] = ..., upload_id: _Optional[str] = ..., index: _Optional[int] = ..., files: _Optional[_Iterable[_Union[InventoryFile, _Mapping]]] = ..., packages: _Optional[_Iterable[_Union[InventoryPackage, _Mapping]]] = ..., done: _Optional[_Union[InventoryDone, _Mapping]] = ...) -> None: ...
+
+class InventoryAck(_message.Message):
+    __slots__ = ("complete", "error")
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    complete: bool
+    error: str
+    def __init__(self, complete: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...

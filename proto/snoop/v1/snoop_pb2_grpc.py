@@ -95,3 +95,130 @@ class Ingest:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class InventoryStub:
+    """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
+    "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
+    each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
+    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Wanted = channel.unary_unary(
+                '/snoop.v1.Inventory/Wanted',
+                request_serializer=snoop_dot_v1_dot_snoop__pb2.WantedRequest.SerializeToString,
+                response_deserializer=snoop_dot_v1_dot_snoop__pb2.WantedReply.FromString,
+                _registered_method=True)
+        self.Put = channel.unary_unary(
+                '/snoop.v1.Inventory/Put',
+                request_serializer=snoop_dot_v1_dot_snoop__pb2.InventoryChunk.SerializeToString,
+                response_deserializer=snoop_dot_v1_dot_snoop__pb2.InventoryAck.FromString,
+                _registered_method=True)
+
+
+class InventoryServicer:
+    """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
+    "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
+    each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
+    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    """
+
+    def Wanted(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Put(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InventoryServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Wanted': grpc.unary_unary_rpc_method_handler(
+                    servicer.Wanted,
+                    request_deserializer=snoop_dot_v1_dot_snoop__pb2.WantedRequest.FromString,
+                    response_serializer=snoop_dot_v1_dot_snoop__pb2.WantedReply.SerializeToString,
+            ),
+            'Put': grpc.unary_unary_rpc_method_handler(
+                    servicer.Put,
+                    request_deserializer=snoop_dot_v1_dot_snoop__pb2.InventoryChunk.FromString,
+                    response_serializer=snoop_dot_v1_dot_snoop__pb2.InventoryAck.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'snoop.v1.Inventory', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('snoop.v1.Inventory', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Inventory:
+    """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
+    "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
+    each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
+    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    """
+
+    @staticmethod
+    def Wanted(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/snoop.v1.Inventory/Wanted',
+            snoop_dot_v1_dot_snoop__pb2.WantedRequest.SerializeToString,
+            snoop_dot_v1_dot_snoop__pb2.WantedReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Put(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/snoop.v1.Inventory/Put',
+            snoop_dot_v1_dot_snoop__pb2.InventoryChunk.SerializeToString,
+            snoop_dot_v1_dot_snoop__pb2.InventoryAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,86 @@
+"""Where a running container's image lies on this node: its overlayfs lower layers, or else its root.
+
+The container's root mount (``/`` in its mountinfo) names the layers in ``lowerdir=``, top first, as
+paths on the host. The upper directory holds what the container wrote since it started and is left
+out. An agent in a pod reaches the host's paths through ``/proc/1/root`` (hostPID); an agent on the
+host reaches them as they are. Any other layout (a plain root, a snapshotter without overlayfs) falls
+back to the container's own root, at first sight, minus its other mounts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from agent.inventory.tree import ImageTree
+from agent.paths import mount_points
+
+_OCTAL = re.compile(rb"\\([0-7]{3})")
+
+
+@dataclass(frozen=True)
+class RootMount:
+    fstype: bytes
+    options: dict[bytes, list[bytes]]  # super options; lowerdir+ (fsconfig) folded into lowerdir
+
+
+def _unescape(value: bytes) -> bytes:
+    return _OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), value)
+
+
+def root_mount(mountinfo: bytes) -> RootMount | None:
+    """The topmost mount at ``/``."""
+    found = None
+    for line in mountinfo.splitlines():
+        fields = line.split(b" ")
+        if len(fields) < 7 or fields[4] != b"/" or b"-" not in fields[6:]:
+            continue
+        rest = fields[fields.index(b"-", 6) + 1 :]
+        if len(rest) < 3:
+            continue
+        options: dict[bytes, list[bytes]] = {}
+        for option in rest[2].split(b","):
+            key, _, value = option.partition(b"=")
+            key = b"lowerdir" if key == b"lowerdir+" else key
+            options.setdefault(key, []).append(_unescape(value))
+        found = RootMount(rest[0], options)
+    return found
+
+
+def lower_layers(mount: RootMount) -> list[bytes]:
+    """``lowerdir=a:b:c`` (``\\:`` escapes a colon in a path), top first."""
+    layers: list[bytes] = []
+    for value in mount.options.get(b"lowerdir", []):
+        layers += [p.replace(b"\0", b":") for p in value.replace(b"\\:", b"\0").split(b":") if p]
+    return layers
+
+
+@dataclass(frozen=True)
+class Located:
+    tree: ImageTree
+    source: str                 # "layers" | "rootfs"
+    prune: frozenset[bytes]     # mount points inside a root that are not the image's
+
+
+def locate(pid: int, *, proc_root: str, host_roots: tuple[str, ...]) -> Located | None:
+    """The image of the container that ``pid`` runs in; None if the process is gone."""
+    try:
+        with open(f"{proc_root}/{pid}/mountinfo", "rb") as f:
+            mountinfo = f.read()
+    except OSError:
+        return None
+    mount = root_mount(mountinfo)
+    if mount is not None and mount.fstype == b"overlay":
+        layers = lower_layers(mount)
+        for host in host_roots:
+            prefix = os.fsencode(host).rstrip(b"/")
+            here = [prefix + layer for layer in layers]
+            if here and all(os.path.isdir(layer) for layer in here):
+                return Located(ImageTree(here), "layers", frozenset())
+    root = os.fsencode(f"{proc_root}/{pid}/root")
+    try:
+        tree = ImageTree([root], one_device=True)
+    except OSError:
+        return None
+    return Located(tree, "rootfs", frozenset(mount_points(mountinfo)))

@@ -1,0 +1,144 @@
+"""Inventories each image digest once per cluster, on a thread of its own at the lowest CPU priority.
+
+The main loop ``offer``s every container it knows at each batch; the worker asks the collector which
+of their digests it lacks (that also leases them to this agent), walks each wanted image through one
+of its running containers and sends the chunks one call at a time. A digest is settled once the
+collector holds its inventory; if the collector is unreachable or every container of the digest is
+gone, it is tried again at a later offer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+
+from agent.events import ContainerRef
+from agent.inventory.build import Upload, inventory_chunks
+from agent.inventory.layers import locate
+from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
+from snoop.v1 import snoop_pb2 as pb
+from snoop.v1 import snoop_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+RETRY_S = 30.0
+NICEST = 19
+
+
+class InventoryWorker:
+    def __init__(self, target: str, *, agent_id: str, pids: Callable[[int], list[int]], proc_root: str,
+                 host_roots: tuple[str, ...], tls: TlsFiles = PLAINTEXT, token: str | None = None,
+                 chunk_files: int = 5000) -> None:
+        self._target = target
+        self._agent_id = agent_id
+        self._pids = pids  # cgroup id -> its processes
+        self._proc_root = proc_root
+        self._host_roots = host_roots
+        self._tls = tls
+        self._metadata = token_metadata(token)
+        self._chunk_files = chunk_files
+        self._offered: dict[str, dict[str, ContainerRef]] = {}  # digest -> container id -> container
+        self._busy: set[str] = set()  # being asked about or walked now
+        self._settled: set[str] = set()
+        self._retry_at: dict[str, float] = {}
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snoop-inventory", daemon=True)
+        self.uploads: dict[str, int] = {"layers": 0, "rootfs": 0}
+        self.files = 0
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
+
+    def offer(self, refs: list[ContainerRef]) -> None:
+        """Containers running now; cheap for digests already settled."""
+        now = time.monotonic()
+        with self._cond:
+            for ref in refs:
+                digest = ref.image_digest
+                if digest and digest not in self._settled and digest not in self._busy \
+                        and self._retry_at.get(digest, 0) <= now:
+                    self._offered.setdefault(digest, {})[ref.container_id] = ref
+            if self._offered:
+                self._cond.notify_all()
+
+    def _run(self) -> None:
+        with contextlib.suppress(OSError):  # Linux: a thread has a priority of its own; tracing comes first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICEST)
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._offered and not self._stop.is_set():
+                    self._cond.wait(1.0)
+                offered = {digest: list(refs.values()) for digest, refs in self._offered.items()}
+                self._offered = {}
+                self._busy = set(offered)
+            if offered:
+                self._serve(offered)
+            with self._cond:
+                self._busy = set()
+
+    def _serve(self, offered: dict[str, list[ContainerRef]]) -> None:
+        channel = open_channel(self._target, self._tls)
+        try:
+            stub = pb_grpc.InventoryStub(channel)
+            wanted = stub.Wanted(pb.WantedRequest(agent_id=self._agent_id, image_digests=sorted(offered)),
+                                 metadata=self._metadata, timeout=30).image_digests
+            self._settled.update(set(offered) - set(wanted))
+            for digest in wanted:
+                if self._stop.is_set():
+                    return
+                if self._inventory(stub, digest, offered[digest]):
+                    self._settled.add(digest)
+                else:
+                    self._retry_at[digest] = time.monotonic() + RETRY_S
+        except grpc.RpcError as exc:
+            self.errors += 1
+            log.warning("inventory: collector %s unavailable (%s); trying again later", self._target, exc.code())
+            for digest in offered:
+                self._retry_at[digest] = time.monotonic() + RETRY_S
+        finally:
+            channel.close()
+
+    def _inventory(self, stub: pb_grpc.InventoryStub, digest: str, refs: list[ContainerRef]) -> bool:
+        """Walks the image through the first of ``refs`` with a live process and sends it. True once
+        the collector holds it."""
+        for ref in refs:
+            for pid in self._pids(ref.cgroup_id):
+                located = locate(pid, proc_root=self._proc_root, host_roots=self._host_roots)
+                if located is None:
+                    continue
+                started = time.monotonic()
+                upload = Upload(self._agent_id, digest, ref.image_reference, located.source)
+                sent = 0
+                try:
+                    for chunk in inventory_chunks(located.tree, upload, chunk_files=self._chunk_files,
+                                                  prune=located.prune):
+                        ack = stub.Put(chunk, metadata=self._metadata, timeout=60)
+                        sent += len(chunk.files)
+                        if ack.error:
+                            log.warning("inventory of %s stopped by the collector: %s", digest, ack.error)
+                            return ack.complete
+                        if ack.complete:
+                            break
+                except OSError as exc:  # the container or its layers went away under the walk
+                    self.errors += 1
+                    log.warning("inventory of %s through pid %d failed: %s", digest, pid, exc)
+                    continue
+                self.uploads[located.source] += 1
+                self.files += sent
+                log.info("inventory of %s (%s, from %s): %d files in %.1fs", ref.image_reference or digest,
+                         digest, located.source, sent, time.monotonic() - started)
+                return True
+        return False

@@ -1,0 +1,161 @@
+"""Read side for image contents: what an image holds against what its containers used, by file, byte
+and package. Every figure is driven from the used rows (an image's few thousand ``image_files``)
+joined to its inventory by key, or read from totals fixed when the inventory completed: never a scan
+of 100,000 inventory rows per request, except for the unused list itself."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from collector.reports.query import Page, fetch_all, sorted_rows, with_prefix
+from collector.storage.inventory import distinct_bytes
+from collector.storage.models import (
+    ContainerInstance,
+    Image,
+    ImageFile,
+    Inventory,
+    InventoryFile,
+    Package,
+    PackageFile,
+    Path,
+)
+
+# What an image's container may have created: files and links, and paths gone before they were typed.
+CREATED_TYPES = (0, 1, 3)
+NO_INVENTORY = {"files": None, "bytes": None, "source": None}
+
+
+def _used_join(image: Image) -> Select:
+    return (select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group)
+            .join(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
+                                  ImageFile.path_id == InventoryFile.path_id))
+            .where(InventoryFile.image_id == image.id))
+
+
+def inventory_of(session: Session, image: Image) -> Inventory | None:
+    inv = session.get(Inventory, image.id)
+    return inv if inv is not None and inv.complete else None
+
+
+def coverage(session: Session, image: Image) -> dict[str, Any]:
+    """How much observation a verdict of "unused" rests on; the user judges whether it is enough."""
+    c = ContainerInstance
+    instances, nodes, observed_ns = session.execute(
+        select(func.count(), func.count(func.distinct(c.node)),
+               func.coalesce(func.sum(c.last_seen_ns - c.first_seen_ns), 0))
+        .where(c.image_id == image.id)).one()
+    last_new = session.scalar(select(func.max(ImageFile.first_seen_ns)).where(ImageFile.image_id == image.id))
+    return {"instances": instances, "nodes": nodes, "observed_seconds": int(observed_ns) // 1_000_000_000,
+            "last_new_file_ns": last_new or 0}
+
+
+def used_packages(session: Session, image: Image) -> dict[int, tuple[int, int]]:
+    """package id -> (used files, used bytes), from the used rows."""
+    rows = session.execute(
+        select(PackageFile.package_id, InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group)
+        .join(ImageFile, and_(ImageFile.image_id == PackageFile.image_id, ImageFile.path_id == PackageFile.path_id))
+        .join(InventoryFile, and_(InventoryFile.image_id == PackageFile.image_id,
+                                  InventoryFile.path_id == PackageFile.path_id))
+        .where(PackageFile.image_id == image.id)).all()
+    by_package: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for package_id, path_id, size, group in rows:
+        by_package[package_id].append((path_id, size, group))
+    return {pid: (len(files), distinct_bytes(files)) for pid, files in by_package.items()}
+
+
+def summary(session: Session, image: Image) -> dict[str, Any]:
+    inv = inventory_of(session, image)
+    cov = coverage(session, image)
+    created = session.scalar(
+        select(func.count()).select_from(ImageFile)
+        .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
+                                       InventoryFile.path_id == ImageFile.path_id))
+        .where(ImageFile.image_id == image.id, ImageFile.file_type.in_(CREATED_TYPES),
+               InventoryFile.path_id.is_(None))) or 0
+    out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
+                           "runtime_created": {"files": created}, "packages": None, "package_errors": [],
+                           "coverage": cov}
+    if inv is None:
+        return out
+    used_rows = session.execute(_used_join(image)).all()
+    used_bytes = distinct_bytes(used_rows)
+    total_packages = session.scalar(select(func.count()).where(Package.image_id == image.id)) or 0
+    packages_used = len(used_packages(session, image))
+    out.update(
+        inventory={"files": inv.files, "bytes": inv.bytes, "source": inv.source},
+        used={"files": len(used_rows), "bytes": used_bytes},
+        unused={"files": inv.files - len(used_rows), "bytes": inv.bytes - used_bytes},
+        packages={"total": total_packages, "used": packages_used, "unused": total_packages - packages_used},
+        package_errors=json.loads(inv.package_errors),
+    )
+    return out
+
+
+def owner(image_id: Any, path_id: Any) -> Any:
+    """A correlated subquery: the name of the first package owning the file at (image_id, path_id)."""
+    return (select(Package.name).join(PackageFile, PackageFile.package_id == Package.id)
+            .where(PackageFile.image_id == image_id, PackageFile.path_id == path_id)
+            .order_by(Package.id).limit(1).scalar_subquery())
+
+
+def _unused_rows(image: Image, prefix: bytes | None) -> Select:
+    """(path, size, file_type, package) of inventory files no container used."""
+    used = (select(ImageFile.path_id)
+            .where(ImageFile.image_id == InventoryFile.image_id, ImageFile.path_id == InventoryFile.path_id))
+    return with_prefix(
+        select(Path.path, InventoryFile.size, InventoryFile.file_type,
+               owner(InventoryFile.image_id, InventoryFile.path_id))
+        .join(Path, Path.id == InventoryFile.path_id)
+        .where(InventoryFile.image_id == image.id, ~used.exists()),
+        prefix)
+
+
+def unused_files(session: Session, image: Image, prefix: bytes | None, page: Page) -> tuple[list[tuple], int]:
+    """The remove list: sorted, paged in the database when a page is asked for."""
+    q = _unused_rows(image, prefix)
+    if page.everything:
+        rows = sorted_rows(fetch_all(session, q))
+        return rows, len(rows)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return fetch_all(session, page.apply(q.order_by(Path.path))), total
+
+
+def packages(session: Session, image: Image, used: bool | None = None) -> list[dict[str, Any]]:
+    """Every package of the image's inventory with its files and bytes, used and not, sorted by name."""
+    usage = used_packages(session, image)
+    out = []
+    for p in session.scalars(select(Package).where(Package.image_id == image.id).order_by(Package.type, Package.name)):
+        used_files, used_bytes = usage.get(p.id, (0, 0))
+        if used is not None and (used_files > 0) != used:
+            continue
+        out.append({"type": p.type, "name": p.name, "version": p.version, "purl": p.purl, "files": p.files,
+                    "bytes": p.bytes, "used_files": used_files, "used_bytes": used_bytes, "used": used_files > 0})
+    return out
+
+
+def used_package_names(session: Session, image: Image) -> dict[tuple[str, str], str]:
+    """(type, name) -> version of the packages some container of the image used."""
+    ids = set(used_packages(session, image))
+    return {(p.type, p.name): p.version for p in session.scalars(select(Package).where(Package.id.in_(ids)))}
+
+
+def image_bytes(session: Session, image_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """image id -> (inventory bytes, used bytes) for images with a complete inventory."""
+    if not image_ids:
+        return {}
+    totals = dict(session.execute(select(Inventory.image_id, Inventory.bytes)
+                                  .where(Inventory.image_id.in_(image_ids), Inventory.complete.is_(True))).all())
+    # Each hard-linked inode once: distinct (image, inode or path, size), then summed per image.
+    key = case((InventoryFile.link_group == 0, -InventoryFile.path_id), else_=InventoryFile.link_group)
+    distinct = (select(InventoryFile.image_id, key.label("k"), InventoryFile.size)
+                .join(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
+                                      ImageFile.path_id == InventoryFile.path_id))
+                .where(InventoryFile.image_id.in_(list(totals))).distinct().subquery())
+    used = dict(session.execute(select(distinct.c.image_id, func.sum(distinct.c.size))
+                                .group_by(distinct.c.image_id)).all())
+    return {i: (b, int(used.get(i) or 0)) for i, b in totals.items()}
