@@ -147,7 +147,7 @@ def test_cli_speaks_like_kubectl(collector_proc: tuple[Process, str, str], tmp_p
     as_yaml = yaml.safe_load(snoop("files", "app:1", "-o", "yaml", "--server", base).stdout)
     assert as_yaml["total"] == 3 and {f["path"] for f in as_yaml["files"]} == {"/bin/app", "/etc/app.conf", "/lib/x.so"}
     as_csv = snoop("files", "app:1", "-o", "csv", "--server", base).stdout.decode().splitlines()
-    assert as_csv[0] == "path,containers,kinds,first_seen,last_seen,type" and len(as_csv) == 4
+    assert as_csv[0] == "path,containers,kinds,first_seen,last_seen,type,size,package" and len(as_csv) == 4
     page = snoop("files", "app:1", "--limit", "2", "--format", "text", "--server", base).stdout
     assert page == b"/bin/app\n/etc/app.conf\n"
     assert snoop("images", "--since", "1h", "-o", "text", "--server", base).stdout == b"sha256:k1\n"

@@ -48,7 +48,7 @@ def test_image_files_by_reference_and_formats(client: TestClient) -> None:
     text = client.get("/api/v1/images/app:1/files", params={"format": "text"}).content
     assert text == b"/bin/sh\n/caf\xe9\n/etc/a.conf\n"
     csv = client.get("/api/v1/images/app:1/files", params={"format": "csv", "prefix": "/etc"}).text
-    assert csv.splitlines()[0] == "path,containers,kinds,first_seen,last_seen,type"
+    assert csv.splitlines()[0] == "path,containers,kinds,first_seen,last_seen,type,size,package"
     assert csv.splitlines()[1].startswith("/etc/a.conf,2,read,")
 
 
