@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector.storage.db import make_engine, make_sessionmaker
 from collector.storage.migrate import upgrade
 from tests.harness.containerd import Containerd
+from tests.harness.debian import debian_rootfs as debian_rootfs_of
 from tests.harness.postgres import Postgres, postgres_bin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,6 +76,14 @@ def containerd() -> Iterator[Containerd]:
     finally:
         daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def debian_rootfs() -> Path:
+    """A debootstrap Debian 12 with python3 (cached across runs on one machine)."""
+    require(os.geteuid() == 0, "debootstrap needs root")
+    require(shutil.which("debootstrap") is not None, "debootstrap not installed")
+    return debian_rootfs_of()
 
 
 @pytest.fixture(scope="session")
