@@ -156,13 +156,14 @@ class Containerd:
         return out.stdout.decode()
 
     # --- images -------------------------------------------------------------------------------------
-    def import_image(self, name: str, *, rootfs: Path | None = None, cmd: list[str] | None = None) -> Image:
-        """Builds (busybox unless ``rootfs`` is given) and imports ``localhost/NAME:latest``, also tagged
-        by its manifest digest as a registry pull would leave it."""
+    def import_image(self, name: str, *, rootfs: Path | None = None, cmd: list[str] | None = None,
+                     tar: Path | None = None) -> Image:
+        """Builds (busybox unless ``rootfs`` is given; or takes the OCI layout ``tar``) and imports
+        ``localhost/NAME:latest``, also tagged by its manifest digest as a registry pull would leave it."""
         work = self.root / "build" / name
         work.mkdir(parents=True, exist_ok=True)
-        rootfs = rootfs or busybox_rootfs(work / "rootfs")
-        tar = build_image(rootfs, work, cmd=cmd)
+        if tar is None:
+            tar = build_image(rootfs or busybox_rootfs(work / "rootfs"), work, cmd=cmd)
         digest = manifest_digest(tar)
         self.ctr("images", "import", "--base-name", f"localhost/{name}", str(tar))
         image = Image(f"localhost/{name}:latest", digest, f"localhost/{name}@{digest}")
