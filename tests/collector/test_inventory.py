@@ -96,7 +96,7 @@ def test_packages_and_remove_list(client: TestClient, tmp_path: Path) -> None:
     by_name = {p["name"]: p for p in body["packages"]}
     assert set(by_name) == {"tool", "docs"}  # "gone" is not installed
     docs, tool = by_name["docs"], by_name["tool"]
-    assert (docs["files"], docs["bytes"], docs["used_files"], docs["used_bytes"], docs["used"]) == (2, 500, 1, 200, True)
+    assert [docs[k] for k in ("files", "bytes", "used_files", "used_bytes", "used")] == [2, 500, 1, 200, True]
     assert docs["purl"] == "pkg:deb/debian/docs@2%3A3.1?arch=all"
     # The list names /bin/tool; the file lives at /usr/bin/tool (/bin is a link): owned all the same.
     assert (tool["files"], tool["bytes"], tool["used"]) == (2, 100, False)

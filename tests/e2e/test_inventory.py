@@ -98,7 +98,8 @@ def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd:
         (top / rel).write_text("" if "/.wh." in "/" + rel else "top\n")
     tar = layered_image([base, top], tmp_path, cmd=["/bin/sleep", "600"])
     image = containerd.import_image("layered", tar=tar)
-    pod = containerd.run_pod("layered-7d4f8b9c5d-abcde", {"app": (image, ["/bin/sh", "-c", "cat /srv/added; sleep 600"])})
+    command = ["/bin/sh", "-c", "cat /srv/added; sleep 600"]
+    pod = containerd.run_pod("layered-7d4f8b9c5d-abcde", {"app": (image, command)})
     try:
         summary = wait_summary(stack, image.digest)
         listed = set(httpx.get(f"{stack.base}/api/v1/images/{image.digest}/files",

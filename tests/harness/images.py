@@ -80,15 +80,16 @@ def layered_image(layers: list[Path], work: Path, *, cmd: list[str], tag: str = 
         descriptors.append(_blob(layout, buf.getvalue(), "application/vnd.oci.image.layer.v1.tar"))
     config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": cmd},
               "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]}}
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    media_type = "application/vnd.oci.image.manifest.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": media_type,
                 "config": _blob(layout, json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
                 "layers": descriptors}
-    top = _blob(layout, json.dumps(manifest).encode(), manifest["mediaType"])
+    top = _blob(layout, json.dumps(manifest).encode(), media_type)
     top["annotations"] = {"org.opencontainers.image.ref.name": tag}
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [top]}))
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     tar_path = work / "layered.tar"
     with tarfile.open(tar_path, "w") as tar:
-        for entry in sorted(os.listdir(layout)):
-            tar.add(layout / entry, arcname=entry)
+        for name in sorted(os.listdir(layout)):
+            tar.add(layout / name, arcname=name)
     return tar_path
