@@ -24,6 +24,9 @@ EXAMPLES = """examples:
   snoop push --collector collector:50051 reports/*.json
   snoop images                                        # what ran, as a table
   snoop files registry/app:1.2 --format text > keep.txt
+  snoop summary registry/app:1.2                      # used vs unused files, bytes, packages
+  snoop files registry/app:1.2 --unused -o text       # the remove list
+  snoop packages registry/app:1.2 --unused
   snoop diff registry/app:1.2 registry/app:1.3
 """
 
@@ -136,8 +139,24 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
     p.add_argument("--prefix", default=None, help="only paths under this prefix")
     p.add_argument("--kind", action="append", default=[], choices=kinds.NAMES, help="only files used this way")
+    p.add_argument("--unused", action="store_true",
+                   help="the image's files that no container used, with size and package: the remove list")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.files(s, a.image, a.format, a.prefix, a.kind, a.since,
-                                                                a.limit)))
+                                                                a.limit, a.unused)))
+    p = sub.add_parser("summary", help="what an image holds against what its containers used: files, bytes, "
+                                       "packages, and how much observation that rests on")
+    common(p)
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.summary(s, a.image, a.format)))
+    p = sub.add_parser("packages", help="an image's packages (deb, apk, python, npm) with their files and bytes, "
+                                        "used and not")
+    common(p)
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--unused", dest="used", action="store_false", default=None,
+                       help="only packages none of whose files any container used")
+    which.add_argument("--used", dest="used", action="store_true", help="only packages some container used")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.packages(s, a.image, a.format, a.used)))
     p = sub.add_parser("diff", help="how file usage changed between two images")
     common(p)
     p.add_argument("base", help="the image before (digest, digest prefix or reference)")

@@ -1,5 +1,5 @@
-"""``snoop images|files|diff|workloads``: questions to a collector's REST API, answered as a table, JSON,
-YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
+"""``snoop images|files|summary|packages|diff|workloads``: questions to a collector's REST API, answered
+as a table, JSON, YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
 
 from __future__ import annotations
 
@@ -91,21 +91,82 @@ def images(server: Server, fmt: str, namespace: str | None, since: str | None, l
     if fmt == "text":
         return "".join(i["digest"] + "\n" for i in body["images"]).encode()
     rows = [[i["digest"], ", ".join(i["references"]) or "-", str(i["containers"]), str(i["files"]),
-             i["last_seen"] or "-"] for i in body["images"]]
-    return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "LAST SEEN"], rows)
+             human_bytes(i["used_bytes"]), human_bytes(i["bytes"]), i["last_seen"] or "-"] for i in body["images"]]
+    return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED", "SIZE", "LAST SEEN"], rows)
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
 
 
 def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[str], since: str | None,
-          limit: int | None) -> bytes:
+          limit: int | None, unused: bool = False) -> bytes:
+    """The files an image's containers used; ``unused``: those the image holds that none used."""
     params: dict[str, Any] = {"format": fmt if fmt in ("text", "csv") else "json", "kind": kinds}
     params |= {k: v for k, v in {"prefix": prefix, "since": since_param(since), "limit": limit}.items() if v}
+    if unused:
+        params["used"] = "false"
     r = server.get(f"/api/v1/images/{image}/files", params)
-    if fmt in ("text", "csv"):  # the keep-list and the CSV come from the collector as they are
+    if fmt in ("text", "csv"):  # the keep-list (or remove list) and the CSV come from the collector as they are
         return r.content
     if fmt in ("json", "yaml"):
         return structured(r.json(), fmt)
-    rows = [[f["path"], f["type"], str(f["containers"]), ",".join(f["kinds"])] for f in r.json()["files"]]
-    return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS"], rows)
+    if unused:
+        rows = [[f["path"], f["type"], human_bytes(f["size"]), f["package"] or "-"] for f in r.json()["files"]]
+        return tabular(fmt, ["PATH", "TYPE", "SIZE", "PACKAGE"], rows)
+    rows = [[f["path"], f["type"], str(f["containers"]), ",".join(f["kinds"]), human_bytes(f.get("size")),
+             f.get("package") or "-"] for f in r.json()["files"]]
+    return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS", "SIZE", "PACKAGE"], rows)
+
+
+def summary(server: Server, image: str, fmt: str) -> bytes:
+    body = server.get(f"/api/v1/images/{image}/summary").json()
+    if fmt in ("json", "yaml"):
+        return structured(body, fmt)
+    inv, used, unused, pk, cov = (body[k] for k in ("inventory", "used", "unused", "packages", "coverage"))
+    refs = ", ".join(body["image"]["references"]) or "-"
+    rows = [["IMAGE", f"{refs} ({body['image']['digest']})"]]
+    if inv["files"] is None:
+        rows.append(["INVENTORY", "none yet: an agent records it when it first runs a container of the image"])
+    else:
+        share = lambda part, whole: f" ({100 * part / whole:.0f}%)" if whole else ""  # noqa: E731
+        rows += [
+            ["INVENTORY", f"{inv['files']} files, {human_bytes(inv['bytes'])} (from {inv['source']})"],
+            ["USED", f"{used['files']} files, {human_bytes(used['bytes'])}{share(used['bytes'], inv['bytes'])}"],
+            ["UNUSED", f"{unused['files']} files, {human_bytes(unused['bytes'])}"
+                       f"{share(unused['bytes'], inv['bytes'])}"],
+            ["PACKAGES", f"{pk['total']}: {pk['used']} used, {pk['unused']} unused"],
+        ]
+        rows += [["UNREADABLE", f"{e['type']} {e['path']}: {e['reason']}"] for e in body["package_errors"]]
+    rows += [
+        ["CREATED", f"{body['runtime_created']['files']} files used at run time that the image does not hold"],
+        ["COVERAGE", f"{cov['instances']} containers on {cov['nodes']} nodes, {cov['observed_seconds']}s observed, "
+                     f"last new file {cov['last_new_file'] or '-'}"],
+    ]
+    if fmt == "csv":
+        return tabular(fmt, ["FIELD", "VALUE"], rows)
+    return "".join(f"{k:<11}{v}\n" for k, v in rows).encode("utf-8", "surrogateescape")
+
+
+def packages(server: Server, image: str, fmt: str, used: bool | None) -> bytes:
+    params: dict[str, Any] = {"format": fmt if fmt in ("text", "csv") else "json"}
+    if used is not None:
+        params["used"] = str(used).lower()
+    r = server.get(f"/api/v1/images/{image}/packages", params)
+    if fmt in ("text", "csv"):
+        return r.content
+    if fmt in ("json", "yaml"):
+        return structured(r.json(), fmt)
+    rows = [[p["type"], p["name"], p["version"], str(p["files"]), human_bytes(p["bytes"]), str(p["used_files"]),
+             human_bytes(p["used_bytes"])] for p in r.json()["packages"]]
+    return tabular(fmt, ["TYPE", "NAME", "VERSION", "FILES", "BYTES", "USED FILES", "USED BYTES"], rows)
 
 
 def diff(server: Server, base: str, head: str, fmt: str) -> tuple[bytes, int]:
