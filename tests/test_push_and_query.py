@@ -77,7 +77,8 @@ def test_query_commands(collector_proc: tuple[Process, str, str], tmp_path: Path
         assert snoop("push", "--collector", grpc_addr, str(path)).returncode == 0
 
     listing = snoop("images", "--server", base).stdout.decode()
-    assert listing.splitlines()[0].split() == ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "LAST", "SEEN"]
+    assert listing.splitlines()[0].split() == ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED", "SIZE", "LAST",
+                                              "SEEN"]
     assert "sha256:v1" in listing and "app:v2" in listing
 
     keep = snoop("files", "app:v1", "--server", base, "--format", "text")
