@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 MAX_SYMLINK_HOPS = 40
+MAX_CACHED_STACKS = 65536
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ImageTree:
     def __init__(self, layers: list[bytes], *, one_device: bool = False) -> None:
         self._layers = [layer.rstrip(b"/") or b"/" for layer in layers]
         self._device = os.stat(self._layers[0]).st_dev if one_device else None
+        self._stacks: dict[bytes, list[bytes]] = {}  # directory -> its merged stack, for lookups
 
     def _merged(self, stack: list[bytes], name: bytes) -> list[bytes]:
         """The directories that show ``name`` of the merged directory ``stack``, top first: the topmost
@@ -73,10 +75,19 @@ class ImageTree:
         return out
 
     def _stack(self, path: bytes) -> list[bytes]:
-        """The merged directories behind the directory at ``path`` (no symlinks on it)."""
-        stack = self._layers[:1] if self._device is not None else self._layers
-        for part in [p for p in path.split(b"/") if p]:
-            stack = self._merged(stack, part)
+        """The merged directories behind the directory at ``path`` (no symlinks on it). Cached: package
+        databases look up tens of thousands of paths in a few thousand directories."""
+        path = path.rstrip(b"/")
+        stack = self._stacks.get(path)
+        if stack is None:
+            parent, name = os.path.split(path)
+            if not name:
+                stack = self._layers[:1] if self._device is not None else self._layers
+            else:
+                stack = self._merged(self._stack(parent), name)
+            if len(self._stacks) >= MAX_CACHED_STACKS:
+                self._stacks.clear()
+            self._stacks[path] = stack
         return stack
 
     def _children(self, stack: list[bytes]) -> Iterator[Entry]:
@@ -176,8 +187,8 @@ class ImageTree:
         entry = self.lookup(self.resolve(path))
         if entry is None or not stat.S_ISREG(entry.st.st_mode):
             return None
-        with open(entry.location, "rb") as f:
-            return f.read(limit)
+        with open(entry.location, "rb") as f:  # read(n) allocates n bytes up front: ask for what is there
+            return f.read(min(limit, entry.st.st_size))
 
     def listdir(self, path: bytes) -> list[bytes]:
         """Sorted names in the merged directory at ``path`` (links followed in the image)."""

@@ -30,11 +30,13 @@ CREATED_TYPES = (0, 1, 3)
 NO_INVENTORY = {"files": None, "bytes": None, "source": None}
 
 
-def _used_join(image: Image) -> Select:
-    return (select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group)
-            .join(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
-                                  ImageFile.path_id == InventoryFile.path_id))
-            .where(InventoryFile.image_id == image.id))
+def _used_rows(session: Session, image: Image) -> list[tuple[int, int, int, int]]:
+    """(path_id, size, link_group, file_type as used) of the inventory files some container used."""
+    return fetch_all(session, select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group,
+                                     ImageFile.file_type)
+                     .join(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
+                                           ImageFile.path_id == InventoryFile.path_id))
+                     .where(InventoryFile.image_id == image.id))
 
 
 def inventory_of(session: Session, image: Image) -> Inventory | None:
@@ -42,50 +44,48 @@ def inventory_of(session: Session, image: Image) -> Inventory | None:
     return inv if inv is not None and inv.complete else None
 
 
-def coverage(session: Session, image: Image) -> dict[str, Any]:
+def coverage(session: Session, image: Image, last_new_file_ns: int) -> dict[str, Any]:
     """How much observation a verdict of "unused" rests on; the user judges whether it is enough."""
     c = ContainerInstance
     instances, nodes, observed_ns = session.execute(
         select(func.count(), func.count(func.distinct(c.node)),
                func.coalesce(func.sum(c.last_seen_ns - c.first_seen_ns), 0))
         .where(c.image_id == image.id)).one()
-    last_new = session.scalar(select(func.max(ImageFile.first_seen_ns)).where(ImageFile.image_id == image.id))
     return {"instances": instances, "nodes": nodes, "observed_seconds": int(observed_ns) // 1_000_000_000,
-            "last_new_file_ns": last_new or 0}
+            "last_new_file_ns": last_new_file_ns}
 
 
-def used_packages(session: Session, image: Image) -> dict[int, tuple[int, int]]:
-    """package id -> (used files, used bytes), from the used rows."""
-    rows = session.execute(
-        select(PackageFile.package_id, InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group)
-        .join(ImageFile, and_(ImageFile.image_id == PackageFile.image_id, ImageFile.path_id == PackageFile.path_id))
-        .join(InventoryFile, and_(InventoryFile.image_id == PackageFile.image_id,
-                                  InventoryFile.path_id == PackageFile.path_id))
-        .where(PackageFile.image_id == image.id)).all()
+def used_packages(session: Session, image: Image,
+                  used: list[tuple[int, int, int, int]] | None = None) -> dict[int, tuple[int, int]]:
+    """package id -> (used files, used bytes), from the used rows (read here unless given)."""
+    sizes = {path_id: (size, group) for path_id, size, group, _ in (used if used is not None
+                                                                     else _used_rows(session, image))}
+    owners = fetch_all(session, select(PackageFile.package_id, PackageFile.path_id)
+                       .join(ImageFile, and_(ImageFile.image_id == PackageFile.image_id,
+                                             ImageFile.path_id == PackageFile.path_id))
+                       .where(PackageFile.image_id == image.id))
     by_package: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for package_id, path_id, size, group in rows:
-        by_package[package_id].append((path_id, size, group))
+    for package_id, path_id in owners:
+        by_package[package_id].append((path_id, *sizes[path_id]))
     return {pid: (len(files), distinct_bytes(files)) for pid, files in by_package.items()}
 
 
 def summary(session: Session, image: Image) -> dict[str, Any]:
+    """Every figure from a few aggregates and the used rows: never a scan of the inventory."""
     inv = inventory_of(session, image)
-    cov = coverage(session, image)
-    created = session.scalar(
-        select(func.count()).select_from(ImageFile)
-        .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
-                                       InventoryFile.path_id == ImageFile.path_id))
-        .where(ImageFile.image_id == image.id, ImageFile.file_type.in_(CREATED_TYPES),
-               InventoryFile.path_id.is_(None))) or 0
+    could_be_created, last_new = session.execute(
+        select(func.count().filter(ImageFile.file_type.in_(CREATED_TYPES)), func.max(ImageFile.first_seen_ns))
+        .where(ImageFile.image_id == image.id)).one()
+    used_rows = _used_rows(session, image) if inv is not None else []
+    created = could_be_created - sum(1 for row in used_rows if row[3] in CREATED_TYPES)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
                            "runtime_created": {"files": created}, "packages": None, "package_errors": [],
-                           "coverage": cov}
+                           "coverage": coverage(session, image, last_new or 0)}
     if inv is None:
         return out
-    used_rows = session.execute(_used_join(image)).all()
-    used_bytes = distinct_bytes(used_rows)
+    used_bytes = distinct_bytes((p, size, group) for p, size, group, _ in used_rows)
     total_packages = session.scalar(select(func.count()).where(Package.image_id == image.id)) or 0
-    packages_used = len(used_packages(session, image))
+    packages_used = len(used_packages(session, image, used_rows))
     out.update(
         inventory={"files": inv.files, "bytes": inv.bytes, "source": inv.source},
         used={"files": len(used_rows), "bytes": used_bytes},

@@ -17,18 +17,8 @@ def image_summaries(
     session: Session, page: Page, digests: list[str] | None = None, namespace: str | None = None,
     since_ns: int = 0,
 ) -> tuple[list[dict], int]:
-    containers = (
-        select(ContainerInstance.image_id, func.count().label("n"))
-        .group_by(ContainerInstance.image_id)
-        .subquery()
-    )
-    files = select(ImageFile.image_id, func.count().label("n")).group_by(ImageFile.image_id).subquery()
-    q = (
-        select(Image, func.coalesce(containers.c.n, 0), func.coalesce(files.c.n, 0))
-        .outerjoin(containers, containers.c.image_id == Image.id)
-        .outerjoin(files, files.c.image_id == Image.id)
-        .order_by(Image.last_seen_ns.desc(), Image.id)
-    )
+    """A page of images, newest first, with their counts; counted only for the images of the page."""
+    q = select(Image).order_by(Image.last_seen_ns.desc(), Image.id)
     if digests is not None:
         q = q.where(Image.digest.in_(digests))
     if namespace:
@@ -36,9 +26,14 @@ def image_summaries(
     if since_ns:
         q = q.where(Image.last_seen_ns >= since_ns)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(page.apply(q)).all()
+    images = session.scalars(page.apply(q)).all()
+    ids = [image.id for image in images]
+    containers = dict(session.execute(select(ContainerInstance.image_id, func.count())
+                                      .where(ContainerInstance.image_id.in_(ids))
+                                      .group_by(ContainerInstance.image_id)).all())
+    files = dict(session.execute(select(ImageFile.image_id, func.count()).where(ImageFile.image_id.in_(ids))
+                                 .group_by(ImageFile.image_id)).all())
     refs: dict[int, list[str]] = {}
-    ids = [image.id for image, _, _ in rows]
     for image_id, reference in session.execute(
         select(ImageReference.image_id, ImageReference.reference)
         .where(ImageReference.image_id.in_(ids))
@@ -50,14 +45,14 @@ def image_summaries(
         {
             "digest": image.digest,
             "references": refs.get(image.id, []),
-            "containers": n_containers,
-            "files": n_files,
+            "containers": containers.get(image.id, 0),
+            "files": files.get(image.id, 0),
             "bytes": sizes.get(image.id, (None, None))[0],
             "used_bytes": sizes.get(image.id, (None, None))[1],
             "first_seen_ns": image.first_seen_ns,
             "last_seen_ns": image.last_seen_ns,
         }
-        for image, n_containers, n_files in rows
+        for image in images
     ]
     return out, total
 

@@ -4,7 +4,6 @@ plain tuples. Images, workloads and diffs build their queries from these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -58,7 +57,7 @@ def sorted_rows(rows: list[tuple]) -> list[tuple]:
     return rows
 
 
-def fetch_all(session: Session, stmt: Select[Any]) -> list[tuple]:
+def fetch_all(session: Session, stmt: Select) -> list[tuple]:
     """Plain DBAPI tuples: for a 100,000-row report SQLAlchemy's Row objects cost as much as the query.
     Only for columns that need no result processing (ints, bytes, strings)."""
     conn = session.connection()

@@ -190,6 +190,8 @@ def _complete(session: Session, inv: Inventory, done: DoneIn, now_ns: int) -> Ou
                 "bytes": distinct_bytes((p, *sizes[p]) for p in paths)} for pid, paths in owned.items()]
     if updates:
         session.execute(text("UPDATE packages SET files = :files, bytes = :bytes WHERE id = :id"), updates)
+    conn = session.connection()
+    dialect_of(conn).analyze(conn, ("inventory_files", "package_files", "image_files"))
     return Outcome(True)
 
 
