@@ -4,7 +4,10 @@ The container's root mount (``/`` in its mountinfo) names the layers in ``lowerd
 paths on the host. The upper directory holds what the container wrote since it started and is left
 out. An agent in a pod reaches the host's paths through ``/proc/1/root`` (hostPID); an agent on the
 host reaches them as they are. Any other layout (a plain root, a snapshotter without overlayfs) falls
-back to the container's own root, at first sight, minus its other mounts.
+back to the container's own root, at first sight, minus its other mounts. So do images of several
+layers when the agent lacks CAP_SYS_ADMIN: overlayfs marks opaque directories with ``trusted.*``
+extended attributes, which only that capability can read, and a merge blind to them would list files
+that the image hides.
 """
 
 from __future__ import annotations
@@ -17,6 +20,17 @@ from agent.inventory.tree import ImageTree
 from agent.paths import mount_points
 
 _OCTAL = re.compile(rb"\\([0-7]{3})")
+CAP_SYS_ADMIN = 21
+
+
+def can_read_trusted_xattrs() -> bool:
+    """Whether this process holds CAP_SYS_ADMIN (effective), which ``trusted.*`` attributes need."""
+    try:
+        with open("/proc/self/status") as f:
+            caps = next(line for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caps.split()[1], 16) >> CAP_SYS_ADMIN & 1)
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,9 @@ class Located:
     prune: frozenset[bytes]     # mount points inside a root that are not the image's
 
 
-def locate(pid: int, *, proc_root: str, host_roots: tuple[str, ...]) -> Located | None:
-    """The image of the container that ``pid`` runs in; None if the process is gone."""
+def locate(pid: int, *, proc_root: str, host_roots: tuple[str, ...], exact_layers: bool = True) -> Located | None:
+    """The image of the container that ``pid`` runs in; None if the process is gone. ``exact_layers``:
+    opaque directories can be read (see the module's docstring)."""
     try:
         with open(f"{proc_root}/{pid}/mountinfo", "rb") as f:
             mountinfo = f.read()
@@ -73,7 +88,7 @@ def locate(pid: int, *, proc_root: str, host_roots: tuple[str, ...]) -> Located 
     mount = root_mount(mountinfo)
     if mount is not None and mount.fstype == b"overlay":
         layers = lower_layers(mount)
-        for host in host_roots:
+        for host in host_roots if exact_layers or len(layers) == 1 else ():
             prefix = os.fsencode(host).rstrip(b"/")
             here = [prefix + layer for layer in layers]
             if here and all(os.path.isdir(layer) for layer in here):

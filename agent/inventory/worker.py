@@ -20,7 +20,7 @@ import grpc
 
 from agent.events import ContainerRef
 from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.layers import locate
+from agent.inventory.layers import can_read_trusted_xattrs, locate
 from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
@@ -42,6 +42,10 @@ class InventoryWorker:
         self._tls = tls
         self._metadata = token_metadata(token)
         self._chunk_files = chunk_files
+        self._exact_layers = can_read_trusted_xattrs()
+        if not self._exact_layers:
+            log.warning("no CAP_SYS_ADMIN: images of several layers are inventoried from a container's root at "
+                        "first sight (opaque directories are marked in trusted.* attributes, unreadable without it)")
         self._offered: dict[str, dict[str, ContainerRef]] = {}  # digest -> container id -> container
         self._busy: set[str] = set()  # being asked about or walked now
         self._settled: set[str] = set()
@@ -116,7 +120,8 @@ class InventoryWorker:
         the collector holds it."""
         for ref in refs:
             for pid in self._pids(ref.cgroup_id):
-                located = locate(pid, proc_root=self._proc_root, host_roots=self._host_roots)
+                located = locate(pid, proc_root=self._proc_root, host_roots=self._host_roots,
+                                 exact_layers=self._exact_layers)
                 if located is None:
                     continue
                 started = time.monotonic()

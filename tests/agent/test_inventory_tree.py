@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.inventory.layers import lower_layers, root_mount
+from agent.inventory.layers import locate, lower_layers, root_mount
 from agent.inventory.tree import ImageTree
 from tests.conftest import require
 
@@ -107,3 +107,26 @@ def test_lower_layers_from_mountinfo(line: bytes, layers: list[bytes]) -> None:
     mount = root_mount(b"20 1 8:1 / /etc/hosts rw - ext4 /dev/vda rw\n" + line)
     assert mount is not None and mount.fstype == b"overlay"
     assert lower_layers(mount) == layers
+
+
+def test_locate_takes_layers_where_it_can_and_the_root_where_it_must(tmp_path: Path) -> None:
+    top, bottom = tmp_path / "host/snap/2/fs", tmp_path / "host/snap/1/fs"
+    write(top, "etc/new")
+    write(bottom, "etc/old")
+    proc = tmp_path / "proc" / "42"
+    proc.mkdir(parents=True)
+    write(tmp_path, "rootfs/etc/old")
+    (proc / "root").symlink_to(tmp_path / "rootfs")
+    (proc / "mountinfo").write_text(
+        "36 35 0:30 / / rw - overlay overlay rw,lowerdir=/snap/2/fs:/snap/1/fs,upperdir=/snap/3/fs,workdir=/w\n"
+        "40 36 8:1 /etc/hosts /etc/hosts rw - ext4 /dev/vda rw\n")
+    where = {"proc_root": str(tmp_path / "proc"), "host_roots": ("/nonexistent", str(tmp_path / "host"))}
+    exact = locate(42, **where)
+    assert exact is not None and exact.source == "layers"
+    assert {e.path for e in exact.tree.walk()} == {b"/etc", b"/etc/new", b"/etc/old"}
+    blind = locate(42, **where, exact_layers=False)  # opaque directories unreadable: the root instead
+    assert blind is not None and blind.source == "rootfs" and blind.prune == frozenset({b"/etc/hosts"})
+    assert {e.path for e in blind.tree.walk(prune=blind.prune)} == {b"/etc", b"/etc/old"}
+    gone = locate(42, proc_root=str(tmp_path / "proc"), host_roots=("/nonexistent",))  # layers not reachable
+    assert gone is not None and gone.source == "rootfs"
+    assert locate(43, **where) is None
