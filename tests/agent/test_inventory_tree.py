@@ -120,13 +120,13 @@ def test_locate_takes_layers_where_it_can_and_the_root_where_it_must(tmp_path: P
     (proc / "mountinfo").write_text(
         "36 35 0:30 / / rw - overlay overlay rw,lowerdir=/snap/2/fs:/snap/1/fs,upperdir=/snap/3/fs,workdir=/w\n"
         "40 36 8:1 /etc/hosts /etc/hosts rw - ext4 /dev/vda rw\n")
-    where = {"proc_root": str(tmp_path / "proc"), "host_roots": ("/nonexistent", str(tmp_path / "host"))}
-    exact = locate(42, **where)
+    proc_root, hosts = str(tmp_path / "proc"), ("/nonexistent", str(tmp_path / "host"))
+    exact = locate(42, proc_root=proc_root, host_roots=hosts)
     assert exact is not None and exact.source == "layers"
     assert {e.path for e in exact.tree.walk()} == {b"/etc", b"/etc/new", b"/etc/old"}
-    blind = locate(42, **where, exact_layers=False)  # opaque directories unreadable: the root instead
+    blind = locate(42, proc_root=proc_root, host_roots=hosts, exact_layers=False)  # opaque directories unreadable: the root instead
     assert blind is not None and blind.source == "rootfs" and blind.prune == frozenset({b"/etc/hosts"})
     assert {e.path for e in blind.tree.walk(prune=blind.prune)} == {b"/etc", b"/etc/old"}
-    gone = locate(42, proc_root=str(tmp_path / "proc"), host_roots=("/nonexistent",))  # layers not reachable
+    gone = locate(42, proc_root=proc_root, host_roots=("/nonexistent",))  # layers not reachable
     assert gone is not None and gone.source == "rootfs"
-    assert locate(43, **where) is None
+    assert locate(43, proc_root=proc_root, host_roots=hosts) is None
