@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -30,13 +31,39 @@ CREATED_TYPES = (0, 1, 3)
 NO_INVENTORY = {"files": None, "bytes": None, "source": None}
 
 
-def _used_rows(session: Session, image: Image) -> list[tuple[int, int, int, int]]:
-    """(path_id, size, link_group, file_type as used) of the inventory files some container used."""
-    return fetch_all(session, select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group,
-                                     ImageFile.file_type)
-                     .join(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
-                                           ImageFile.path_id == InventoryFile.path_id))
-                     .where(InventoryFile.image_id == image.id))
+@dataclass(frozen=True)
+class Used:
+    """The inventory files some container used, read in one query (a file row per owner)."""
+
+    files: dict[int, tuple[int, int, int]]        # path id -> (size, link group, file type as used)
+    by_package: dict[int, list[int]]              # package id -> path ids
+
+    @property
+    def bytes(self) -> int:
+        return distinct_bytes((p, size, group) for p, (size, group, _) in self.files.items())
+
+    def package_usage(self) -> dict[int, tuple[int, int]]:
+        """package id -> (used files, used bytes)."""
+        return {pid: (len(paths), distinct_bytes((p, *self.files[p][:2]) for p in paths))
+                for pid, paths in self.by_package.items()}
+
+
+def used_files(session: Session, image: Image) -> Used:
+    rows = fetch_all(session, select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group,
+                                     ImageFile.file_type, PackageFile.package_id)
+                     .select_from(ImageFile)
+                     .join(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
+                                               InventoryFile.path_id == ImageFile.path_id))
+                     .outerjoin(PackageFile, and_(PackageFile.image_id == ImageFile.image_id,
+                                                  PackageFile.path_id == ImageFile.path_id))
+                     .where(ImageFile.image_id == image.id))
+    files: dict[int, tuple[int, int, int]] = {}
+    by_package: dict[int, list[int]] = defaultdict(list)
+    for path_id, size, group, file_type, package_id in rows:
+        files[path_id] = (size, group, file_type)
+        if package_id is not None:
+            by_package[package_id].append(path_id)
+    return Used(files, by_package)
 
 
 def inventory_of(session: Session, image: Image) -> Inventory | None:
@@ -55,41 +82,26 @@ def coverage(session: Session, image: Image, last_new_file_ns: int) -> dict[str,
             "last_new_file_ns": last_new_file_ns}
 
 
-def used_packages(session: Session, image: Image,
-                  used: list[tuple[int, int, int, int]] | None = None) -> dict[int, tuple[int, int]]:
-    """package id -> (used files, used bytes), from the used rows (read here unless given)."""
-    sizes = {path_id: (size, group) for path_id, size, group, _ in (used if used is not None
-                                                                     else _used_rows(session, image))}
-    owners = fetch_all(session, select(PackageFile.package_id, PackageFile.path_id)
-                       .join(ImageFile, and_(ImageFile.image_id == PackageFile.image_id,
-                                             ImageFile.path_id == PackageFile.path_id))
-                       .where(PackageFile.image_id == image.id))
-    by_package: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for package_id, path_id in owners:
-        by_package[package_id].append((path_id, *sizes[path_id]))
-    return {pid: (len(files), distinct_bytes(files)) for pid, files in by_package.items()}
-
-
 def summary(session: Session, image: Image) -> dict[str, Any]:
     """Every figure from a few aggregates and the used rows: never a scan of the inventory."""
     inv = inventory_of(session, image)
     could_be_created, last_new = session.execute(
         select(func.count().filter(ImageFile.file_type.in_(CREATED_TYPES)), func.max(ImageFile.first_seen_ns))
         .where(ImageFile.image_id == image.id)).one()
-    used_rows = _used_rows(session, image) if inv is not None else []
-    created = could_be_created - sum(1 for row in used_rows if row[3] in CREATED_TYPES)
+    used = used_files(session, image) if inv is not None else Used({}, {})
+    created = could_be_created - sum(1 for _, _, t in used.files.values() if t in CREATED_TYPES)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
                            "runtime_created": {"files": created}, "packages": None, "package_errors": [],
                            "coverage": coverage(session, image, last_new or 0)}
     if inv is None:
         return out
-    used_bytes = distinct_bytes((p, size, group) for p, size, group, _ in used_rows)
+    used_bytes = used.bytes
     total_packages = session.scalar(select(func.count()).where(Package.image_id == image.id)) or 0
-    packages_used = len(used_packages(session, image, used_rows))
+    packages_used = len(used.by_package)
     out.update(
         inventory={"files": inv.files, "bytes": inv.bytes, "source": inv.source},
-        used={"files": len(used_rows), "bytes": used_bytes},
-        unused={"files": inv.files - len(used_rows), "bytes": inv.bytes - used_bytes},
+        used={"files": len(used.files), "bytes": used_bytes},
+        unused={"files": inv.files - len(used.files), "bytes": inv.bytes - used_bytes},
         packages={"total": total_packages, "used": packages_used, "unused": total_packages - packages_used},
         package_errors=json.loads(inv.package_errors),
     )
@@ -127,20 +139,20 @@ def unused_files(session: Session, image: Image, prefix: bytes | None, page: Pag
 
 def packages(session: Session, image: Image, used: bool | None = None) -> list[dict[str, Any]]:
     """Every package of the image's inventory with its files and bytes, used and not, sorted by name."""
-    usage = used_packages(session, image)
+    usage = used_files(session, image).package_usage()
     out = []
     for p in session.scalars(select(Package).where(Package.image_id == image.id).order_by(Package.type, Package.name)):
-        used_files, used_bytes = usage.get(p.id, (0, 0))
-        if used is not None and (used_files > 0) != used:
+        n_used, used_bytes = usage.get(p.id, (0, 0))
+        if used is not None and (n_used > 0) != used:
             continue
         out.append({"type": p.type, "name": p.name, "version": p.version, "purl": p.purl, "files": p.files,
-                    "bytes": p.bytes, "used_files": used_files, "used_bytes": used_bytes, "used": used_files > 0})
+                    "bytes": p.bytes, "used_files": n_used, "used_bytes": used_bytes, "used": n_used > 0})
     return out
 
 
 def used_package_names(session: Session, image: Image) -> dict[tuple[str, str], str]:
     """(type, name) -> version of the packages some container of the image used."""
-    ids = set(used_packages(session, image))
+    ids = set(used_files(session, image).by_package)
     return {(p.type, p.name): p.version for p in session.scalars(select(Package).where(Package.id.in_(ids)))}
 
 

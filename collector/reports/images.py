@@ -15,9 +15,10 @@ from common.references import digest_prefix, normalise
 
 def image_summaries(
     session: Session, page: Page, digests: list[str] | None = None, namespace: str | None = None,
-    since_ns: int = 0,
+    since_ns: int = 0, with_bytes: bool = True,
 ) -> tuple[list[dict], int]:
-    """A page of images, newest first, with their counts; counted only for the images of the page."""
+    """A page of images, newest first, with their counts; counted only for the images of the page.
+    ``with_bytes=False`` leaves bytes for the caller that has them already (the summary)."""
     q = select(Image).order_by(Image.last_seen_ns.desc(), Image.id)
     if digests is not None:
         q = q.where(Image.digest.in_(digests))
@@ -40,7 +41,7 @@ def image_summaries(
         .order_by(ImageReference.last_seen_ns.desc(), ImageReference.reference)
     ):
         refs.setdefault(image_id, []).append(reference)
-    sizes = image_bytes(session, ids)
+    sizes = image_bytes(session, ids) if with_bytes else {}
     out = [
         {
             "digest": image.digest,

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
-from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
+from collector.storage.models import (
+    ContainerInstance,
+    Image,
+    InstanceFile,
+    InventoryFile,
+    Package,
+    PackageFile,
+    Path,
+)
 from common.kinds import BITS
 
 
@@ -54,14 +62,18 @@ def workload_summaries(session: Session, page: Page, namespace: str | None = Non
 def workload_files(
     session: Session, namespace: str, name: str, f: FileFilter, page: Page
 ) -> tuple[list[tuple], int]:
-    """The workload's files that pass ``f``, sorted, as FileRow-shaped tuples (see images.py), and their
-    total. A page is cut in the database: memory follows the page."""
-    ci, inf = ContainerInstance, InstanceFile
+    """The workload's files that pass ``f``, sorted, as file-row tuples with size and package (see
+    images.py), and their total. A page is cut in the database: memory follows the page."""
+    ci, inf, inv, owner = ContainerInstance, InstanceFile, InventoryFile, PackageFile
     q = (
         select(Path.path, func.count(distinct(inf.instance_id)), kinds_union(inf.kinds),
-               func.min(inf.first_seen_ns), func.max(inf.last_seen_ns), func.max(inf.file_type))
+               func.min(inf.first_seen_ns), func.max(inf.last_seen_ns), func.max(inf.file_type),
+               func.max(inv.size), func.min(Package.name))
         .join(inf, inf.path_id == Path.id)
         .join(ci, ci.id == inf.instance_id)
+        .outerjoin(inv, and_(inv.image_id == ci.image_id, inv.path_id == inf.path_id))
+        .outerjoin(owner, and_(owner.image_id == ci.image_id, owner.path_id == inf.path_id))
+        .outerjoin(Package, Package.id == owner.package_id)
         .where(ci.namespace == namespace, ci.workload_name == name)
         .group_by(Path.id, Path.path)
     )

@@ -86,7 +86,7 @@ def test_summary_counts_used_unused_and_created(client: TestClient, tmp_path: Pa
     assert s["runtime_created"] == {"files": 1}  # /tmp/scratch; a directory or a runtime mount is none
     assert s["packages"] == {"total": 2, "used": 1, "unused": 1}
     assert s["coverage"]["instances"] == 1 and s["coverage"]["last_new_file"]
-    assert s["image"]["digest"] == "sha256:aaa"
+    assert s["image"]["digest"] == "sha256:aaa" and s["image"]["used_bytes"] == 100
 
 
 def test_packages_and_remove_list(client: TestClient, tmp_path: Path) -> None:
@@ -111,6 +111,8 @@ def test_packages_and_remove_list(client: TestClient, tmp_path: Path) -> None:
     assert page["total"] == 9 - 1 and len(page["files"]) == 1
     used = client.get("/api/v1/images/app:1/files").json()["files"]
     assert used == [{**used[0], "path": "/usr/share/doc/a", "size": 200, "package": "docs"}]
+    by_workload = client.get("/api/v1/workloads/shop/web/files").json()["files"]
+    assert [(f["path"], f["size"], f["package"]) for f in by_workload] == [("/usr/share/doc/a", 200, "docs")]
     image = client.get("/api/v1/images").json()["images"][0]
     assert image["used_bytes"] == 200 and image["bytes"] > 1000
 

@@ -46,8 +46,10 @@ def summary_of_image(digest: str, session: SessionDep) -> Response:
     """What the image holds against what its containers used: files, bytes, packages, and how much
     observation that rests on."""
     image = image_or_404(session, digest)
-    summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
+    summaries, _ = image_summaries(session, Page(None), digests=[image.digest], with_bytes=False)
     out = {"image": image_json(summaries[0]), **summary(session, image)}
+    out["image"]["bytes"] = out["inventory"]["bytes"]
+    out["image"]["used_bytes"] = out["used"]["bytes"] if out["used"] else None
     out["coverage"]["last_new_file"] = iso(out["coverage"].pop("last_new_file_ns"))
     return SafeJSONResponse(out)
 

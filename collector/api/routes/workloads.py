@@ -46,6 +46,6 @@ def files_of_workload(
     rows, total = workload_files(session, namespace, name, file_filter(prefix, kind, since, type, format),
                                  Page(limit, offset))
     if format is not Format.json:
-        return file_list_response(rows, format)
+        return file_list_response(rows, format, details=True)
     return SafeJSONResponse({"namespace": namespace, "name": name, "files": [file_json(r) for r in rows],
                              "total": total})
