@@ -126,6 +126,10 @@ def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[
     return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS", "SIZE", "PACKAGE"], rows)
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def summary(server: Server, image: str, fmt: str) -> bytes:
     body = server.get(f"/api/v1/images/{image}/summary").json()
     if fmt in ("json", "yaml"):
@@ -138,17 +142,19 @@ def summary(server: Server, image: str, fmt: str) -> bytes:
     else:
         share = lambda part, whole: f" ({100 * part / whole:.0f}%)" if whole else ""  # noqa: E731
         rows += [
-            ["INVENTORY", f"{inv['files']} files, {human_bytes(inv['bytes'])} (from {inv['source']})"],
-            ["USED", f"{used['files']} files, {human_bytes(used['bytes'])}{share(used['bytes'], inv['bytes'])}"],
-            ["UNUSED", f"{unused['files']} files, {human_bytes(unused['bytes'])}"
+            ["INVENTORY", f"{count(inv['files'], 'file')}, {human_bytes(inv['bytes'])} (from {inv['source']})"],
+            ["USED", f"{count(used['files'], 'file')}, {human_bytes(used['bytes'])}"
+                     f"{share(used['bytes'], inv['bytes'])}"],
+            ["UNUSED", f"{count(unused['files'], 'file')}, {human_bytes(unused['bytes'])}"
                        f"{share(unused['bytes'], inv['bytes'])}"],
-            ["PACKAGES", f"{pk['total']}: {pk['used']} used, {pk['unused']} unused"],
+            ["PACKAGES", f"{pk['total']:,}: {pk['used']:,} used, {pk['unused']:,} unused"],
         ]
         rows += [["UNREADABLE", f"{e['type']} {e['path']}: {e['reason']}"] for e in body["package_errors"]]
     rows += [
-        ["CREATED", f"{body['runtime_created']['files']} files used at run time that the image does not hold"],
-        ["COVERAGE", f"{cov['instances']} containers on {cov['nodes']} nodes, {cov['observed_seconds']}s observed, "
-                     f"last new file {cov['last_new_file'] or '-'}"],
+        ["CREATED", f"{count(body['runtime_created']['files'], 'file')} used at run time that the image does "
+                    "not hold"],
+        ["COVERAGE", f"{count(cov['instances'], 'container')} on {count(cov['nodes'], 'node')}, "
+                     f"{cov['observed_seconds']:,}s observed, last new file {cov['last_new_file'] or '-'}"],
     ]
     if fmt == "csv":
         return tabular(fmt, ["FIELD", "VALUE"], rows)

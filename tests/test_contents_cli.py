@@ -41,9 +41,9 @@ def test_inventory_over_grpc_then_summary_packages_and_remove_list(collector_pro
 
     lines = snoop("summary", "app:1", "--server", base).stdout.decode().splitlines()
     assert lines[1].startswith("INVENTORY  9 files, 1.") and lines[1].endswith(" kB (from layers)")
-    assert lines[2].startswith("USED       1 files, 100 B")
+    assert lines[2].startswith("USED       1 file, 100 B")
     assert "PACKAGES   2: 1 used, 1 unused" in lines
-    assert any(line.startswith("CREATED    1 files") for line in lines)  # /var/run/app.pid
+    assert any(line.startswith("CREATED    1 file used") for line in lines)  # /var/run/app.pid
     assert snoop("packages", "app:1", "--unused", "-o", "text", "--server", base).stdout == b"docs\n"
     table = snoop("packages", "app:1", "--server", base).stdout.decode().splitlines()
     assert table[0].split() == ["TYPE", "NAME", "VERSION", "FILES", "BYTES", "USED", "FILES", "USED", "BYTES"]
