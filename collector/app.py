@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from collector.api.render import SafeJSONResponse
-from collector.api.routes import diff, images, pods, workloads
+from collector.api.routes import diff, images, pods, vulnerabilities, workloads
 from collector.auth import rest_guard
 from collector.config import CollectorConfig
 from collector.ingest.server import build_server
@@ -54,7 +54,7 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.metrics = metrics
     app.state.engine = engine
     app.state.report_cache = ReportCache()
-    for router in (images.router, diff.router, workloads.router, pods.router):
+    for router in (vulnerabilities.router, images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
 
     if config.token:

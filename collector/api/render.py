@@ -71,7 +71,7 @@ def file_json(row: tuple) -> dict[str, Any]:
 
 
 def image_json(summary: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in summary.items() if not k.endswith("_ns")}
+    out = {k: v for k, v in summary.items() if not k.endswith("_ns") and k != "id"}
     out["first_seen"] = iso(summary["first_seen_ns"])
     out["last_seen"] = iso(summary["last_seen_ns"])
     return out

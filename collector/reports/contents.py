@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
@@ -37,6 +37,7 @@ class Used:
 
     files: dict[int, tuple[int, int, int]]        # path id -> (size, link group, file type as used)
     by_package: dict[int, list[int]]              # package id -> path ids
+    seen: dict[int, tuple[int, int]] = field(default_factory=dict)  # path id -> (containers, last seen ns)
 
     @property
     def bytes(self) -> int:
@@ -50,7 +51,8 @@ class Used:
 
 def used_files(session: Session, image: Image) -> Used:
     rows = fetch_all(session, select(InventoryFile.path_id, InventoryFile.size, InventoryFile.link_group,
-                                     ImageFile.file_type, PackageFile.package_id)
+                                     ImageFile.file_type, PackageFile.package_id, ImageFile.containers,
+                                     ImageFile.last_seen_ns)
                      .select_from(ImageFile)
                      .join(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
                                                InventoryFile.path_id == ImageFile.path_id))
@@ -59,11 +61,13 @@ def used_files(session: Session, image: Image) -> Used:
                      .where(ImageFile.image_id == image.id))
     files: dict[int, tuple[int, int, int]] = {}
     by_package: dict[int, list[int]] = defaultdict(list)
-    for path_id, size, group, file_type, package_id in rows:
+    seen: dict[int, tuple[int, int]] = {}
+    for path_id, size, group, file_type, package_id, containers, last_seen_ns in rows:
         files[path_id] = (size, group, file_type)
+        seen[path_id] = (containers, last_seen_ns)
         if package_id is not None:
             by_package[package_id].append(path_id)
-    return Used(files, by_package)
+    return Used(files, by_package, seen)
 
 
 def inventory_of(session: Session, image: Image) -> Inventory | None:

@@ -44,6 +44,7 @@ def image_summaries(
     sizes = image_bytes(session, ids) if with_bytes else {}
     out = [
         {
+            "id": image.id,
             "digest": image.digest,
             "references": refs.get(image.id, []),
             "containers": containers.get(image.id, 0),

@@ -170,3 +170,14 @@ class PackageFile(Base):
     image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     package_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class VulnerabilityScan(Base):
+    """The latest scanner report per image and scanner, as findings; judged against usage when read."""
+
+    __tablename__ = "vulnerability_scans"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    scanner: Mapped[str] = mapped_column(String(32), primary_key=True)
+    findings: Mapped[str] = mapped_column(Text)            # JSON list of collector.vulns.scans.Finding
+    uploaded_ns: Mapped[int] = mapped_column(BigInteger)

@@ -6,6 +6,7 @@ import os
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from collector.api.deps import SessionDep, image_or_404
 from collector.api.render import Format, SafeJSONResponse, csv_response
@@ -13,6 +14,7 @@ from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.contents import image_bytes, used_package_names
 from collector.reports.diff import diff_images
 from collector.storage.models import Image
+from collector.vulns.service import in_use_ids
 
 router = APIRouter(tags=["diff"])
 
@@ -50,7 +52,17 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
             "removed": package_list(base_packages, head_packages),
         },
         "bytes": {"base_used": sizes.get(old.id, (None, None))[1], "head_used": sizes.get(new.id, (None, None))[1]},
+        "vulnerabilities": vulnerability_changes(session, old, new),
     })
+
+
+def vulnerability_changes(session: Session, base: Image, head: Image) -> dict[str, list[str]] | None:
+    """Vulnerabilities in use by head and not base, and the reverse, by each image's latest scan;
+    None unless both have one."""
+    before, after = in_use_ids(session, base), in_use_ids(session, head)
+    if before is None or after is None:
+        return None
+    return {"now_in_use": sorted(after - before), "no_longer_in_use": sorted(before - after)}
 
 
 def package_list(these: dict[tuple[str, str], str], but_not: dict[tuple[str, str], str]) -> list[dict[str, str]]:

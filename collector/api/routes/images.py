@@ -25,6 +25,7 @@ from collector.reports.contents import inventory_of, packages, summary, unused_f
 from collector.reports.images import image_files, image_files_page, image_paths, image_summaries
 from collector.reports.query import FileFilter, Page
 from collector.storage.models import Image
+from collector.vulns.service import in_use_counts
 from common.file_types import KEEP
 from common.file_types import NAMES as TYPE_NAMES
 
@@ -38,7 +39,9 @@ def list_images(
 ) -> dict[str, Any]:
     """Images seen running, newest first, with how many container instances and files each has."""
     images, total = image_summaries(session, Page(limit, offset), namespace=namespace, since_ns=since_ns(since))
-    return {"images": [image_json(i) for i in images], "total": total}
+    in_use = in_use_counts(session, [i["id"] for i in images])
+    return {"images": [image_json(i) | ({"vulnerabilities": {"in_use": in_use[i["id"]]}} if i["id"] in in_use
+                                        else {}) for i in images], "total": total}
 
 
 @router.get("/{digest:path}/summary")
