@@ -1,11 +1,12 @@
 """Which findings sit in what the image's containers really used, with the evidence.
 
 A finding is placed in the image's inventory by its purl (qualifiers aside), else by type, name and
-version (name and version when the report gives no type), and by the files the scanner found it in: a file found is in the image, and so are the
-packages that own it. A nested package (a jar inside a jar, a Go module inside a binary) is reported at
-its outer file, and so lands on that file and its owners. A finding is in use when a container used a
-file of a package it was placed on, or one of its files; not in use when placed but never used; unknown
-when the inventory cannot place it (no inventory yet, or nothing matches): never dropped.
+version (name and version when the report gives no type), and by the files the scanner found it in: a
+file found is in the image, and so are the packages that own it. A nested package (a jar inside a jar,
+a Go module inside a binary) is reported at its outer file, and so lands on that file and its owners.
+A finding is in use when a container used a file of a package it was placed on, or one of its files;
+not in use when placed but never used; unknown when the inventory cannot place it (no inventory yet,
+or nothing matches): never dropped.
 """
 
 from __future__ import annotations

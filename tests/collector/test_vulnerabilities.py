@@ -26,11 +26,13 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 SITE = "usr/lib/python3/dist-packages"
 
 VULNS = [
-    Vuln("CVE-2024-0001", "CRITICAL", "deb", "tool", "1.0-1", "pkg:deb/debian/tool@1.0-1?arch=amd64&distro=debian-12.5"),
+    Vuln("CVE-2024-0001", "CRITICAL", "deb", "tool", "1.0-1",
+         "pkg:deb/debian/tool@1.0-1?arch=amd64&distro=debian-12.5"),
     Vuln("CVE-2024-0002", "LOW", "deb", "docs", "2:3.1"),  # no purl: matched by type, name and version
     Vuln("CVE-2024-0003", "HIGH", "python", "requests", "2.28.1", "pkg:pypi/requests@2.28.1",
          f"{SITE}/requests-2.28.1.dist-info/METADATA"),
-    Vuln("CVE-2024-0004", "MEDIUM", "python", "idna", "3.4", "pkg:pypi/idna@3.4", f"{SITE}/idna-3.4.dist-info/METADATA"),
+    Vuln("CVE-2024-0004", "MEDIUM", "python", "idna", "3.4", "pkg:pypi/idna@3.4",
+         f"{SITE}/idna-3.4.dist-info/METADATA"),
     # a jar inside the application's jar: reported at the outer file, which no package owns
     Vuln("CVE-2024-0005", "HIGH", "java", "jackson-databind", "2.9.0",
          "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.9.0", "opt/app/lib/outer.jar",
