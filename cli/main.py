@@ -10,7 +10,7 @@ from typing import Any
 
 from cli.logs import configure
 from cli.options import add, add_config_flags
-from cli.query import FORMATS
+from cli.query import FORMATS, VULN_FORMATS
 from common import kinds
 from common.settings import from_args
 from common.version import VERSION
@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   snoop summary registry/app:1.2                      # used vs unused files, bytes, packages
   snoop files registry/app:1.2 --unused -o text       # the remove list
   snoop packages registry/app:1.2 --unused
+  snoop vulns registry/app:1.2 trivy.json             # which of the scanner's CVEs sit in used code
+  snoop sbom registry/app:1.2 --used > used.cdx.json  # a filtered SBOM to scan again
   snoop diff registry/app:1.2 registry/app:1.3
 """
 
@@ -117,12 +119,13 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, formats: list[str] = FORMATS,
+               described: str = "table, json, yaml, csv or text (one item per line: a keep-list for files)") -> None:
         add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address (https:// with TLS)")
         add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
         add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
-        p.add_argument("-o", "--output", "--format", dest="format", choices=FORMATS, default="table",
-                       help="table, json, yaml, csv or text (one item per line: a keep-list for files)")
+        p.add_argument("-o", "--output", "--format", dest="format", choices=formats, default=formats[0],
+                       help=described)
 
     def recent(p: argparse.ArgumentParser) -> None:
         p.add_argument("--since", default=None, help="only what was seen since: 1h, 2d, or an ISO 8601 time")
@@ -157,6 +160,24 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                        help="only packages none of whose files any container used")
     which.add_argument("--used", dest="used", action="store_true", help="only packages some container used")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.packages(s, a.image, a.format, a.used)))
+    p = sub.add_parser("vulns", help="a scanner's findings (Trivy, Grype, CycloneDX) judged by what the image's "
+                                     "containers really used: in use, not in use, unknown")
+    common(p, VULN_FORMATS, "table, json, yaml or openvex (a VEX document)")
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    p.add_argument("report", nargs="?", default=None,
+                   help="a scanner's JSON report of the image to upload first; without it, the stored one")
+    p.add_argument("--scanner", default=None, choices=["trivy", "grype", "cyclonedx"],
+                   help="which stored report (default: the latest)")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.vulns(s, a.image, a.format, a.report, a.scanner)))
+    p = sub.add_parser("sbom", help="CycloneDX 1.5 SBOM of the image's packages: the used ones, to scan again")
+    common(p, ["json"], "json (CycloneDX)")
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--used", dest="used", action="store_const", const="true", default="true",
+                       help="the packages some container used (the default)")
+    which.add_argument("--unused", dest="used", action="store_const", const="false", help="the others")
+    which.add_argument("--all", dest="used", action="store_const", const="all", help="every package")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.sbom(s, a.image, a.used)))
     p = sub.add_parser("diff", help="how file usage changed between two images")
     common(p)
     p.add_argument("base", help="the image before (digest, digest prefix or reference)")

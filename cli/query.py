@@ -1,4 +1,4 @@
-"""``snoop images|files|summary|packages|diff|workloads``: questions to a collector's REST API, answered
+"""``snoop images|files|summary|packages|vulns|sbom|diff|workloads``: questions to a collector's REST API, answered
 as a table, JSON, YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import ssl
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,10 +33,16 @@ class Server:
     verify: bool | ssl.SSLContext = True  # or a context trusting --tls-ca, for an https:// URL
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        return self.request("GET", path, params)
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                body: bytes | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            r = httpx.get(self.url.rstrip("/") + path, params=params, headers=headers, timeout=60,
-                          verify=self.verify)
+            r = httpx.request(method, self.url.rstrip("/") + path, params=params, headers=headers, timeout=120,
+                              verify=self.verify, content=body)
         except httpx.HTTPError as exc:
             raise QueryError(f"cannot reach the collector at {self.url}: {exc}") from exc
         if r.status_code != 200:
@@ -191,6 +198,41 @@ def diff(server: Server, base: str, head: str, fmt: str) -> tuple[bytes, int]:
     lines += [f"+ {p}" for p in body["added"]] + [f"- {p}" for p in body["removed"]]
     lines.append(f"{added} added, {len(body['removed'])} removed, {len(body['common'])} common")
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"), added
+
+
+VULN_FORMATS = ["table", "json", "yaml", "openvex"]
+SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
+
+
+def vulns(server: Server, image: str, fmt: str, report: str | None, scanner: str | None) -> bytes:
+    """Uploads ``report`` when given; prints the verdicts: by severity, then what is in use and why."""
+    path = f"/api/v1/images/{image}/vulnerabilities"
+    params = {"format": "openvex" if fmt == "openvex" else "json"} | ({"scanner": scanner} if scanner else {})
+    if report is not None:
+        try:
+            body = Path(report).read_bytes()
+        except OSError as exc:
+            raise QueryError(f"cannot read {report}: {exc}") from exc
+        answer = server.request("POST", path, params, body).json()
+    else:
+        answer = server.get(path, params).json()
+    if fmt in ("json", "yaml", "openvex"):
+        return structured(answer, "json" if fmt == "openvex" else fmt)
+    counts = answer["counts"]
+    total = sum(sum(c.values()) for c in counts.values())
+    in_use = sum(counts["in_use"].values())
+    rows = [[sev, *(str(counts[v].get(sev, 0)) for v in ("in_use", "not_in_use", "unknown"))] for sev in SEVERITIES]
+    lines = [f"{answer['image']['digest']}, scanned by {answer['scanner']}: {total} vulnerabilities, "
+             f"{in_use} in use", "", table(["SEVERITY", "IN USE", "NOT IN USE", "UNKNOWN"], rows)]
+    if answer["in_use"]:
+        used = [[e["id"], e["severity"], e["package"], e["version"], ", ".join(e["evidence"]["files"][:2])]
+                for e in answer["in_use"]]
+        lines.append(table(["IN USE", "SEVERITY", "PACKAGE", "VERSION", "USED FILES"], used))
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
+
+
+def sbom(server: Server, image: str, used: str) -> bytes:
+    return server.get(f"/api/v1/images/{image}/sbom", {"used": used}).content
 
 
 def workloads(server: Server, fmt: str, namespace: str | None) -> bytes:
