@@ -86,9 +86,9 @@ def test_reports_judged_by_what_ran(stack: Stack, containerd: Containerd, debian
             sqlite = next(e for e in body["in_use"] if e["package"] == "libsqlite3-0")
             assert any("libsqlite3.so" in f for f in sqlite["evidence"]["files"])
 
-        report = tmp_path / "trivy.json"
-        report.write_text(json.dumps(FORMATS["trivy"](image.digest, image.reference, vulns)))
-        out = snoop("vulns", image.reference, str(report), "--server", stack.base)
+        trivy = tmp_path / "trivy.json"
+        trivy.write_text(json.dumps(FORMATS["trivy"](image.digest, image.reference, vulns)))
+        out = snoop("vulns", image.reference, str(trivy), "--server", stack.base)
         assert out.returncode == 0, out.stderr
         text = out.stdout.decode()
         assert "scanned by trivy: 6 vulnerabilities, 3 in use" in text and "CVE-2025-1005" in text
