@@ -6,8 +6,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -21,8 +25,11 @@ from collector.metrics import CollectorMetrics
 from collector.reports.cache import ReportCache
 from collector.storage.db import make_engine, make_sessionmaker
 from collector.storage.migrate import upgrade
+from collector.web import pages
+from common.version import VERSION
 
 log = logging.getLogger(__name__)
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI, shipped by a maintained package
 
 
 def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
@@ -46,19 +53,32 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app = FastAPI(
         title="snoop collector",
         description="Which files container images really use at run time, merged across a cluster.",
-        version="0.1.0",
+        version=VERSION,
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
+        docs_url=None,  # served below from local assets: a CDN is out of reach where clusters are air-gapped
+        redoc_url=None,
     )
     app.state.sessions = sessions
+    app.state.token = config.token
     app.state.metrics = metrics
     app.state.engine = engine
     app.state.report_cache = ReportCache()
     for router in (vulnerabilities.router, images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static/docs", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="snoop collector API",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css",
+                                   swagger_favicon_url="/static/docs/favicon.png")
 
     if config.token:
-        app.middleware("http")(rest_guard(config.token))
+        app.middleware("http")(rest_guard(config.token, pages.login_page))
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

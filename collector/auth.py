@@ -14,7 +14,8 @@ from fastapi import Request, Response
 
 from collector.api.render import SafeJSONResponse
 
-OPEN_PATHS = ("/healthz", "/readyz")
+OPEN_PATHS = ("/healthz", "/readyz", "/login", "/static/snoop.css")
+COOKIE = "snoop_token"
 
 
 def token_matches(header: str | None, token: str) -> bool:
@@ -22,10 +23,27 @@ def token_matches(header: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
-def rest_guard(token: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+def cookie_matches(cookie: str | None, token: str) -> bool:
+    return cookie is not None and hmac.compare_digest(cookie.encode(), token.encode())
+
+
+def wants_page(request: Request) -> bool:
+    """A person's browser (pages) rather than a program (the API, metrics)."""
+    return not request.url.path.startswith(("/api/", "/metrics", "/openapi.json")) \
+        and "text/html" in request.headers.get("accept", "")
+
+
+def rest_guard(token: str, login_page: Callable[[Request], Response]) -> Callable[
+        [Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    """The bearer token, or the cookie the login form set (pages, and the downloads they link), or 401:
+    a login form for a browser, JSON for a program."""
+
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path in OPEN_PATHS or token_matches(request.headers.get("authorization"), token):
+        if request.url.path in OPEN_PATHS or token_matches(request.headers.get("authorization"), token) \
+                or cookie_matches(request.cookies.get(COOKIE), token):
             return await call_next(request)
+        if wants_page(request):
+            return login_page(request)
         return SafeJSONResponse({"detail": "missing or wrong bearer token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
 

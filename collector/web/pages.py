@@ -1,0 +1,217 @@
+"""The web view: server-rendered pages over the same reports as the REST API, at stable URLs a CI job or
+a chat message can link (``/images/{ref}``, ``/diff?base=A&head=B``). No script is needed to read them;
+file lists are paged, so the browser never receives an image's whole list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from collector.api.deps import SessionDep
+from collector.api.render import iso
+from collector.auth import COOKIE, cookie_matches
+from collector.reports.cache import ReportCache, fingerprint
+from collector.reports.contents import (
+    coverage,
+    inventory_of,
+    packages,
+    summary,
+    tree_rows,
+    unused_files,
+    used_package_names,
+)
+from collector.reports.diff import diff_images
+from collector.reports.images import closest_references, find_image, image_files_page, image_summaries
+from collector.reports.pods import pod_report_of
+from collector.reports.query import FileFilter, Page
+from collector.reports.workloads import workload_summaries
+from collector.storage.models import ContainerInstance, Image
+from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
+from collector.web.treemap import children, deepest_common_directory, shade, squarify
+from common.file_types import NAMES as TYPE_NAMES
+
+PAGE = 100
+TREEMAP = (960.0, 420.0)
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def human(n: int | None) -> str:
+    if n is None:
+        return "–"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(n)
+
+
+templates.env.filters["human"] = human
+templates.env.filters["iso"] = iso
+templates.env.filters["urlpart"] = lambda s: quote(str(s), safe="/:@")
+templates.env.filters["shade"] = shade
+templates.env.globals["severities"] = SEVERITIES
+
+
+def _image(session: SessionDep, ref: str) -> Image:
+    image = find_image(session, ref)
+    if image is None:
+        near = closest_references(session, ref)
+        raise HTTPException(404, f"no image {ref!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+    return image
+
+
+def _name(summary_row: dict[str, Any]) -> str:
+    return summary_row["references"][0] if summary_row["references"] else summary_row["digest"]
+
+
+@router.get("/", response_class=HTMLResponse)
+def images_page(request: Request, session: SessionDep, namespace: str | None = None, q: str | None = None,
+                sort: str = "last_seen") -> HTMLResponse:
+    rows, _ = image_summaries(session, Page(None), namespace=namespace or None)
+    if q:
+        rows = [r for r in rows if q.lower() in " ".join([r["digest"], *r["references"]]).lower()]
+    vulns = in_use_counts(session, [r["id"] for r in rows])
+    for r in rows:
+        image = session.get(Image, r["id"])
+        assert image is not None
+        r["coverage"] = coverage(session, image, 0)
+        r["vulns"] = vulns.get(r["id"])
+        r["name"] = _name(r)
+    keys = {"name": lambda r: r["name"], "bytes": lambda r: -(r["bytes"] or 0),
+            "used": lambda r: -(r["used_bytes"] or 0), "containers": lambda r: -r["containers"],
+            "last_seen": lambda r: -r["last_seen_ns"]}
+    rows.sort(key=keys.get(sort, keys["last_seen"]))
+    namespaces = sorted(set(session.scalars(select(ContainerInstance.namespace).distinct())))
+    return templates.TemplateResponse(request, "images.html", {
+        "images": rows, "namespace": namespace or "", "q": q or "", "sort": sort, "namespaces": namespaces})
+
+
+@router.get("/images/{ref:path}", response_class=HTMLResponse)
+def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", prefix: str = "",  # noqa: A002
+               used: str = "true", offset: int = 0) -> HTMLResponse:
+    image = _image(session, ref)
+    row = image_summaries(session, Page(None), digests=[image.digest])[0][0]
+    facts = summary(session, image)
+    directory = os.fsencode("/" + dir.strip("/"))
+    cache: ReportCache = request.app.state.report_cache  # drilling down reads the same rows again
+    rows = cache.get(("tree", image.id), fingerprint(session, image.id), lambda: tree_rows(session, image)) \
+        if inventory_of(session, image) else []
+    base = directory.rstrip(b"/") + b"/"
+    rows = [r for r in rows if r[0].startswith(base)]
+    directory = deepest_common_directory(rows, directory)  # not one lone rectangle for /usr
+    tiles = squarify(children(rows, directory), 0, 0, *TREEMAP)
+    crumbs = [("/", "/")]
+    for part in [p for p in directory.decode("utf-8", "replace").split("/") if p]:
+        crumbs.append((part, crumbs[-1][1].rstrip("/") + "/" + part))
+    offset = max(0, offset)
+    want_used = used != "false"
+    pfx = os.fsencode(prefix) if prefix else None
+    if want_used:
+        found, total = image_files_page(session, image, FileFilter(prefix=pfx), Page(PAGE, offset))
+        files = [{"path": os.fsdecode(r[0]), "type": TYPE_NAMES[r[5]], "size": r[6], "package": r[7],
+                  "containers": r[1]} for r in found]
+    elif inventory_of(session, image) is not None:
+        found, total = unused_files(session, image, pfx, Page(PAGE, offset))
+        files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg, "containers": 0}
+                 for p, size, t, pkg in found]
+    else:
+        files, total = [], 0
+    scan = latest(session, image)
+    vulns = verdicts(session, image, findings_of(scan)) if scan else None
+    api = f"/api/v1/images/{quote(image.digest)}"
+    return templates.TemplateResponse(request, "image.html", {
+        "image": image, "row": row, "name": _name(row), "facts": facts, "tiles": tiles, "size": TREEMAP,
+        "crumbs": crumbs, "dir": directory.decode("utf-8", "replace"), "packages": sorted(
+            packages(session, image), key=lambda p: -p["bytes"]), "files": files, "total": total,
+        "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,
+        "api": api, "ref": ref, "query": lambda **kw: urlencode({k: v for k, v in {
+            "dir": dir, "prefix": prefix, "used": used, "offset": offset, **kw}.items() if v not in ("", None)})})
+
+
+@router.get("/diff", response_class=HTMLResponse)
+def diff_page(request: Request, session: SessionDep, base: str = "", head: str = "") -> HTMLResponse:
+    context: dict[str, Any] = {"base": base, "head": head, "result": None, "error": None,
+                               "references": [_name(r) for r in image_summaries(session, Page(None))[0]]}
+    if base and head:
+        old, new = find_image(session, base), find_image(session, head)
+        if old is None or new is None:
+            context["error"] = f"no image {base if old is None else head!r}"
+        else:
+            d = diff_images(session, old, new, with_common=False)
+            before, after = used_package_names(session, old), used_package_names(session, new)
+            sizes = {i: (s["used_bytes"], s["bytes"]) for i, s in
+                     ((r["id"], r) for r in image_summaries(session, Page(None), digests=[old.digest, new.digest])[0])}
+            vb, va = in_use_ids(session, old), in_use_ids(session, new)
+            context["result"] = {
+                "added": _by_directory(d.added), "removed": _by_directory(d.removed),
+                "n_added": len(d.added), "n_removed": len(d.removed),
+                "packages_added": sorted(k for k in after if k not in before),
+                "packages_removed": sorted(k for k in before if k not in after),
+                "bytes": (sizes.get(old.id), sizes.get(new.id)), "base": old, "head": new,
+                "vulns": None if vb is None or va is None else (sorted(va - vb), sorted(vb - va)),
+            }
+    return templates.TemplateResponse(request, "diff.html", context)
+
+
+def _by_directory(paths: list[bytes]) -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        directory, name = os.path.split(os.fsdecode(p))
+        groups.setdefault(directory or "/", []).append(name)
+    return sorted(groups.items())
+
+
+@router.get("/workloads", response_class=HTMLResponse)
+def workloads_page(request: Request, session: SessionDep, namespace: str | None = None) -> HTMLResponse:
+    rows, _ = workload_summaries(session, Page(None), namespace or None)
+    pods = {(ns, name): sorted(set(session.scalars(select(ContainerInstance.pod).where(
+        ContainerInstance.namespace == ns, ContainerInstance.workload_name == name)))) for ns, name in
+        ((r["namespace"], r["name"]) for r in rows)}
+    return templates.TemplateResponse(request, "workloads.html", {"workloads": rows, "pods": pods,
+                                                                  "namespace": namespace or ""})
+
+
+@router.get("/pods/{namespace}/{pod}", response_class=HTMLResponse)
+def pod_page(request: Request, session: SessionDep, namespace: str, pod: str) -> HTMLResponse:
+    report = pod_report_of(session, namespace, pod)
+    if report is None:
+        raise HTTPException(404, f"no pod {namespace}/{pod}")
+    return templates.TemplateResponse(request, "pod.html", {"report": report, "namespace": namespace, "pod": pod,
+                                                            "limit": 500})
+
+
+
+def login_page(request: Request, *, wrong: bool = False) -> HTMLResponse:
+    """401 with a form that takes the collector's token once."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return templates.TemplateResponse(request, "login.html", {"next": target, "wrong": wrong}, status_code=401)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never an open redirect."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = request.app.state.token
+    given = (form.get("token") or [""])[0]
+    if token is None:
+        return RedirectResponse("/", status_code=303)
+    if not cookie_matches(given, token):
+        return login_page(request, wrong=True)
+    response = RedirectResponse(_safe_next((form.get("next") or ["/"])[0]), status_code=303)
+    response.set_cookie(COOKIE, given, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response

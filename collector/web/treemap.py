@@ -1,0 +1,127 @@
+"""Where an image's bytes go: its files grouped by directory, laid out as a squarified treemap.
+
+Bruls, Huizing and van Wijk's squarified layout keeps rectangles close to squares, so that small
+directories stay visible and clickable. Each rectangle is shaded by the share of its bytes that some
+container used. Only the largest ``MAX_TILES`` children are drawn; the rest are summed into one tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MAX_TILES = 40
+
+
+@dataclass
+class Node:
+    name: str
+    path: bytes          # absolute path of the directory or file
+    bytes: int = 0
+    used_bytes: int = 0
+    files: int = 0
+    used_files: int = 0
+    is_dir: bool = False
+
+    @property
+    def used_share(self) -> float:
+        return self.used_bytes / self.bytes if self.bytes else (1.0 if self.used_files else 0.0)
+
+
+@dataclass(frozen=True)
+class Tile:
+    node: Node
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+def children(rows: Iterable[tuple[bytes, int, bool]], directory: bytes) -> list[Node]:
+    """Files (path, size, used) under ``directory`` summed by their first component below it."""
+    base = directory.rstrip(b"/") + b"/"
+    nodes: dict[bytes, Node] = {}
+    for path, size, used in rows:
+        if not path.startswith(base):
+            continue
+        head, sep, _ = path[len(base):].partition(b"/")
+        node = nodes.get(head)
+        if node is None:
+            node = nodes[head] = Node(head.decode("utf-8", "replace"), base + head)
+        node.is_dir = node.is_dir or bool(sep)
+        node.bytes += size
+        node.files += 1
+        if used:
+            node.used_bytes += size
+            node.used_files += 1
+    ordered = sorted(nodes.values(), key=lambda n: (-n.bytes, n.path))
+    if len(ordered) <= MAX_TILES:
+        return ordered
+    rest = Node(f"{len(ordered) - MAX_TILES + 1} more", base)
+    for n in ordered[MAX_TILES - 1:]:
+        rest.bytes += n.bytes
+        rest.used_bytes += n.used_bytes
+        rest.files += n.files
+        rest.used_files += n.used_files
+    return [*ordered[: MAX_TILES - 1], rest]
+
+
+def deepest_common_directory(rows: list[tuple[bytes, int, bool]], directory: bytes) -> bytes:
+    """The deepest directory holding every row, at or below ``directory``: a treemap of ``/`` whose files
+    all lie under ``/usr/lib`` starts there (min and max bound the common prefix of a sorted set)."""
+    if not rows:
+        return directory
+    low, high = min(r[0] for r in rows), max(r[0] for r in rows)
+    n = 0
+    while n < min(len(low), len(high)) and low[n] == high[n]:
+        n += 1
+    common = low[:n]
+    if not (low[n : n + 1] == b"/" and high[n : n + 1] == b"/"):  # cut back to a whole directory name
+        common = common[: common.rfind(b"/")]
+    return common if common.startswith(directory.rstrip(b"/")) and len(common) > len(directory.rstrip(b"/")) \
+        else directory
+
+
+def _worst(row: list[float], side: float) -> float:
+    total = sum(row)
+    return max(max(side * side * r / (total * total), total * total / (side * side * r)) for r in row)
+
+
+def squarify(nodes: list[Node], x: float, y: float, w: float, h: float) -> list[Tile]:
+    """Tiles for ``nodes`` (largest first) filling the rectangle, in proportion to their bytes."""
+    items = [n for n in nodes if n.bytes > 0]
+    total = sum(n.bytes for n in items)
+    if not items or w <= 0 or h <= 0:
+        return []
+    scale = w * h / total
+    areas = [n.bytes * scale for n in items]
+    tiles: list[Tile] = []
+    start = 0
+    while start < len(items):
+        side = min(w, h)
+        end = start + 1
+        while end < len(items) and _worst(areas[start:end + 1], side) <= _worst(areas[start:end], side):
+            end += 1
+        row = areas[start:end]
+        thickness = sum(row) / side
+        offset = 0.0
+        for node, area in zip(items[start:end], row, strict=True):
+            length = area / thickness
+            if w >= h:  # lay the row along the left edge, top to bottom
+                tiles.append(Tile(node, x, y + offset, thickness, length))
+            else:       # along the top edge, left to right
+                tiles.append(Tile(node, x + offset, y, length, thickness))
+            offset += length
+        if w >= h:
+            x, w = x + thickness, w - thickness
+        else:
+            y, h = y + thickness, h - thickness
+        start = end
+    return tiles
+
+
+def shade(share: float) -> str:
+    """Unused: pale grey; the more of a tile was used, the deeper its green."""
+    lightness = 88 - 48 * max(0.0, min(1.0, share))
+    saturation = 8 + 52 * max(0.0, min(1.0, share))
+    return f"hsl(140, {saturation:.0f}%, {lightness:.0f}%)"
