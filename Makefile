@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 # Running needs the BPF toolchain and a container runtime; the tests and benchmarks also build images,
 # run crun, PostgreSQL, strace and bpftrace.
 RUN_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc
-TEST_PACKAGES := $(RUN_PACKAGES) crun busybox-static umoci debootstrap strace bpftrace postgresql gcc libc6-dev openssl
+TEST_PACKAGES := $(RUN_PACKAGES) crun busybox-static umoci debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
+                 chromium chromium-driver
 
 .PHONY: all run test deps run-deps system venv proto check-proto bench lint clean
 

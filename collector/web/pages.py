@@ -192,10 +192,11 @@ def pod_page(request: Request, session: SessionDep, namespace: str, pod: str) ->
 
 
 
-def login_page(request: Request, *, wrong: bool = False) -> HTMLResponse:
-    """401 with a form that takes the collector's token once."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return templates.TemplateResponse(request, "login.html", {"next": target, "wrong": wrong}, status_code=401)
+def login_page(request: Request, *, wrong: bool = False, then: str | None = None) -> HTMLResponse:
+    """401 with a form that takes the collector's token once, then goes on to the page asked for."""
+    target = then or request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(target), "wrong": wrong},
+                                      status_code=401)
 
 
 def _safe_next(target: str) -> str:
@@ -207,11 +208,11 @@ def _safe_next(target: str) -> str:
 async def login(request: Request) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = request.app.state.token
-    given = (form.get("token") or [""])[0]
+    given, then = (form.get("token") or [""])[0], _safe_next((form.get("next") or ["/"])[0])
     if token is None:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(then, status_code=303)
     if not cookie_matches(given, token):
-        return login_page(request, wrong=True)
-    response = RedirectResponse(_safe_next((form.get("next") or ["/"])[0]), status_code=303)
+        return login_page(request, wrong=True, then=then)
+    response = RedirectResponse(then, status_code=303)
     response.set_cookie(COOKIE, given, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response
