@@ -11,6 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from collector.web.pages import human
 from tests.conftest import Process, free_port, require, wait_http
@@ -23,11 +27,9 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[WebDriver]:
     require(Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), "chromium and chromium-driver not installed")
     os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager look for drivers on the network
-    from selenium import webdriver
-
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -39,19 +41,16 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
-def shot(driver: object, name: str, tmp: Path) -> None:
+def shot(driver: WebDriver, name: str, tmp: Path) -> None:
     path = tmp / f"{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))
     keep = os.environ.get("SNOOP_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / path.name)
 
 
-def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, browser: object, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
-
+def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, browser: WebDriver, tmp_path: Path) -> None:
     driver = browser
     v1 = marker_image(containerd, tmp_path / "v1", "web-app-v1", "/etc/one.conf")
     v2 = marker_image(containerd, tmp_path / "v2", "web-app-v2", "/etc/two.conf")
@@ -64,53 +63,53 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
             wait_summary(stack, image.digest)
         api = httpx.get(f"{stack.base}/api/v1/images/{v1.digest}/summary", timeout=10).json()
 
-        driver.get(stack.base + "/")  # type: ignore[attr-defined]
-        row = driver.find_element(By.CSS_SELECTOR, f'tr[data-digest="{v1.digest}"]')  # type: ignore[attr-defined]
+        driver.get(stack.base + "/")
+        row = driver.find_element(By.CSS_SELECTOR, f'tr[data-digest="{v1.digest}"]')
         assert row.find_element(By.CSS_SELECTOR, ".used-bytes").text == human(api["used"]["bytes"])
         assert row.find_element(By.CSS_SELECTOR, ".files").text == str(api["image"]["files"])
         shot(driver, "images", tmp_path)
 
         row.find_element(By.CSS_SELECTOR, "a.name").click()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "used-files"))
-        assert driver.find_element(By.ID, "used-files").text == str(api["used"]["files"])  # type: ignore[attr-defined]
-        assert driver.find_element(By.ID, "image-files").text == str(api["inventory"]["files"])  # type: ignore
-        assert driver.find_element(By.ID, "unused-files").text == str(api["unused"]["files"])  # type: ignore
-        rects = driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect")  # type: ignore[attr-defined]
+        assert driver.find_element(By.ID, "used-files").text == str(api["used"]["files"])
+        assert driver.find_element(By.ID, "image-files").text == str(api["inventory"]["files"])
+        assert driver.find_element(By.ID, "unused-files").text == str(api["unused"]["files"])
+        rects = driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect")
         assert len(rects) >= 2  # /bin and /etc; links hold no bytes
         shot(driver, "image", tmp_path)
-        directory = driver.find_element(By.CSS_SELECTOR, "svg.treemap a.dir")  # type: ignore[attr-defined]
-        target = directory.find_element(By.CSS_SELECTOR, "rect").get_attribute("data-path")
+        directory = driver.find_element(By.CSS_SELECTOR, "svg.treemap a.dir")
+        target = directory.find_element(By.CSS_SELECTOR, "rect").get_attribute("data-path") or ""
         directory.click()  # drill down
         WebDriverWait(driver, 20).until(lambda d: "dir=" in d.current_url)
-        assert f"dir={target}" in driver.current_url.replace("%2F", "/")  # type: ignore[attr-defined]
-        crumbs = driver.find_element(By.CSS_SELECTOR, "nav.crumbs").text  # type: ignore[attr-defined]
+        assert f"dir={target}" in driver.current_url.replace("%2F", "/")
+        crumbs = driver.find_element(By.CSS_SELECTOR, "nav.crumbs").text
         assert crumbs.endswith(target.rsplit("/", 1)[-1])
-        for r in driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect"):  # type: ignore[attr-defined]
-            assert r.get_attribute("data-path").startswith(target + "/")
+        for r in driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect"):
+            assert (r.get_attribute("data-path") or "").startswith(target + "/")
 
-        driver.get(f"{stack.base}/images/{v1.digest}?used=false#files")  # type: ignore[attr-defined]
-        unused = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table.files td.path")]  # type: ignore
+        driver.get(f"{stack.base}/images/{v1.digest}?used=false#files")
+        unused = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table.files td.path")]
         assert "/etc/one.conf" not in unused and "/etc/passwd" in unused
 
-        driver.get(f"{stack.base}/diff")  # type: ignore[attr-defined]
-        driver.find_element(By.NAME, "base").send_keys(v1.reference)  # type: ignore[attr-defined]
-        driver.find_element(By.NAME, "head").send_keys(v2.reference)  # type: ignore[attr-defined]
-        driver.find_element(By.CSS_SELECTOR, "form button").click()  # type: ignore[attr-defined]
+        driver.get(f"{stack.base}/diff")
+        driver.find_element(By.NAME, "base").send_keys(v1.reference)
+        driver.find_element(By.NAME, "head").send_keys(v2.reference)
+        driver.find_element(By.CSS_SELECTOR, "form button").click()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "added-count"))
-        added = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.added li")]  # type: ignore
-        removed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.removed li")]  # type: ignore
+        added = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.added li")]
+        removed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.removed li")]
         assert "+ two.conf" in added and "− one.conf" in removed
         shot(driver, "diff", tmp_path)
 
-        driver.get(f"{stack.base}/workloads")  # type: ignore[attr-defined]
-        driver.find_element(By.LINK_TEXT, "web-app-a-7d4f8b9c5d-abcde").click()  # type: ignore[attr-defined]
+        driver.get(f"{stack.base}/workloads")
+        driver.find_element(By.LINK_TEXT, "web-app-a-7d4f8b9c5d-abcde").click()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.files"))
-        files = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.files li")]  # type: ignore
+        files = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.files li")]
         assert "/etc/one.conf" in files
 
-        driver.get(f"{stack.base}/docs")  # type: ignore[attr-defined]
+        driver.get(f"{stack.base}/docs")
         deadline = time.monotonic() + 20
-        while not driver.find_elements(By.CSS_SELECTOR, ".opblock"):  # type: ignore[attr-defined]
+        while not driver.find_elements(By.CSS_SELECTOR, ".opblock"):
             assert time.monotonic() < deadline, "Swagger UI did not render the API offline"
             time.sleep(0.2)
     finally:
@@ -118,10 +117,7 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
             containerd.remove_pod(pod)
 
 
-def test_with_a_token_pages_ask_for_it_once(browser: object, tmp_path: Path) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
-
+def test_with_a_token_pages_ask_for_it_once(browser: WebDriver, tmp_path: Path) -> None:
     driver = browser
     http = free_port()
     collector = Process(["collector", "--db", f"sqlite:///{tmp_path}/snoop.db", "--http-listen", f"127.0.0.1:{http}",
@@ -133,18 +129,18 @@ def test_with_a_token_pages_ask_for_it_once(browser: object, tmp_path: Path) -> 
         page = httpx.get(base + "/", headers={"Accept": "text/html"})
         assert page.status_code == 401 and 'name="token"' in page.text and "Images" not in page.text.split("</nav>")[1]
         assert httpx.get(base + "/api/v1/images").status_code == 401
-        driver.get(base + "/workloads")  # type: ignore[attr-defined]
-        driver.find_element(By.NAME, "token").send_keys("wrong")  # type: ignore[attr-defined]
-        driver.find_element(By.CSS_SELECTOR, "form.login button").click()  # type: ignore[attr-defined]
+        driver.get(base + "/workloads")
+        driver.find_element(By.NAME, "token").send_keys("wrong")
+        driver.find_element(By.CSS_SELECTOR, "form.login button").click()
         WebDriverWait(driver, 20).until(lambda d: "not the collector's" in d.page_source)
-        driver.find_element(By.NAME, "token").send_keys("s3cret-token")  # type: ignore[attr-defined]
-        driver.find_element(By.CSS_SELECTOR, "form.login button").click()  # type: ignore[attr-defined]
+        driver.find_element(By.NAME, "token").send_keys("s3cret-token")
+        driver.find_element(By.CSS_SELECTOR, "form.login button").click()
         WebDriverWait(driver, 20).until(lambda d: d.title.startswith("Workloads"))
-        assert driver.execute_script("return document.cookie") == ""  # type: ignore[attr-defined]  # HttpOnly
-        cookie = driver.get_cookie("snoop_token")  # type: ignore[attr-defined]
-        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-        driver.get(base + "/api/v1/images")  # type: ignore[attr-defined]
-        assert '"images"' in driver.page_source  # type: ignore[attr-defined]  # the downloads work too
-        driver.delete_all_cookies()  # type: ignore[attr-defined]
+        assert driver.execute_script("return document.cookie") == ""  # HttpOnly
+        cookie = driver.get_cookie("snoop_token")
+        assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        driver.get(base + "/api/v1/images")
+        assert '"images"' in driver.page_source  # the downloads work too
+        driver.delete_all_cookies()
     finally:
         collector.stop()
