@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from collector.api import schemas
 from collector.api.deps import SessionDep, image_or_404
 from collector.api.render import Format, SafeJSONResponse, csv_response
 from collector.reports.cache import ReportCache, fingerprint
@@ -19,7 +20,7 @@ from collector.vulns.service import in_use_ids
 router = APIRouter(tags=["diff"])
 
 
-@router.get("/diff", response_model=None)
+@router.get("/diff", response_model=None, responses={200: {"model": schemas.Diff}})
 def diff(base: str, head: str, session: SessionDep, request: Request, format: Format = Format.json) -> Response:  # noqa: A002
     """``added``: used by head only; ``removed``: by base only. A and B are digests or references (a
     reference means the digest most recently seen under it). ``text`` gives ``+ path``/``- path`` lines."""

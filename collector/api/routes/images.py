@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from collector.api import schemas
 from collector.api.deps import Limit, Offset, SessionDep, file_filter, image_or_404, since_ns
 from collector.api.render import (
     Format,
@@ -32,7 +33,7 @@ from common.file_types import NAMES as TYPE_NAMES
 router = APIRouter(prefix="/images", tags=["images"])
 
 
-@router.get("")
+@router.get("", response_model=None, responses={200: {"model": schemas.ImageList}})
 def list_images(
     session: SessionDep, namespace: str | None = None, since: str | None = None, limit: Limit = None,
     offset: Offset = 0,
@@ -44,7 +45,7 @@ def list_images(
                                         else {}) for i in images], "total": total}
 
 
-@router.get("/{digest:path}/summary")
+@router.get("/{digest:path}/summary", response_model=None, responses={200: {"model": schemas.Summary}})
 def summary_of_image(digest: str, session: SessionDep) -> Response:
     """What the image holds against what its containers used: files, bytes, packages, and how much
     observation that rests on."""
@@ -57,7 +58,7 @@ def summary_of_image(digest: str, session: SessionDep) -> Response:
     return SafeJSONResponse(out)
 
 
-@router.get("/{digest:path}/packages", response_model=None)
+@router.get("/{digest:path}/packages", response_model=None, responses={200: {"model": schemas.Packages}})
 def packages_of_image(
     digest: str, session: SessionDep, used: bool | None = None,
     format: Format = Format.json,  # noqa: A002
@@ -94,7 +95,7 @@ def unused_response(session: Session, image: Image, prefix: str | None, format: 
     return SafeJSONResponse({"image": image_json(summaries[0]), "files": files, "total": total})
 
 
-@router.get("/{digest:path}/files", response_model=None)
+@router.get("/{digest:path}/files", response_model=None, responses={200: {"model": schemas.ImageFiles}})
 def files_of_image(
     digest: str,
     session: SessionDep,

@@ -6,13 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from collector.api import schemas
 from collector.api.deps import SessionDep
 from collector.reports.pods import pod_report_of
 
 router = APIRouter(prefix="/pods", tags=["pods"])
 
 
-@router.get("/{namespace}/{pod}/report")
+@router.get("/{namespace}/{pod}/report", response_model=None, responses={200: {"model": schemas.PodReport}})
 def report(namespace: str, pod: str, session: SessionDep) -> dict[str, Any]:
     data = pod_report_of(session, namespace, pod)
     if data is None:

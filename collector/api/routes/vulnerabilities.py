@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collector.api import schemas
 from collector.api.deps import SessionDep, get_session, image_or_404
 from collector.api.render import SafeJSONResponse, image_json
 from collector.reports.contents import inventory_of, packages
@@ -68,7 +69,8 @@ def _scan_of(body: bytes, image: Image) -> Scan:
     return scan
 
 
-@router.post("/{digest:path}/vulnerabilities")
+@router.post("/{digest:path}/vulnerabilities", response_model=None,
+             responses={200: {"model": schemas.Vulnerabilities}})
 async def upload_scan(digest: str, request: Request, session: Session = Depends(get_session),  # noqa: B008
                       format: VulnFormat = VulnFormat.json) -> Response:  # noqa: A002
     """A Trivy, Grype or CycloneDX report of the image: stored (the latest per scanner), then answered
@@ -88,7 +90,8 @@ async def upload_scan(digest: str, request: Request, session: Session = Depends(
     return SafeJSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/{digest:path}/vulnerabilities")
+@router.get("/{digest:path}/vulnerabilities", response_model=None,
+            responses={200: {"model": schemas.Vulnerabilities}})
 def scan_verdicts(digest: str, session: SessionDep, scanner: str | None = None,
                   format: VulnFormat = VulnFormat.json) -> Response:  # noqa: A002
     """The latest stored scan (of ``scanner`` if given), judged against the usage now."""
@@ -100,7 +103,8 @@ def scan_verdicts(digest: str, session: SessionDep, scanner: str | None = None,
     return SafeJSONResponse(_answer(session, image, row.scanner, findings_of(row), format))
 
 
-@router.get("/{digest:path}/sbom")
+@router.get("/{digest:path}/sbom", response_model=None, responses={
+    200: {"content": {"application/vnd.cyclonedx+json": {}}, "description": "CycloneDX 1.5 JSON"}})
 def image_sbom(digest: str, session: SessionDep, used: Used = Used.true) -> Response:
     """CycloneDX 1.5 JSON of the image's packages: the used ones (a filtered SBOM to scan again), the
     unused ones, or all."""

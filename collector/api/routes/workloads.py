@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
+from collector.api import schemas
 from collector.api.deps import Limit, Offset, SessionDep, file_filter
 from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
 from collector.reports.query import Page
@@ -15,7 +16,7 @@ from collector.reports.workloads import workload_exists, workload_files, workloa
 router = APIRouter(prefix="/workloads", tags=["workloads"])
 
 
-@router.get("")
+@router.get("", response_model=None, responses={200: {"model": schemas.WorkloadList}})
 def list_workloads(session: SessionDep, namespace: str | None = None, limit: Limit = None,
                    offset: Offset = 0) -> dict[str, Any]:
     """``kind_source`` says whether the kind came from owner data or was guessed from the pod name."""
@@ -28,7 +29,7 @@ def list_workloads(session: SessionDep, namespace: str | None = None, limit: Lim
     return {"workloads": workloads, "total": total}
 
 
-@router.get("/{namespace}/{name}/files", response_model=None)
+@router.get("/{namespace}/{name}/files", response_model=None, responses={200: {"model": schemas.WorkloadFiles}})
 def files_of_workload(
     namespace: str,
     name: str,
