@@ -34,7 +34,7 @@ from collector.reports.query import FileFilter, Page
 from collector.reports.workloads import workload_summaries
 from collector.storage.models import ContainerInstance, Image
 from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
-from collector.web.treemap import children, deepest_common_directory, shade, squarify
+from collector.web.treemap import children, deepest_common_directory, nested, shade, squarify
 from common.file_types import NAMES as TYPE_NAMES
 
 PAGE = 100
@@ -61,6 +61,7 @@ templates.env.filters["iso"] = iso
 templates.env.filters["urlpart"] = lambda s: quote(str(s), safe="/:@")
 templates.env.filters["shade"] = shade
 templates.env.globals["severities"] = SEVERITIES
+templates.env.filters["count"] = lambda n, noun: f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _image(session: SessionDep, ref: str) -> Image:
@@ -111,6 +112,7 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     rows = [r for r in rows if r[0].startswith(base)]
     directory = deepest_common_directory(rows, directory)  # not one lone rectangle for /usr
     tiles = squarify(children(rows, directory), 0, 0, *TREEMAP)
+    inner = nested(tiles)
     crumbs = [("/", "/")]
     for part in [p for p in directory.decode("utf-8", "replace").split("/") if p]:
         crumbs.append((part, crumbs[-1][1].rstrip("/") + "/" + part))
@@ -131,7 +133,7 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     vulns = verdicts(session, image, findings_of(scan)) if scan else None
     api = f"/api/v1/images/{quote(image.digest)}"
     return templates.TemplateResponse(request, "image.html", {
-        "image": image, "row": row, "name": _name(row), "facts": facts, "tiles": tiles, "size": TREEMAP,
+        "image": image, "row": row, "name": _name(row), "facts": facts, "tiles": tiles, "inner": inner, "size": TREEMAP,
         "crumbs": crumbs, "dir": directory.decode("utf-8", "replace"), "packages": sorted(
             packages(session, image), key=lambda p: -p["bytes"]), "files": files, "total": total,
         "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,

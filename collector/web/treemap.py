@@ -8,7 +8,7 @@ container used. Only the largest ``MAX_TILES`` children are drawn; the rest are 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_TILES = 40
 
@@ -22,6 +22,7 @@ class Node:
     files: int = 0
     used_files: int = 0
     is_dir: bool = False
+    inner: list[Node] = field(default_factory=list)  # its own children, one level down
 
     @property
     def used_share(self) -> float:
@@ -37,27 +38,48 @@ class Tile:
     h: float
 
 
+def _add(node: Node, size: int, used: bool) -> None:
+    node.bytes += size
+    node.files += 1
+    if used:
+        node.used_bytes += size
+        node.used_files += 1
+
+
 def children(rows: Iterable[tuple[bytes, int, bool]], directory: bytes) -> list[Node]:
-    """Files (path, size, used) under ``directory`` summed by their first component below it."""
+    """Files (path, size, used) under ``directory`` summed by their first component below it, and each
+    directory's own children by the next one (``inner``): two levels in one pass over the rows."""
     base = directory.rstrip(b"/") + b"/"
     nodes: dict[bytes, Node] = {}
+    inner: dict[bytes, dict[bytes, Node]] = {}
     for path, size, used in rows:
         if not path.startswith(base):
             continue
-        head, sep, _ = path[len(base):].partition(b"/")
+        head, sep, rest = path[len(base):].partition(b"/")
         node = nodes.get(head)
         if node is None:
             node = nodes[head] = Node(head.decode("utf-8", "replace"), base + head)
-        node.is_dir = node.is_dir or bool(sep)
-        node.bytes += size
-        node.files += 1
-        if used:
-            node.used_bytes += size
-            node.used_files += 1
-    ordered = sorted(nodes.values(), key=lambda n: (-n.bytes, n.path))
+        _add(node, size, used)
+        if sep:
+            node.is_dir = True
+            second, sep2, _ = rest.partition(b"/")
+            below = inner.setdefault(head, {})
+            child = below.get(second)
+            if child is None:
+                child = below[second] = Node(second.decode("utf-8", "replace"), node.path + b"/" + second)
+            child.is_dir = child.is_dir or bool(sep2)
+            _add(child, size, used)
+    for head, below in inner.items():
+        nodes[head].inner = _top(list(below.values()))
+    return _top(list(nodes.values()))
+
+
+def _top(nodes: list[Node]) -> list[Node]:
+    """The largest ``MAX_TILES``, the rest summed into one."""
+    ordered = sorted(nodes, key=lambda n: (-n.bytes, n.path))
     if len(ordered) <= MAX_TILES:
         return ordered
-    rest = Node(f"{len(ordered) - MAX_TILES + 1} more", base)
+    rest = Node(f"{len(ordered) - MAX_TILES + 1} more", ordered[0].path.rsplit(b"/", 1)[0] + b"/")
     for n in ordered[MAX_TILES - 1:]:
         rest.bytes += n.bytes
         rest.used_bytes += n.used_bytes
@@ -120,8 +142,19 @@ def squarify(nodes: list[Node], x: float, y: float, w: float, h: float) -> list[
     return tiles
 
 
+def nested(tiles: list[Tile], header: float = 16, pad: float = 2, min_side: float = 40) -> list[Tile]:
+    """Each directory tile's own children, laid out inside it below its label: the second level."""
+    out: list[Tile] = []
+    for t in tiles:
+        if t.node.inner and t.w > 2 * min_side and t.h > min_side + header:
+            out += squarify(t.node.inner, t.x + pad, t.y + header, t.w - 2 * pad, t.h - header - pad)
+    return out
+
+
 def shade(share: float) -> str:
-    """Unused: pale grey; the more of a tile was used, the deeper its green."""
-    lightness = 88 - 48 * max(0.0, min(1.0, share))
-    saturation = 8 + 52 * max(0.0, min(1.0, share))
+    """Unused: pale grey; the more of a tile was used, the deeper its green. On a square-root scale, so
+    that the few percent an image typically uses still show."""
+    share = max(0.0, min(1.0, share)) ** 0.5
+    lightness = 90 - 50 * share
+    saturation = 8 + 52 * share
     return f"hsl(140, {saturation:.0f}%, {lightness:.0f}%)"

@@ -3,6 +3,7 @@ a real agent's data: what a person would check, with screenshots (SNOOP_SCREENSH
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -17,10 +18,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from collector.web.pages import human
+from tests.collector.test_vulnerabilities import SITE, python_package
 from tests.conftest import Process, free_port, require, wait_http
-from tests.e2e.conftest import Stack, marker_image
+from tests.e2e.conftest import Stack
 from tests.e2e.test_inventory import wait_summary
+from tests.e2e.test_vulnerabilities import findings
 from tests.harness.containerd import Containerd
+from tests.harness.images import layered_image
+from tests.harness.scans import FORMATS
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -50,17 +55,33 @@ def shot(driver: WebDriver, name: str, tmp: Path) -> None:
         shutil.copy(path, Path(keep) / path.name)
 
 
-def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, browser: WebDriver, tmp_path: Path) -> None:
+V1 = "import sqlite3, json, time\nsqlite3.connect(':memory:')\njson.dumps({})\ntime.sleep(600)\n"
+V2 = "import sqlite3, time, requests\nsqlite3.connect(':memory:')\ntime.sleep(600)\n"
+REQUESTS = f"/{SITE}/requests/__init__.py"
+
+
+def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, browser: WebDriver, debian_rootfs: Path,
+                                      tmp_path: Path) -> None:
+    """Version 1 of a Python app (the debootstrap Debian) and version 2 (plus a layer of Python packages),
+    each with a scan stored: the pages a person reads to slim it."""
     driver = browser
-    v1 = marker_image(containerd, tmp_path / "v1", "web-app-v1", "/etc/one.conf")
-    v2 = marker_image(containerd, tmp_path / "v2", "web-app-v2", "/etc/two.conf")
-    pods = [containerd.run_pod(f"web-app-{n}-7d4f8b9c5d-abcde", {"app": (image, [
-        "/bin/sh", "-c", f"cat /etc/{conf}; ls /bin >/dev/null; sleep 600"])}, namespace="shop")
-            for n, image, conf in (("a", v1, "one.conf"), ("b", v2, "two.conf"))]
+    v1 = containerd.import_image("web-py-v1", rootfs=debian_rootfs, cmd=["/usr/bin/python3"])
+    extra = tmp_path / "layer"
+    python_package(extra, "requests", "2.28.1")
+    python_package(extra, "idna", "3.4")
+    (extra / "opt/app/lib").mkdir(parents=True)
+    (extra / "opt/app/lib/outer.jar").write_bytes(b"PK\x03\x04")
+    v2 = containerd.import_image("web-py-v2", tar=layered_image([debian_rootfs, extra], tmp_path,
+                                                                cmd=["/usr/bin/python3"]))
+    pods = [containerd.run_pod(f"web-py-{n}-7d4f8b9c5d-abcde", {"app": (image, ["/usr/bin/python3", "-c", code])},
+                               namespace="shop") for n, image, code in (("a", v1, V1), ("b", v2, V2))]
     try:
-        for image, conf in ((v1, "/etc/one.conf"), (v2, "/etc/two.conf")):
-            stack.wait_files(image.digest, {conf})
+        for image, used in ((v1, "/usr/lib/python3.11/json/__init__.py"), (v2, REQUESTS)):
+            stack.wait_files(image.digest, {used}, timeout_s=60)
             wait_summary(stack, image.digest)
+            scan = FORMATS["trivy"](image.digest, image.reference, findings(debian_rootfs))
+            assert httpx.post(f"{stack.base}/api/v1/images/{image.digest}/vulnerabilities", content=json.dumps(scan),
+                              timeout=60).status_code == 200
         api = httpx.get(f"{stack.base}/api/v1/images/{v1.digest}/summary", timeout=10).json()
 
         driver.get(stack.base + "/")
@@ -75,9 +96,10 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
         assert driver.find_element(By.ID, "image-files").text == str(api["inventory"]["files"])
         assert driver.find_element(By.ID, "unused-files").text == str(api["unused"]["files"])
         rects = driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect")
-        assert len(rects) >= 2  # /bin and /etc; links hold no bytes
+        assert len(rects) >= 3  # /usr, /var, /etc, …
+        assert driver.find_element(By.ID, "vulns-in-use").text == "1"  # libsqlite3-0's; requests is not in v1
         shot(driver, "image", tmp_path)
-        directory = driver.find_element(By.CSS_SELECTOR, "svg.treemap a.dir")
+        directory = driver.find_element(By.CSS_SELECTOR, "svg.treemap a.dir.inner")  # /usr/share in /usr, say
         target = directory.find_element(By.CSS_SELECTOR, "rect").get_attribute("data-path") or ""
         directory.click()  # drill down
         WebDriverWait(driver, 20).until(lambda d: "dir=" in d.current_url)
@@ -87,9 +109,9 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
         for r in driver.find_elements(By.CSS_SELECTOR, "svg.treemap rect"):
             assert (r.get_attribute("data-path") or "").startswith(target + "/")
 
-        driver.get(f"{stack.base}/images/{v1.digest}?used=false#files")
+        driver.get(f"{stack.base}/images/{v1.digest}?used=false&prefix=/usr/bin/#files")
         unused = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table.files td.path")]
-        assert "/etc/one.conf" not in unused and "/etc/passwd" in unused
+        assert "/usr/bin/apt" in unused and "/usr/bin/python3.11" not in unused
 
         driver.get(f"{stack.base}/diff")
         driver.find_element(By.NAME, "base").send_keys(v1.reference)
@@ -98,14 +120,18 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "added-count"))
         added = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.added li")]
         removed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.removed li")]
-        assert "+ two.conf" in added and "− one.conf" in removed
+        groups = [g.text for g in driver.find_elements(By.CSS_SELECTOR, "details summary")]
+        assert "+ __init__.py" in added and f"/{SITE}/requests (1)" in groups
+        assert "− __init__.py" in removed and any(g.startswith("/usr/lib/python3.11/json ") for g in groups)
+        packages = driver.find_element(By.ID, "packages-now-used").text
+        assert "requests" in packages
         shot(driver, "diff", tmp_path)
 
         driver.get(f"{stack.base}/workloads")
-        driver.find_element(By.LINK_TEXT, "web-app-a-7d4f8b9c5d-abcde").click()
+        driver.find_element(By.LINK_TEXT, "web-py-a-7d4f8b9c5d-abcde").click()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ul.files"))
         files = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ul.files li")]
-        assert "/etc/one.conf" in files
+        assert "/usr/bin/python3.11" in files
 
         driver.get(f"{stack.base}/docs")
         deadline = time.monotonic() + 20
