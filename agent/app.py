@@ -28,6 +28,7 @@ from agent.processes import ProcessTable
 from agent.reader import RingReader
 from agent.report import pod_reports, write_reports
 from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
+from agent.resolver.containerd import ContainerdClient
 from agent.resolver.cri import CriClient
 from agent.resolver.owners import KubeApiOwners
 from agent.resolver.registry import ContainerRegistry
@@ -56,7 +57,8 @@ class Agent:
             if config.kube_api
             else None
         )
-        self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups, owners=self.owners)
+        self.registry = ContainerRegistry(runtime=self.runtime, cgroups=self.cgroups, owners=self.owners,
+                                          outside=ContainerdClient(config.cri_endpoint))
         self.namespaces = MountNamespaces(proc_root=config.proc_root)
         self.roots = ContainerRoots(namespaces=self.namespaces, members=self.cgroups.pids,
                                     proc_root=config.proc_root)

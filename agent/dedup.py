@@ -47,9 +47,10 @@ class FileSets:
         return True
 
     def set_total_events(self, container_id: str, total: int) -> None:
+        """The kernel's count only grows; once its cgroup is gone the kernel forgets it (0), the agent not."""
         entry = self._by_container.get(container_id)
         if entry is not None:
-            entry.total_events = total
+            entry.total_events = max(entry.total_events, total)
 
     def drain(self) -> list[tuple[ContainerRef, dict[bytes, FileRecord], int]]:
         """What changed since the last drain, per container; the sets forget it was unsent."""

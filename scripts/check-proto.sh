@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 files="proto/snoop/v1/snoop_pb2.py proto/snoop/v1/snoop_pb2.pyi proto/snoop/v1/snoop_pb2_grpc.py
-agent/cri/cri_api_pb2.py agent/cri/cri_api_pb2.pyi agent/cri/cri_api_pb2_grpc.py"
+agent/cri/cri_api_pb2.py agent/cri/cri_api_pb2.pyi agent/cri/cri_api_pb2_grpc.py
+agent/containerd/containers_pb2.py agent/containerd/containers_pb2.pyi agent/containerd/containers_pb2_grpc.py
+agent/containerd/images_pb2.py agent/containerd/images_pb2.pyi agent/containerd/images_pb2_grpc.py"
 for f in $files; do mkdir -p "$tmp/$(dirname "$f")"; cp "$f" "$tmp/$f"; done
 ./proto/generate.sh
 status=0

@@ -12,9 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
+from typing import Protocol
+
+import grpc
 
 from agent.events import ContainerRef
 from agent.resolver.cgroup import CgroupPaths, container_id_from_path
+from agent.resolver.containerd import KIND as OUTSIDE_KIND
 from agent.resolver.cri import RuntimeClient
 from agent.resolver.owners import OwnerSource
 
@@ -26,6 +30,12 @@ class Verdict(Enum):
     IGNORE = "ignore"
 
 
+class OutsideCri(Protocol):
+    """Names containers the CRI does not list (agent.resolver.containerd.ContainerdClient)."""
+
+    def identify(self, cgroup_path: str) -> ContainerRef | None: ...
+
+
 class ContainerRegistry:
     def __init__(
         self,
@@ -33,6 +43,8 @@ class ContainerRegistry:
         runtime: RuntimeClient,
         cgroups: CgroupPaths,
         owners: OwnerSource | None = None,
+        outside: OutsideCri | None = None,
+        ask_outside_after_s: float = 1.0,
         decide_within_s: float = 30.0,
         refresh_every_s: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
@@ -40,6 +52,10 @@ class ContainerRegistry:
         self._runtime = runtime
         self._cgroups = cgroups
         self._owners = owners
+        self._outside = outside
+        self._ask_outside_after = ask_outside_after_s
+        self._outside_asked: dict[int, float] = {}
+        self._outside_down_until = float("-inf")
         self._decide_within = decide_within_s
         self._refresh_every = refresh_every_s
         self._clock = clock
@@ -75,8 +91,9 @@ class ContainerRegistry:
         first = self._first_seen.setdefault(cgroup_id, self._clock())
         path = self._cgroups.path_of(cgroup_id, pid)
         container_id = container_id_from_path(path) if path is not None else None
-        if path is not None and container_id is None:
-            return self._decide(cgroup_id, Verdict.IGNORE)
+        if path is not None and container_id is None:  # no CRI container: maybe ``ctr run``'s, else none
+            outside = self._ask_outside(cgroup_id, path, force=True)
+            return self._decide(cgroup_id, outside if outside is not None else Verdict.IGNORE)
         if container_id is not None:
             if container_id not in self._by_container:
                 self.refresh()
@@ -87,15 +104,41 @@ class ContainerRegistry:
                 if owner is not None:  # the API's word replaces the pod-name guess
                     ref = replace(ref, workload_kind=owner[0], workload_name=owner[1])
                 return self._decide(cgroup_id, ref)
+            if path is not None and self._clock() - first > self._ask_outside_after:  # nerdctl, Docker
+                outside = self._ask_outside(cgroup_id, path)
+                if outside is not None:
+                    return self._decide(cgroup_id, outside)
         if self._clock() - first > self._decide_within:
             # A pod sandbox (pause), a container the CRI never listed, or a cgroup gone unseen.
-            log.info("cgroup %d (%s) is no CRI container: not traced", cgroup_id, path)
+            log.info("cgroup %d (%s) is no container of the CRI or containerd: not traced", cgroup_id, path)
             return self._decide(cgroup_id, Verdict.IGNORE)
         return Verdict.PENDING
+
+    def _ask_outside(self, cgroup_id: int, path: str, *, force: bool = False) -> ContainerRef | None:
+        """containerd's own API, at most once a second per cgroup, and not at all for a while after it
+        could not be reached (a CRI-O node has no containerd)."""
+        now = self._clock()
+        if self._outside is None or now < self._outside_down_until:
+            return None
+        if not force and now - self._outside_asked.get(cgroup_id, float("-inf")) < 1.0:
+            return None
+        self._outside_asked[cgroup_id] = now
+        try:
+            ref = self._outside.identify(path)
+        except grpc.RpcError as exc:
+            self.runtime_errors += 1
+            self._outside_down_until = now + 30.0
+            log.warning("containerd's API failed (%s): containers outside the CRI are not traced for 30s", exc)
+            return None
+        return replace(ref, cgroup_id=cgroup_id) if ref is not None else None
 
     def _decide(self, cgroup_id: int, result: ContainerRef | Verdict) -> ContainerRef | Verdict:
         self._by_cgroup[cgroup_id] = result
         self._first_seen.pop(cgroup_id, None)
+        self._outside_asked.pop(cgroup_id, None)
+        if isinstance(result, ContainerRef) and result.workload_kind == OUTSIDE_KIND:
+            log.info("cgroup %d is %s container %s of image %s (not a CRI container)", cgroup_id,
+                     result.pod_namespace, result.container_id, result.image_reference)
         return result
 
     def forget(self, ref: ContainerRef) -> None:
