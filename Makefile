@@ -5,10 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SNOOP := $(VENV)/bin/snoop
 STAMP := $(VENV)/.installed
-# Running needs the BPF toolchain and a container runtime; the tests and benchmarks also build images,
-# run crun, PostgreSQL, strace and bpftrace.
-RUN_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc
-TEST_PACKAGES := $(RUN_PACKAGES) crun busybox-static umoci debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
+# Running needs the BPF toolchain and a container runtime (busybox-static: the demo's sample app); the
+# tests and benchmarks also build images, run crun, PostgreSQL, strace, bpftrace and a browser.
+RUN_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc busybox-static curl
+TEST_PACKAGES := $(RUN_PACKAGES) crun umoci debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
                  chromium chromium-driver
 
 .PHONY: all run test deps run-deps system venv proto check-proto bench lint clean

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import grpc
 
 from cli.logs import configure
 from cli.options import add, add_config_flags
@@ -116,6 +119,27 @@ def _run_push(args: argparse.Namespace) -> int:
     tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token,
                 tls=tls)
+
+
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run two versions of a sample app as pods through the CRI, to see snoop "
+                                    "work on a bare machine (make run does, unless DEMO=0)")
+    add(p, "--cri-endpoint", default="unix:///run/containerd/containerd.sock", help="CRI socket (containerd)")
+    p.add_argument("--stop", action="store_true", help="remove the demo's pods")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from cli import demo
+
+    try:
+        print(demo.stop(args.cri_endpoint) if args.stop else demo.start(args.cri_endpoint), flush=True)
+    except (grpc.RpcError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) \
+            else exc.details()
+        print(f"snoop demo: {detail}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
@@ -229,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _agent_parser(sub)
     _collector_parser(sub)
     _push_parser(sub)
+    _demo_parser(sub)
     _query_parsers(sub)
     return parser
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: a collector (SQLite by default) and this node's agent, in the foreground; Ctrl-C stops both.
-# REST on :8080, gRPC ingest on :50051, agent metrics on :9090. Override with SNOOP_* variables
-# (SNOOP_DB=postgresql+psycopg://…, SNOOP_CRI_ENDPOINT=unix:///run/crio/crio.sock, …).
+# REST and the web view on :8080, gRPC ingest on :50051, agent metrics on :9090. Override with SNOOP_*
+# variables (SNOOP_DB=postgresql+psycopg://…, SNOOP_CRI_ENDPOINT=unix:///run/crio/crio.sock, …).
+# When the CRI runs no pods, a demo (two versions of a sample app) starts too; DEMO=0 turns it off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${SNOOP_DATA:-$PWD/.snoop}
@@ -11,7 +12,13 @@ cri=${SNOOP_CRI_ENDPOINT:-unix:///run/containerd/containerd.sock}
 export SNOOP_CRI_ENDPOINT=$cri
 
 pids=()
-stop() { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; }
+demo=no
+stop() {
+    trap - EXIT INT TERM
+    [[ $demo == yes ]] && .venv/bin/snoop demo --stop --cri-endpoint "$cri" || true
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
 trap stop EXIT INT TERM
 
 # No CRI runtime running (a machine without systemd, say)? Start the installed containerd for as long as
@@ -22,11 +29,16 @@ if [[ $cri == unix:///run/containerd/containerd.sock && ! -S /run/containerd/con
     cat >"$data/containerd.toml" <<'TOML'
 version = 2
 [plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/snoop-pause:latest"
   restrict_oom_score_adj = true
+  disable_apparmor = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = false
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
 TOML
     containerd --config "$data/containerd.toml" >"$data/containerd.log" 2>&1 &
     pids+=($!)
@@ -40,5 +52,10 @@ curl -fsS http://127.0.0.1:8080/readyz >/dev/null || { echo "run: collector did 
 
 .venv/bin/snoop agent --collector 127.0.0.1:50051 --output "$data/reports" --spool-dir "$data/spool" &
 pids+=($!)
-echo "run: collector http://127.0.0.1:8080 (try: curl localhost:8080/api/v1/images), agent metrics :9090"
+for _ in $(seq 300); do curl -fsS http://127.0.0.1:9090/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+echo "run: web view and REST http://127.0.0.1:8080, gRPC ingest :50051, agent metrics :9090"
+if [[ ${DEMO:-1} != 0 ]]; then
+    demo=yes
+    .venv/bin/snoop demo --cri-endpoint "$cri" || echo "run: the demo did not start (see above); snoop runs on"
+fi
 wait -n "${pids[@]}"

@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from common.oci import layout_tar
 from tests.e2e.conftest import Stack
 from tests.harness.containerd import Containerd
-from tests.harness.images import busybox_rootfs, layered_image
+from tests.harness.images import busybox_rootfs
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 
@@ -96,7 +97,7 @@ def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd:
     for rel in ("etc/.wh.removed", "opt/.wh..wh..opq", "opt/new", "srv/added"):
         (top / rel).parent.mkdir(parents=True, exist_ok=True)
         (top / rel).write_text("" if "/.wh." in "/" + rel else "top\n")
-    tar = layered_image([base, top], tmp_path, cmd=["/bin/sleep", "600"])
+    tar = layout_tar([base, top], tmp_path, cmd=["/bin/sleep", "600"])
     image = containerd.import_image("layered", tar=tar)
     command = ["/bin/sh", "-c", "cat /srv/added; sleep 600"]
     pod = containerd.run_pod("layered-7d4f8b9c5d-abcde", {"app": (image, command)})

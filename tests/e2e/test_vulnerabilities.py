@@ -15,12 +15,12 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from agent.inventory.packages import paragraphs
+from common.oci import layout_tar
 from tests.collector.test_vulnerabilities import SCHEMAS, SITE, python_package
 from tests.conftest import SNOOP
 from tests.e2e.conftest import Stack
 from tests.e2e.test_inventory import wait_summary
 from tests.harness.containerd import Containerd
-from tests.harness.images import layered_image
 from tests.harness.scans import FORMATS, Vuln
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
@@ -68,7 +68,7 @@ def test_reports_judged_by_what_ran(stack: Stack, containerd: Containerd, debian
     python_package(extra, "idna", "3.4")
     (extra / "opt/app/lib").mkdir(parents=True)
     (extra / "opt/app/lib/outer.jar").write_bytes(b"PK\x03\x04")
-    tar = layered_image([debian_rootfs, extra], tmp_path, cmd=["/usr/bin/python3"])
+    tar = layout_tar([debian_rootfs, extra], tmp_path, cmd=["/usr/bin/python3"])
     image = containerd.import_image("scanned", tar=tar)
     pod = containerd.run_pod("scanned-7d4f8b9c5d-abcde", {"app": (image, ["/usr/bin/python3", "-c", WORKLOAD])})
     try:

@@ -18,13 +18,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from collector.web.pages import human
+from common.oci import layout_tar
 from tests.collector.test_vulnerabilities import SITE, python_package
 from tests.conftest import Process, free_port, require, wait_http
 from tests.e2e.conftest import Stack
 from tests.e2e.test_inventory import wait_summary
 from tests.e2e.test_vulnerabilities import findings
 from tests.harness.containerd import Containerd
-from tests.harness.images import layered_image
 from tests.harness.scans import FORMATS
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
@@ -71,7 +71,7 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
     python_package(extra, "idna", "3.4")
     (extra / "opt/app/lib").mkdir(parents=True)
     (extra / "opt/app/lib/outer.jar").write_bytes(b"PK\x03\x04")
-    v2 = containerd.import_image("web-py-v2", tar=layered_image([debian_rootfs, extra], tmp_path,
+    v2 = containerd.import_image("web-py-v2", tar=layout_tar([debian_rootfs, extra], tmp_path,
                                                                 cmd=["/usr/bin/python3"]))
     pods = [containerd.run_pod(f"web-py-{n}-7d4f8b9c5d-abcde", {"app": (image, ["/usr/bin/python3", "-c", code])},
                                namespace="shop") for n, image, code in (("a", v1, V1), ("b", v2, V2))]
