@@ -20,11 +20,13 @@ from collector.api.render import SafeJSONResponse
 from collector.api.routes import diff, images, pods, vulnerabilities, workloads
 from collector.auth import rest_guard
 from collector.config import CollectorConfig
+from collector.ingest.inventory import single_writer_lock
 from collector.ingest.server import build_server
 from collector.metrics import CollectorMetrics
 from collector.reports.cache import ReportCache
 from collector.storage.db import make_engine, make_sessionmaker
 from collector.storage.migrate import upgrade
+from collector.storage.retention import Removed, Retention
 from collector.web import pages
 from common.version import VERSION
 
@@ -37,15 +39,26 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     sessions = make_sessionmaker(engine)
     metrics = CollectorMetrics()
 
+    write_lock = single_writer_lock(sessions)  # ingest and retention take turns on SQLite's one writer
+
+    def count_removed(removed: Removed) -> None:
+        for what in ("instances", "instance_files", "images"):
+            metrics.retention_removed.labels(what=what).inc(getattr(removed, what))
+
+    retention = Retention(sessions, retain_instances_s=config.retain_instances_s,
+                          retain_images_s=config.retain_images_s, write_lock=write_lock, on_removed=count_removed)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upgrade(engine)
         server = None
         if start_grpc:
-            server, app.state.grpc_port = build_server(config, sessions, metrics)
+            server, app.state.grpc_port = build_server(config, sessions, metrics, write_lock)
+            retention.start(config.retention_interval_s)
         try:
             yield
         finally:
+            retention.stop()
             if server is not None:
                 server.stop(config.shutdown_grace_s).wait()
             engine.dispose()

@@ -27,6 +27,14 @@ class CollectorConfig:
                                            "this long (it reconnects when it has news)", 300.0, parse=duration,
                                            show=show_duration)
     db_workers: int = setting("--db-workers", "threads writing batches to the database", 8, parse=int)
+    retain_instances_s: float = setting("--retain-instances", "delete container instances not seen for this long "
+                                        "(their files stay in their image's merged report); 0 keeps them all",
+                                        30 * 86400.0, parse=duration, show=show_duration)
+    retain_images_s: float = setting("--retain-images", "delete images not running for this long, with their "
+                                     "reports, inventory and scans; 0 keeps them all", 90 * 86400.0,
+                                     parse=duration, show=show_duration)
+    retention_interval_s: float = setting("--retention-interval", "how often expired rows are looked for", 3600.0,
+                                          parse=duration, show=show_duration)
     max_message_bytes: int = 64 * 1024 * 1024  # a batch the agent cuts at --max-batch-files stays far below
     shutdown_grace_s: float = 10.0
 
@@ -41,5 +49,7 @@ class CollectorConfig:
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")
+        if self.retain_instances_s < 0 or self.retain_images_s < 0 or self.retention_interval_s <= 0:
+            raise ValueError("--retain-instances and --retain-images must be 0 or more, --retention-interval positive")
         if self.max_streams < 1 or self.db_workers < 1 or self.stream_idle_timeout_s <= 0:
             raise ValueError("--max-streams, --db-workers and --stream-idle-timeout must be positive")

@@ -38,6 +38,10 @@ class CollectorMetrics:
         self.inventory_errors = Counter(
             "snoop_inventory_errors", "Inventory chunks not taken, by reason", ["reason"], registry=self.registry
         )
+        self.retention_removed = Counter(
+            "snoop_retention_removed", "Rows deleted by retention: container instances, their file rows, images",
+            ["what"], registry=self.registry,
+        )
         self.ingest_seconds = Histogram(
             "snoop_ingest_batch_seconds", "Time to commit one batch", registry=self.registry
         )

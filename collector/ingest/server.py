@@ -10,6 +10,7 @@ something to say.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent import futures
 
@@ -43,10 +44,11 @@ def server_credentials(config: CollectorConfig) -> grpc.ServerCredentials | None
 class IngestServer:
     """A grpc.aio server on its own event loop thread; ``stop`` finishes open batches within a grace."""
 
-    def __init__(self, config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics) -> None:
+    def __init__(self, config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics,
+                 write_lock: threading.Lock | contextlib.nullcontext | None = None) -> None:
         self._config = config
         self._writers = futures.ThreadPoolExecutor(max_workers=config.db_workers, thread_name_prefix="ingest-db")
-        lock = single_writer_lock(sessions)
+        lock = write_lock if write_lock is not None else single_writer_lock(sessions)
         self._servicer = IngestServicer(sessions, metrics, self._writers, write_lock=lock,
                                         idle_timeout_s=config.stream_idle_timeout_s)
         self._inventory = InventoryServicer(sessions, metrics, self._writers, lock)
@@ -101,9 +103,10 @@ class IngestServer:
 
 
 def build_server(
-    config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics
+    config: CollectorConfig, sessions: sessionmaker[Session], metrics: CollectorMetrics,
+    write_lock: threading.Lock | contextlib.nullcontext | None = None,
 ) -> tuple[IngestServer, int]:
     """Returns the started server and the port it bound (port 0 in ``grpc_listen`` picks a free one)."""
-    server = IngestServer(config, sessions, metrics)
+    server = IngestServer(config, sessions, metrics, write_lock)
     server.start()
     return server, server.port

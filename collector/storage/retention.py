@@ -1,0 +1,142 @@
+"""Forgetting what is old, so that a year of a big cluster fits: container instances not seen for
+``retain_instances`` go with their file rows, while the per-image merge keeps what they contributed;
+images not running for ``retain_images`` go with everything of theirs (merge, inventory, scans).
+
+Deletes run in small transactions (``BATCH`` instances or one image at a time), so ingest waits at most
+for one of them. On PostgreSQL one replica at a time does it (an advisory lock); SQLite has one writer,
+and its ingest lock is taken per transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import CursorResult, delete, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.storage.dialect import dialect_of
+from collector.storage.models import (
+    ContainerInstance,
+    Image,
+    ImageFile,
+    ImageReference,
+    InstanceFile,
+    Inventory,
+    InventoryFile,
+    Package,
+    PackageFile,
+    VulnerabilityScan,
+)
+
+log = logging.getLogger(__name__)
+BATCH = 50  # instances per transaction: about 50,000 file rows at 1,000 files each
+RETENTION_LOCK = 0x736E6F6F71
+
+
+@dataclass
+class Removed:
+    instances: int = 0
+    instance_files: int = 0
+    images: int = 0
+
+
+def _expired_instances(session: Session, before_ns: int) -> list[int]:
+    return list(session.scalars(select(ContainerInstance.id).where(ContainerInstance.last_seen_ns < before_ns)
+                                .order_by(ContainerInstance.id).limit(BATCH)))
+
+
+def remove_instances(session: Session, ids: list[int]) -> int:
+    """The instances and their file rows; ``image_files`` keeps their contribution. Returns file rows."""
+    result: CursorResult = session.execute(  # type: ignore[assignment]
+        delete(InstanceFile).where(InstanceFile.instance_id.in_(ids)))
+    files = result.rowcount or 0
+    session.execute(delete(ContainerInstance).where(ContainerInstance.id.in_(ids)))
+    return files
+
+
+def remove_image(session: Session, image_id: int) -> None:
+    """The image and all that is only its; the tables without foreign keys explicitly."""
+    instances = list(session.scalars(select(ContainerInstance.id).where(ContainerInstance.image_id == image_id)))
+    if instances:
+        remove_instances(session, instances)
+    for table in (ImageFile, InventoryFile, PackageFile):
+        session.execute(delete(table).where(table.image_id == image_id))
+    for owned in (Package, Inventory, VulnerabilityScan, ImageReference):
+        session.execute(delete(owned).where(owned.image_id == image_id))
+    session.execute(delete(Image).where(Image.id == image_id))
+
+
+class Retention:
+    def __init__(self, sessions: sessionmaker[Session], *, retain_instances_s: float, retain_images_s: float,
+                 write_lock: threading.Lock | contextlib.nullcontext,
+                 on_removed: Callable[[Removed], None] = lambda _r: None) -> None:
+        self._sessions = sessions
+        self._instances_s = retain_instances_s
+        self._images_s = retain_images_s
+        self._lock = write_lock
+        self._on_removed = on_removed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, now_ns: int | None = None) -> Removed:
+        """One pass: every expired instance and image, a small transaction at a time."""
+        now_ns = now_ns if now_ns is not None else time.time_ns()
+        removed = Removed()
+        with self._sessions() as guard:
+            if not self._turn(guard):
+                return removed  # another replica is at it
+            if self._instances_s > 0:
+                before = now_ns - int(self._instances_s * 1e9)
+                while not self._stop.is_set():
+                    with self._lock, self._sessions.begin() as session:
+                        ids = _expired_instances(session, before)
+                        if not ids:
+                            break
+                        removed.instance_files += remove_instances(session, ids)
+                        removed.instances += len(ids)
+            if self._images_s > 0:
+                before = now_ns - int(self._images_s * 1e9)
+                with self._sessions() as session:
+                    expired = list(session.scalars(select(Image.id).where(Image.last_seen_ns < before)))
+                for image_id in expired:
+                    if self._stop.is_set():
+                        break
+                    with self._lock, self._sessions.begin() as session:
+                        remove_image(session, image_id)
+                        removed.images += 1
+            self._release(guard)
+        if removed.instances or removed.images:
+            log.info("retention removed %d container instances (%d file rows) and %d images", removed.instances,
+                     removed.instance_files, removed.images)
+        self._on_removed(removed)
+        return removed
+
+    def _turn(self, session: Session) -> bool:
+        if dialect_of(session).single_writer:
+            return True
+        return bool(session.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": RETENTION_LOCK}).scalar())
+
+    def _release(self, session: Session) -> None:
+        if not dialect_of(session).single_writer:
+            session.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": RETENTION_LOCK})
+
+    def start(self, interval_s: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.run_once()
+                except Exception:  # the database may be down; the next pass tries again
+                    log.exception("retention pass failed")
+
+        self._thread = threading.Thread(target=loop, name="retention", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
