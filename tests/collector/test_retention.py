@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from agent.inventory.build import Upload, inventory_chunks
 from agent.inventory.tree import ImageTree
@@ -58,7 +58,7 @@ def test_old_images_go_with_everything_of_theirs(client: TestClient, tmp_path: P
     upload = Upload("node-a/inventory", "sha256:gone", "app:gone", "layers")
     put_all(client, list(inventory_chunks(ImageTree([os.fsencode(small_image(tmp_path / "img"))]), upload)))
     with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
-        s.execute(Image.__table__.update().values(last_seen_ns=200 * DAY))
+        s.execute(update(Image).values(last_seen_ns=200 * DAY))
     seen(client, "c2", "sha256:kept", {b"/bin/sh": 4}, day=399)
     removed = retention(client).run_once(now_ns=NOW)
     assert removed.images == 1
