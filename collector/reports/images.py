@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, null, select
 from sqlalchemy.orm import Session
 
-from collector.reports.contents import image_bytes, owner
+from collector.reports.contents import image_bytes, inventory_of, owner
 from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
 from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, InventoryFile, Path
 from common.references import digest_prefix, normalise
@@ -107,31 +107,32 @@ def filtered(q: Select, f: FileFilter) -> Select:
     return q
 
 
-def _file_rows(image: Image, f: FileFilter) -> Select:
+def _file_rows(session: Session, image: Image, f: FileFilter) -> Select:
     """(path, containers, kinds, first_seen_ns, last_seen_ns, file_type, size, package) of the image's files
-    that pass ``f``; size and package where the image's inventory knows them."""
-    return filtered(
-        select(Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
-               ImageFile.file_type, InventoryFile.size, owner(ImageFile.image_id, ImageFile.path_id))
-        .join(Path, Path.id == ImageFile.path_id)
-        .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
-                                       InventoryFile.path_id == ImageFile.path_id))
-        .where(ImageFile.image_id == image.id),
-        f,
-    )
+    that pass ``f``; size and package where the image's inventory knows them (without one, the joins that
+    would find nothing are not made)."""
+    columns = (Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
+               ImageFile.file_type)
+    if inventory_of(session, image) is None:
+        q = select(*columns, null(), null())
+    else:
+        q = (select(*columns, InventoryFile.size, owner(ImageFile.image_id, ImageFile.path_id))
+             .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
+                                            InventoryFile.path_id == ImageFile.path_id)))
+    return filtered(q.join(Path, Path.id == ImageFile.path_id).where(ImageFile.image_id == image.id), f)
 
 
 def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
     """All the image's files that pass ``f``, sorted by path, as plain tuples: a merged report may hold
     100,000 rows, and objects per row would cost as much as the query. Sorted in Python: both databases
     sort 100,000 byte strings slower."""
-    return sorted_rows(fetch_all(session, _file_rows(image, f)))
+    return sorted_rows(fetch_all(session, _file_rows(session, image, f)))
 
 
 def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], int]:
     """One page of ``image_files`` and the total: memory follows the page, not the image (the database
     keeps only the top rows of its sort)."""
-    base = _file_rows(image, f)
+    base = _file_rows(session, image, f)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     return fetch_all(session, page.apply(base.order_by(Path.path))), total
 

@@ -34,7 +34,7 @@ from collector.reports.query import FileFilter, Page
 from collector.reports.workloads import workload_summaries
 from collector.storage.models import ContainerInstance, Image
 from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
-from collector.web.treemap import children, deepest_common_directory, nested, shade, squarify
+from collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
 from common.file_types import NAMES as TYPE_NAMES
 
 PAGE = 100
@@ -105,13 +105,8 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     row = image_summaries(session, Page(None), digests=[image.digest])[0][0]
     facts = summary(session, image)
     directory = os.fsencode("/" + dir.strip("/"))
-    cache: ReportCache = request.app.state.report_cache  # drilling down reads the same rows again
-    rows = cache.get(("tree", image.id), fingerprint(session, image.id), lambda: tree_rows(session, image)) \
-        if inventory_of(session, image) else []
-    base = directory.rstrip(b"/") + b"/"
-    rows = [r for r in rows if r[0].startswith(base)]
-    directory = deepest_common_directory(rows, directory)  # not one lone rectangle for /usr
-    tiles = squarify(children(rows, directory), 0, 0, *TREEMAP)
+    directory, nodes = _treemap(request, session, image, directory)
+    tiles = squarify(nodes, 0, 0, *TREEMAP)
     inner = nested(tiles)
     crumbs = [("/", "/")]
     for part in [p for p in directory.decode("utf-8", "replace").split("/") if p]:
@@ -139,6 +134,25 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
         "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,
         "api": api, "ref": ref, "query": lambda **kw: urlencode({k: v for k, v in {
             "dir": dir, "prefix": prefix, "used": used, "offset": offset, **kw}.items() if v not in ("", None)})})
+
+
+def _treemap(request: Request, session: SessionDep, image: Image, directory: bytes) -> tuple[bytes, list[Node]]:
+    """The directory to draw (a lone subdirectory is skipped) and its two levels of nodes. The image's rows
+    and each drawn directory are kept while the image's data is unchanged: drilling down and back reads
+    nothing again."""
+    if inventory_of(session, image) is None:
+        return directory, []
+    cache: ReportCache = request.app.state.report_cache
+    stamp = fingerprint(session, image.id)
+
+    def compute() -> tuple[bytes, list[Node]]:
+        rows = cache.get(("tree", image.id), stamp, lambda: tree_rows(session, image))
+        base = directory.rstrip(b"/") + b"/"
+        under = [r for r in rows if r[0].startswith(base)]
+        shown = deepest_common_directory(under, directory)
+        return shown, children(under, shown)
+
+    return cache.get(("treemap", image.id, directory), stamp, compute)
 
 
 @router.get("/diff", response_class=HTMLResponse)

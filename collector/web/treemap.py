@@ -38,39 +38,52 @@ class Tile:
     h: float
 
 
-def _add(node: Node, size: int, used: bool) -> None:
-    node.bytes += size
-    node.files += 1
-    if used:
-        node.used_bytes += size
-        node.used_files += 1
-
-
 def children(rows: Iterable[tuple[bytes, int, bool]], directory: bytes) -> list[Node]:
     """Files (path, size, used) under ``directory`` summed by their first component below it, and each
-    directory's own children by the next one (``inner``): two levels in one pass over the rows."""
+    directory's subdirectories one level down (``inner``; its own files as one tile): two levels in one
+    pass over the rows, summed in plain lists (a Node per row would cost most of a 100,000-file page)."""
     base = directory.rstrip(b"/") + b"/"
-    nodes: dict[bytes, Node] = {}
-    inner: dict[bytes, dict[bytes, Node]] = {}
+    start = len(base)
+    # (first, second or None) -> [bytes, used bytes, files, used files, deeper]
+    sums: dict[tuple[bytes, bytes | None], list[int]] = {}
     for path, size, used in rows:
         if not path.startswith(base):
             continue
-        head, sep, rest = path[len(base):].partition(b"/")
-        node = nodes.get(head)
+        cut = path.find(b"/", start)
+        if cut < 0:
+            key: tuple[bytes, bytes | None] = (path[start:], None)
+            deeper = 0
+        else:  # one level down, subdirectories by name and the files of the directory together (b"")
+            below = path.find(b"/", cut + 1)
+            key = (path[start:cut], path[cut + 1 : below] if below >= 0 else b"")
+            deeper = 1 if below >= 0 else 0
+        entry = sums.get(key)
+        if entry is None:
+            entry = sums[key] = [0, 0, 0, 0, 0]
+        entry[0] += size
+        entry[2] += 1
+        if used:
+            entry[1] += size
+            entry[3] += 1
+        entry[4] |= deeper
+    nodes: dict[bytes, Node] = {}
+    inner: dict[bytes, list[Node]] = {}
+    for (first, second), (size, used_size, files, used_files, deeper) in sums.items():
+        node = nodes.get(first)
         if node is None:
-            node = nodes[head] = Node(head.decode("utf-8", "replace"), base + head)
-        _add(node, size, used)
-        if sep:
+            node = nodes[first] = Node(first.decode("utf-8", "replace"), base + first)
+        node.bytes += size
+        node.used_bytes += used_size
+        node.files += files
+        node.used_files += used_files
+        if second is not None:
             node.is_dir = True
-            second, sep2, _ = rest.partition(b"/")
-            below = inner.setdefault(head, {})
-            child = below.get(second)
-            if child is None:
-                child = below[second] = Node(second.decode("utf-8", "replace"), node.path + b"/" + second)
-            child.is_dir = child.is_dir or bool(sep2)
-            _add(child, size, used)
-    for head, below in inner.items():
-        nodes[head].inner = _top(list(below.values()))
+            name = second.decode("utf-8", "replace") if second else f"{files} files"
+            path = base + first + b"/" + second if second else base + first
+            link = bool(deeper) or not second  # a directory's own files open that directory
+            inner.setdefault(first, []).append(Node(name, path, size, used_size, files, used_files, link))
+    for first, kids in inner.items():
+        nodes[first].inner = _top(kids)
     return _top(list(nodes.values()))
 
 
