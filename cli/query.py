@@ -18,6 +18,7 @@ import httpx
 import yaml
 
 from common.settings import duration
+from common.units import human_bytes
 
 FORMATS = ["table", "json", "yaml", "csv", "text"]
 
@@ -100,17 +101,6 @@ def images(server: Server, fmt: str, namespace: str | None, since: str | None, l
     rows = [[i["digest"], ", ".join(i["references"]) or "-", str(i["containers"]), str(i["files"]),
              human_bytes(i["used_bytes"]), human_bytes(i["bytes"]), i["last_seen"] or "-"] for i in body["images"]]
     return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED", "SIZE", "LAST SEEN"], rows)
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[str], since: str | None,

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from collector.api.deps import SessionDep
+from collector.api.deps import SessionDep, image_or_404
 from collector.api.render import iso
 from collector.auth import COOKIE, cookie_matches
 from collector.reports.cache import ReportCache, fingerprint
@@ -28,7 +28,7 @@ from collector.reports.contents import (
     used_package_names,
 )
 from collector.reports.diff import diff_images
-from collector.reports.images import closest_references, find_image, image_files_page, image_summaries
+from collector.reports.images import find_image, image_files_page, image_summaries
 from collector.reports.pods import pod_report_of
 from collector.reports.query import FileFilter, Page
 from collector.reports.workloads import workload_summaries
@@ -36,6 +36,7 @@ from collector.storage.models import ContainerInstance, Image
 from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
 from collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
 from common.file_types import NAMES as TYPE_NAMES
+from common.units import human_bytes
 
 PAGE = 100
 TREEMAP = (960.0, 420.0)
@@ -45,31 +46,12 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
 
-def human(n: int | None) -> str:
-    if n is None:
-        return "–"
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return str(n)
-
-
-templates.env.filters["human"] = human
+templates.env.filters["human"] = lambda n: human_bytes(n, "–")
 templates.env.filters["iso"] = iso
 templates.env.filters["urlpart"] = lambda s: quote(str(s), safe="/:@")
 templates.env.filters["shade"] = shade
 templates.env.globals["severities"] = SEVERITIES
 templates.env.filters["count"] = lambda n, noun: f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-def _image(session: SessionDep, ref: str) -> Image:
-    image = find_image(session, ref)
-    if image is None:
-        near = closest_references(session, ref)
-        raise HTTPException(404, f"no image {ref!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
-    return image
 
 
 def _name(summary_row: dict[str, Any]) -> str:
@@ -101,7 +83,7 @@ def images_page(request: Request, session: SessionDep, namespace: str | None = N
 @router.get("/images/{ref:path}", response_class=HTMLResponse)
 def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", prefix: str = "",  # noqa: A002
                used: str = "true", offset: int = 0) -> HTMLResponse:
-    image = _image(session, ref)
+    image = image_or_404(session, ref)
     row = image_summaries(session, Page(None), digests=[image.digest])[0][0]
     facts = summary(session, image)
     directory = os.fsencode("/" + dir.strip("/"))

@@ -17,8 +17,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from collector.web.pages import human
 from common.oci import layout_tar
+from common.units import human_bytes
 from tests.collector.test_vulnerabilities import SITE, python_package
 from tests.conftest import Process, free_port, require, wait_http
 from tests.e2e.conftest import Stack
@@ -86,7 +86,7 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
 
         driver.get(stack.base + "/")
         row = driver.find_element(By.CSS_SELECTOR, f'tr[data-digest="{v1.digest}"]')
-        assert row.find_element(By.CSS_SELECTOR, ".used-bytes").text == human(api["used"]["bytes"])
+        assert row.find_element(By.CSS_SELECTOR, ".used-bytes").text == human_bytes(api["used"]["bytes"])
         assert row.find_element(By.CSS_SELECTOR, ".files").text == str(api["image"]["files"])
         shot(driver, "images", tmp_path)
 
