@@ -61,25 +61,22 @@ class Placement:
 
 @dataclass(frozen=True)
 class ImagePackages:
-    by_id: dict[int, tuple[str, str, str, str]]          # id -> (type, name, version, purl)
     by_purl: dict[str, set[int]]
     by_name: dict[tuple[str, str, str], set[int]]
     by_bare_name: dict[tuple[str, str], set[int]]  # for findings of no known type (a component without purl)
 
     @staticmethod
     def load(session: Session, image: Image) -> ImagePackages:
-        by_id: dict[int, tuple[str, str, str, str]] = {}
         by_purl: dict[str, set[int]] = {}
         by_name: dict[tuple[str, str, str], set[int]] = {}
         by_bare_name: dict[tuple[str, str], set[int]] = {}
         for pid, type_, name, version, purl in session.execute(
                 select(Package.id, Package.type, Package.name, Package.version, Package.purl)
                 .where(Package.image_id == image.id)):
-            by_id[pid] = (type_, name, version, purl)
             by_purl.setdefault(purl_key(purl), set()).add(pid)
             by_name.setdefault(name_key(type_, name, version), set()).add(pid)
             by_bare_name.setdefault((name, version), set()).add(pid)
-        return ImagePackages(by_id, by_purl, by_name, by_bare_name)
+        return ImagePackages(by_purl, by_name, by_bare_name)
 
 
 def _locations(session: Session, image: Image, findings: list[Finding]) -> dict[bytes, set[int]]:
