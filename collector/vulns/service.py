@@ -32,6 +32,12 @@ def latest(session: Session, image: Image, scanner: str | None = None) -> Vulner
     return session.scalars(q.order_by(VulnerabilityScan.uploaded_ns.desc()).limit(1)).first()
 
 
+def scan_stamp(session: Session, image: Image) -> int:
+    """Moves whenever a scan of the image is stored: what cached answers that show verdicts check."""
+    return session.scalar(select(func.max(VulnerabilityScan.uploaded_ns))
+                          .where(VulnerabilityScan.image_id == image.id)) or 0
+
+
 def findings_of(row: VulnerabilityScan) -> list[Finding]:
     return [Finding(**{**f, "paths": tuple(f["paths"])}) for f in json.loads(row.findings)]
 

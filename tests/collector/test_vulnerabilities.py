@@ -102,8 +102,9 @@ def test_verdicts_follow_usage_and_show_in_images_and_diff(client: TestClient, t
     upload = Upload("node-a/inventory", OTHER, "app:2", "layers")
     put_all(client, list(inventory_chunks(ImageTree([os.fsencode(tmp_path / "img")]), upload)))
     use(client, {b"/usr/bin/tool": 4}, cid="c3", digest=OTHER)
+    assert client.get("/api/v1/diff", params={"base": "app:1", "head": "app:2"}).json()["vulnerabilities"] is None
     client.post("/api/v1/images/app:2/vulnerabilities", content=json.dumps(FORMATS["grype"](OTHER, "app:2", VULNS)))
-    d = client.get("/api/v1/diff", params={"base": "app:1", "head": "app:2"}).json()
+    d = client.get("/api/v1/diff", params={"base": "app:1", "head": "app:2"}).json()  # a new scan: not the cached
     assert d["vulnerabilities"] == {"now_in_use": [], "no_longer_in_use": ["CVE-2024-0003", "CVE-2024-0004",
                                                                            "CVE-2024-0005"]}
 

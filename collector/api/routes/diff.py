@@ -15,7 +15,7 @@ from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.contents import image_bytes, used_package_names
 from collector.reports.diff import diff_images
 from collector.storage.models import Image
-from collector.vulns.service import in_use_ids
+from collector.vulns.service import in_use_ids, scan_stamp
 
 router = APIRouter(tags=["diff"])
 
@@ -40,21 +40,29 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
         rows = [["added", os.fsdecode(p)] for p in d.added] + [["removed", os.fsdecode(p)] for p in d.removed] \
             + [["common", os.fsdecode(p)] for p in d.common]
         return csv_response(["change", "path"], rows)
-    base_packages, head_packages = used_package_names(session, old), used_package_names(session, new)
-    sizes = image_bytes(session, [old.id, new.id])
-    return SafeJSONResponse({
-        "base": images["base"].digest,
-        "head": images["head"].digest,
-        "added": [os.fsdecode(p) for p in d.added],
-        "removed": [os.fsdecode(p) for p in d.removed],
-        "common": [os.fsdecode(p) for p in d.common],
-        "packages": {
-            "added": package_list(head_packages, base_packages),
-            "removed": package_list(base_packages, head_packages),
-        },
-        "bytes": {"base_used": sizes.get(old.id, (None, None))[1], "head_used": sizes.get(new.id, (None, None))[1]},
-        "vulnerabilities": vulnerability_changes(session, old, new),
-    })
+
+    def answer() -> bytes:
+        base_packages, head_packages = used_package_names(session, old), used_package_names(session, new)
+        sizes = image_bytes(session, [old.id, new.id])
+        return SafeJSONResponse.encode({
+            "base": old.digest,
+            "head": new.digest,
+            "added": [os.fsdecode(p) for p in d.added],
+            "removed": [os.fsdecode(p) for p in d.removed],
+            "common": [os.fsdecode(p) for p in d.common],
+            "packages": {
+                "added": package_list(head_packages, base_packages),
+                "removed": package_list(base_packages, head_packages),
+            },
+            "bytes": {"base_used": sizes.get(old.id, (None, None))[1],
+                      "head_used": sizes.get(new.id, (None, None))[1]},
+            "vulnerabilities": vulnerability_changes(session, old, new),
+        })
+
+    # The whole answer is kept while both images' data and scans are unchanged: 6 MB of JSON to encode.
+    scans = (scan_stamp(session, old), scan_stamp(session, new))
+    return Response(cache.get(("diff-json", old.id, new.id), (*stamp, scans), answer),
+                    media_type="application/json")
 
 
 def vulnerability_changes(session: Session, base: Image, head: Image) -> dict[str, list[str]] | None:
