@@ -1,33 +1,37 @@
-"""Inventories each image digest once per cluster, on a thread of its own at the lowest CPU priority.
+"""Inventories each image digest once per cluster, from a thread that does little but wait.
 
 The main loop ``offer``s every container it knows at each batch; the worker asks the collector which
-of their digests it lacks (that also leases them to this agent), walks each wanted image through one
-of its running containers and sends the chunks one call at a time. A digest is settled once the
-collector holds its inventory; if the collector is unreachable or every container of the digest is
-gone, it is tried again at a later offer.
+of their digests it lacks (that also leases them to this agent), then has each wanted image walked and
+sent by a process of its own at the lowest CPU priority (agent/inventory/upload.py), never by the
+agent's interpreter, whose lock the ring reader needs at once when a container starts. A digest is
+settled once the collector holds its inventory; if the collector is unreachable or every container of
+the digest is gone, it is tried again at a later offer.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import grpc
 
 from agent.events import ContainerRef
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.layers import can_read_trusted_xattrs, locate
+from agent.inventory.layers import can_read_trusted_xattrs
+from agent.inventory.upload import Job, Result
 from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 RETRY_S = 30.0
-NICEST = 19
+UPLOAD_TIMEOUT_S = 1800.0
 
 
 class InventoryWorker:
@@ -40,6 +44,7 @@ class InventoryWorker:
         self._proc_root = proc_root
         self._host_roots = host_roots
         self._tls = tls
+        self._token = token
         self._metadata = token_metadata(token)
         self._chunk_files = chunk_files
         self._exact_layers = can_read_trusted_xattrs()
@@ -79,8 +84,6 @@ class InventoryWorker:
                 self._cond.notify_all()
 
     def _run(self) -> None:
-        with contextlib.suppress(OSError):  # Linux: a thread has a priority of its own; tracing comes first
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICEST)
         while not self._stop.is_set():
             with self._cond:
                 while not self._offered and not self._stop.is_set():
@@ -103,7 +106,7 @@ class InventoryWorker:
             for digest in wanted:
                 if self._stop.is_set():
                     return
-                if self._inventory(stub, digest, offered[digest]):
+                if self._inventory(digest, offered[digest]):
                     self._settled.add(digest)
                 else:
                     self._retry_at[digest] = time.monotonic() + RETRY_S
@@ -115,35 +118,34 @@ class InventoryWorker:
         finally:
             channel.close()
 
-    def _inventory(self, stub: pb_grpc.InventoryStub, digest: str, refs: list[ContainerRef]) -> bool:
-        """Walks the image through the first of ``refs`` with a live process and sends it. True once
-        the collector holds it."""
-        for ref in refs:
-            for pid in self._pids(ref.cgroup_id):
-                located = locate(pid, proc_root=self._proc_root, host_roots=self._host_roots,
-                                 exact_layers=self._exact_layers)
-                if located is None:
-                    continue
-                started = time.monotonic()
-                upload = Upload(self._agent_id, digest, ref.image_reference, located.source)
-                sent = 0
-                try:
-                    for chunk in inventory_chunks(located.tree, upload, chunk_files=self._chunk_files,
-                                                  prune=located.prune):
-                        ack = stub.Put(chunk, metadata=self._metadata, timeout=60)
-                        sent += len(chunk.files)
-                        if ack.error:
-                            log.warning("inventory of %s stopped by the collector: %s", digest, ack.error)
-                            return ack.complete
-                        if ack.complete:
-                            break
-                except OSError as exc:  # the container or its layers went away under the walk
-                    self.errors += 1
-                    log.warning("inventory of %s through pid %d failed: %s", digest, pid, exc)
-                    continue
-                self.uploads[located.source] += 1
-                self.files += sent
-                log.info("inventory of %s (%s, from %s): %d files in %.1fs", ref.image_reference or digest,
-                         digest, located.source, sent, time.monotonic() - started)
-                return True
-        return False
+    def _inventory(self, digest: str, refs: list[ContainerRef]) -> bool:
+        """Walks the image through a live process of ``refs`` and sends it, in a process of its own
+        (agent/inventory/upload.py). True once the collector holds it."""
+        pids = [pid for ref in refs for pid in self._pids(ref.cgroup_id)]
+        if not pids:
+            return False
+        tls = (self._tls.ca, self._tls.cert, self._tls.key)
+        job = Job(target=self._target, tls=tuple(str(p) if p else None for p in tls),  # type: ignore[arg-type]
+                  agent_id=self._agent_id, image_digest=digest, image_reference=refs[0].image_reference,
+                  pids=pids, proc_root=self._proc_root, host_roots=list(self._host_roots),
+                  exact_layers=self._exact_layers, chunk_files=self._chunk_files)
+        env = {**os.environ, **({"SNOOP_TOKEN": self._token} if self._token else {})}
+        try:
+            done = subprocess.run([sys.executable, "-m", "agent.inventory.upload"], input=json.dumps(asdict(job)),
+                                  capture_output=True, text=True, env=env, timeout=UPLOAD_TIMEOUT_S, check=True)
+            result = Result(**json.loads(done.stdout))
+        except (subprocess.SubprocessError, ValueError, TypeError) as exc:
+            self.errors += 1
+            stderr = getattr(exc, "stderr", "") or ""
+            log.warning("inventory of %s failed: %s %s", digest, exc, stderr[-2000:])
+            return False
+        if result.error and not result.complete:
+            self.errors += 1
+            log.warning("inventory of %s: %s", digest, result.error)
+            return False
+        if result.source:
+            self.uploads[result.source] += 1
+            self.files += result.files
+        log.info("inventory of %s (%s, from %s): %d files in %.1fs", refs[0].image_reference or digest, digest,
+                 result.source or "another agent", result.files, result.seconds)
+        return True
