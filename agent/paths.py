@@ -97,13 +97,18 @@ def file_type(root_fd: int | None, path: bytes) -> FileType:
 _OCTAL = re.compile(rb"\\([0-7]{3})")
 
 
+def unescape(field: bytes) -> bytes:
+    """A mountinfo field with its octal escapes (``\\040`` for a space, …) undone."""
+    return _OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), field)
+
+
 def mount_points(mountinfo: bytes) -> tuple[bytes, ...]:
     """The mount points of a /proc/<pid>/mountinfo (field 5, octal escapes undone), the root left out."""
     points = []
     for line in mountinfo.splitlines():
         fields = line.split(b" ")
         if len(fields) > 4 and fields[4] != b"/":
-            points.append(_OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), fields[4]))
+            points.append(unescape(fields[4]))
     return tuple(points)
 
 

@@ -13,13 +13,11 @@ that the image hides.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from agent.inventory.tree import ImageTree
-from agent.paths import mount_points
+from agent.paths import mount_points, unescape
 
-_OCTAL = re.compile(rb"\\([0-7]{3})")
 CAP_SYS_ADMIN = 21
 
 
@@ -39,10 +37,6 @@ class RootMount:
     options: dict[bytes, list[bytes]]  # super options; lowerdir+ (fsconfig) folded into lowerdir
 
 
-def _unescape(value: bytes) -> bytes:
-    return _OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), value)
-
-
 def root_mount(mountinfo: bytes) -> RootMount | None:
     """The topmost mount at ``/``."""
     found = None
@@ -57,7 +51,7 @@ def root_mount(mountinfo: bytes) -> RootMount | None:
         for option in rest[2].split(b","):
             key, _, value = option.partition(b"=")
             key = b"lowerdir" if key == b"lowerdir+" else key
-            options.setdefault(key, []).append(_unescape(value))
+            options.setdefault(key, []).append(unescape(value))
         found = RootMount(rest[0], options)
     return found
 
