@@ -9,6 +9,7 @@ import os
 import re
 import stat
 from collections import deque
+from collections.abc import Callable
 
 from agent.events import FileType
 
@@ -43,17 +44,14 @@ def rewrite_proc_self(path: bytes, pid: int, tid: int) -> bytes:
     return path
 
 
-def resolve_in_root(root_fd: int | None, path: bytes) -> tuple[bytes, list[bytes]]:
-    """Resolves ``path`` (absolute, as the container sees it) inside the directory ``root_fd``.
+def follow_links(path: bytes, readlink: Callable[[bytes], bytes | None]) -> tuple[bytes, list[bytes]]:
+    """``path`` (absolute) with every symlink on it followed, and the links met on the way.
 
-    Returns the final path and every symlink met on the way, all as the container sees them: a slimmed
-    image needs the links as well as their targets. Each step reads one component below an already
-    resolved, link-free prefix, so links are followed within the container's root only, never on the
-    host's root. Components that do not exist (anymore) are kept as they are; without a root (the
-    container is gone) the path is normalised lexically.
+    ``readlink`` answers for one absolute path below an already resolved, link-free prefix: its target,
+    or None when it is no link (or is gone). So links are followed wherever ``readlink`` looks (a
+    container's root, an image's layers), never on the host's root. Missing components are kept as they
+    are; a loop stops where the kernel would answer ELOOP, keeping what was resolved.
     """
-    if root_fd is None:
-        return normalise(path), []
     todo = deque(p for p in path.split(b"/") if p)
     resolved: list[bytes] = []
     links: list[bytes] = []
@@ -65,20 +63,38 @@ def resolve_in_root(root_fd: int | None, path: bytes) -> tuple[bytes, list[bytes
             if resolved:
                 resolved.pop()
             continue
-        candidate = [*resolved, part]
-        try:
-            target = os.readlink(b"/".join(candidate), dir_fd=root_fd)
-        except OSError:  # not a link (EINVAL), gone (ENOENT), not a directory on the way (ENOTDIR)
+        candidate = b"/" + b"/".join([*resolved, part])
+        target = readlink(candidate)
+        if target is None:
             resolved.append(part)
             continue
-        links.append(b"/" + b"/".join(candidate))
-        if len(links) > MAX_SYMLINK_HOPS:  # a loop: the kernel answered ELOOP, keep what we have
+        links.append(candidate)
+        if len(links) > MAX_SYMLINK_HOPS:
             resolved.append(part)
             break
         if target.startswith(b"/"):
             resolved = []
         todo.extendleft(reversed([p for p in target.split(b"/") if p]))
     return b"/" + b"/".join(resolved), links
+
+
+def resolve_in_root(root_fd: int | None, path: bytes) -> tuple[bytes, list[bytes]]:
+    """Resolves ``path`` (absolute, as the container sees it) inside the directory ``root_fd``.
+
+    Returns the final path and every symlink met on the way, all as the container sees them: a slimmed
+    image needs the links as well as their targets. Without a root (the container is gone) the path is
+    normalised lexically.
+    """
+    if root_fd is None:
+        return normalise(path), []
+
+    def readlink(candidate: bytes) -> bytes | None:
+        try:
+            return os.readlink(candidate[1:], dir_fd=root_fd)
+        except OSError:  # not a link (EINVAL), gone (ENOENT), not a directory on the way (ENOTDIR)
+            return None
+
+    return follow_links(path, readlink)
 
 
 def file_type(root_fd: int | None, path: bytes) -> FileType:

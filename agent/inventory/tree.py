@@ -17,8 +17,9 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from agent.paths import follow_links
+
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-MAX_SYMLINK_HOPS = 40
 MAX_CACHED_STACKS = 65536
 
 
@@ -154,27 +155,11 @@ class ImageTree:
     def resolve(self, path: bytes) -> bytes:
         """``path`` with every symlink on it followed inside the image (never the host's), kept as it is
         where a component is missing: where the file really lives in the image."""
-        todo = [p for p in path.split(b"/") if p][::-1]
-        resolved: list[bytes] = []
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part == b".":
-                continue
-            if part == b"..":
-                if resolved:
-                    resolved.pop()
-                continue
-            entry = self.lookup(b"/" + b"/".join([*resolved, part]))
-            if entry is None or not stat.S_ISLNK(entry.st.st_mode) or hops >= MAX_SYMLINK_HOPS:
-                resolved.append(part)
-                continue
-            hops += 1
-            target = os.readlink(entry.location)
-            if target.startswith(b"/"):
-                resolved = []
-            todo.extend([p for p in target.split(b"/") if p][::-1])
-        return b"/" + b"/".join(resolved)
+        return follow_links(path, self._readlink)[0]
+
+    def _readlink(self, path: bytes) -> bytes | None:
+        entry = self.lookup(path)
+        return os.readlink(entry.location) if entry is not None and stat.S_ISLNK(entry.st.st_mode) else None
 
     def is_dir(self, path: bytes) -> bool:
         """Whether ``path`` is a directory, links followed in the image."""
