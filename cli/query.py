@@ -18,7 +18,7 @@ import httpx
 import yaml
 
 from common.settings import duration
-from common.units import human_bytes
+from common.units import count, human_bytes
 
 FORMATS = ["table", "json", "yaml", "csv", "text"]
 
@@ -121,10 +121,6 @@ def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[
     rows = [[f["path"], f["type"], str(f["containers"]), ",".join(f["kinds"]), human_bytes(f.get("size")),
              f.get("package") or "-"] for f in r.json()["files"]]
     return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS", "SIZE", "PACKAGE"], rows)
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def summary(server: Server, image: str, fmt: str) -> bytes:

@@ -13,3 +13,8 @@ def human_bytes(n: int | None, missing: str = "-") -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 file``, ``7,425 files``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

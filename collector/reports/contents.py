@@ -25,9 +25,8 @@ from collector.storage.models import (
     PackageFile,
     Path,
 )
+from common.file_types import KEEP
 
-# What an image's container may have created: files and links, and paths gone before they were typed.
-CREATED_TYPES = (0, 1, 3)
 NO_INVENTORY = {"files": None, "bytes": None, "source": None}
 
 
@@ -89,11 +88,12 @@ def coverage(session: Session, image: Image, last_new_file_ns: int) -> dict[str,
 def summary(session: Session, image: Image) -> dict[str, Any]:
     """Every figure from a few aggregates and the used rows: never a scan of the inventory."""
     inv = inventory_of(session, image)
+    # What a container may have created is what a keep-list lists: files, links, paths gone untyped.
     could_be_created, last_new = session.execute(
-        select(func.count().filter(ImageFile.file_type.in_(CREATED_TYPES)), func.max(ImageFile.first_seen_ns))
+        select(func.count().filter(ImageFile.file_type.in_(KEEP)), func.max(ImageFile.first_seen_ns))
         .where(ImageFile.image_id == image.id)).one()
     used = used_files(session, image) if inv is not None else Used({}, {})
-    created = could_be_created - sum(1 for _, _, t in used.files.values() if t in CREATED_TYPES)
+    created = could_be_created - sum(1 for _, _, t in used.files.values() if t in KEEP)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
                            "runtime_created": {"files": created}, "packages": None, "package_errors": [],
                            "coverage": coverage(session, image, last_new or 0)}

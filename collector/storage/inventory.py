@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from collector.storage.dialect import dialect_of
 from collector.storage.ingest import INT64_MAX, PATH_MAX, path_digest, upsert_image
 from collector.storage.models import Image, Inventory, InventoryFile, Package, PackageFile
+from common.file_types import FILE, SYMLINK
 
-FILE, SYMLINK = 1, 3  # snoop.v1.FileType
 TEXT_LIMITS = {"type": 16, "name": 512, "version": 256, "purl": 2048}
 CHUNK = 900
 

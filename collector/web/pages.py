@@ -36,7 +36,7 @@ from collector.storage.models import ContainerInstance, Image
 from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
 from collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
 from common.file_types import NAMES as TYPE_NAMES
-from common.units import human_bytes
+from common.units import count, human_bytes
 
 PAGE = 100
 TREEMAP = (960.0, 420.0)
@@ -51,7 +51,7 @@ templates.env.filters["iso"] = iso
 templates.env.filters["urlpart"] = lambda s: quote(str(s), safe="/:@")
 templates.env.filters["shade"] = shade
 templates.env.globals["severities"] = SEVERITIES
-templates.env.filters["count"] = lambda n, noun: f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+templates.env.filters["count"] = count
 
 
 def _name(summary_row: dict[str, Any]) -> str:
