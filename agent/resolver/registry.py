@@ -54,7 +54,7 @@ class ContainerRegistry:
         self._owners = owners
         self._outside = outside
         self._ask_outside_after = ask_outside_after_s
-        self._outside_asked: dict[int, float] = {}
+        self._outside_asked: set[int] = set()
         self._outside_down_until = float("-inf")
         self._decide_within = decide_within_s
         self._refresh_every = refresh_every_s
@@ -92,7 +92,7 @@ class ContainerRegistry:
         path = self._cgroups.path_of(cgroup_id, pid)
         container_id = container_id_from_path(path) if path is not None else None
         if path is not None and container_id is None:  # no CRI container: maybe ``ctr run``'s, else none
-            outside = self._ask_outside(cgroup_id, path, force=True)
+            outside = self._ask_outside(cgroup_id, path)
             return self._decide(cgroup_id, outside if outside is not None else Verdict.IGNORE)
         if container_id is not None:
             if container_id not in self._by_container:
@@ -114,15 +114,13 @@ class ContainerRegistry:
             return self._decide(cgroup_id, Verdict.IGNORE)
         return Verdict.PENDING
 
-    def _ask_outside(self, cgroup_id: int, path: str, *, force: bool = False) -> ContainerRef | None:
-        """containerd's own API, at most once a second per cgroup, and not at all for a while after it
-        could not be reached (a CRI-O node has no containerd)."""
+    def _ask_outside(self, cgroup_id: int, path: str) -> ContainerRef | None:
+        """containerd's own API, once per cgroup: containerd knows a container before its first process
+        runs, so a no is final. Not at all for a while after containerd could not be reached (a CRI-O
+        node has none)."""
         now = self._clock()
-        if self._outside is None or now < self._outside_down_until:
+        if self._outside is None or now < self._outside_down_until or cgroup_id in self._outside_asked:
             return None
-        if not force and now - self._outside_asked.get(cgroup_id, float("-inf")) < 1.0:
-            return None
-        self._outside_asked[cgroup_id] = now
         try:
             ref = self._outside.identify(path)
         except grpc.RpcError as exc:
@@ -130,12 +128,13 @@ class ContainerRegistry:
             self._outside_down_until = now + 30.0
             log.warning("containerd's API failed (%s): containers outside the CRI are not traced for 30s", exc)
             return None
+        self._outside_asked.add(cgroup_id)
         return replace(ref, cgroup_id=cgroup_id) if ref is not None else None
 
     def _decide(self, cgroup_id: int, result: ContainerRef | Verdict) -> ContainerRef | Verdict:
         self._by_cgroup[cgroup_id] = result
         self._first_seen.pop(cgroup_id, None)
-        self._outside_asked.pop(cgroup_id, None)
+        self._outside_asked.discard(cgroup_id)
         if isinstance(result, ContainerRef) and result.workload_kind == OUTSIDE_KIND:
             log.info("cgroup %d is %s container %s of image %s (not a CRI container)", cgroup_id,
                      result.pod_namespace, result.container_id, result.image_reference)
