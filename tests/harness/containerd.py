@@ -17,7 +17,8 @@ import grpc
 
 from agent.cri import cri_api_pb2 as cri
 from agent.cri import cri_api_pb2_grpc as cri_grpc
-from tests.harness.images import build_image, busybox_rootfs, manifest_digest
+from common.oci import manifest_digest
+from tests.harness.images import build_image, busybox_rootfs
 
 PAUSE = "localhost/snoop-pause:latest"
 CONFIG = """version = 2

@@ -9,8 +9,6 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from common.oci import manifest_digest as manifest_digest
-
 BUSYBOX = Path("/bin/busybox")
 APPLETS = ("sh", "cat", "ls", "sleep", "echo", "true", "stat", "readlink", "head", "touch", "mkdir", "ln",
            "env", "test", "[", "sed", "wc", "find", "cd", "pwd", "realpath")
