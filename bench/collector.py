@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.report import update_section  # noqa: E402
+from collector.api.deps import cursor  # noqa: E402
 from collector.config import CollectorConfig  # noqa: E402
 from collector.ingest.server import build_server  # noqa: E402
 from collector.metrics import CollectorMetrics  # noqa: E402
@@ -44,6 +46,9 @@ from tests.conftest import free_port, wait_http  # noqa: E402
 from tests.harness.postgres import Postgres  # noqa: E402
 
 STREAMS = 4
+# Cold p95 targets at this size (issue 12); warm requests: 100 ms.
+TARGETS_MS = {"merged report, JSON page of 1,000": 30, "merged report, keep-list": 150, "merged report, JSON": 400,
+              "diff, JSON": 200}
 
 
 def pool(image: int, size: int) -> list[bytes]:
@@ -70,8 +75,9 @@ def batches(images: int, instances: int, files: int, pool_size: int) -> list[lis
                 pod_name=f"app{image}-6d4cf56db6-{i:05d}", pod_namespace="bench",
                 image_reference=f"registry/app:{image}", image_digest=f"sha256:{image:064d}",
             )
-            files_pb = [pb.FileAccess(path=p, kinds=1, first_seen_unix_ns=now, last_seen_unix_ns=now)
-                        for p in chosen]
+            started = now + rng.randrange(3_600 * 10**9)  # containers started over an hour
+            files_pb = [pb.FileAccess(path=p, kinds=1, first_seen_unix_ns=(seen := started + rng.randrange(10**10)),
+                                      last_seen_unix_ns=seen, type=pb.FILE_TYPE_FILE) for p in chosen]
             streams[n % STREAMS].append(pb.Batch(agent_id=f"bench-{n % STREAMS}", seq=len(streams[n % STREAMS]) + 1,
                                                  containers=[pb.ContainerFiles(container=container, files=files_pb)]))
             n += 1
@@ -142,14 +148,15 @@ def raw_postgres(dsn: str, rows: list) -> float:
         return time.perf_counter() - started
 
 
-def latencies(base: str, path: str, params: list[dict], warm_up: bool = True) -> tuple[float, float, int]:
-    """p50, p95 and response size over one request per entry of ``params``."""
+def latencies(base: str, path: str, params: list[dict], before: Callable[[], None] = lambda: None
+              ) -> tuple[float, float, int]:
+    """p50, p95 and response size over one request per entry of ``params``; ``before`` runs ahead of
+    each, untimed."""
     samples = []
     size = 0
     with httpx.Client(timeout=120) as client:
-        if warm_up:
-            client.get(base + path, params=params[0])
         for p in params:
+            before()
             started = time.perf_counter()
             r = client.get(base + path, params=p)
             samples.append(time.perf_counter() - started)
@@ -159,33 +166,60 @@ def latencies(base: str, path: str, params: list[dict], warm_up: bool = True) ->
     return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], size
 
 
-def rest(url: str, n: int) -> dict[str, tuple[float, float, int]]:
-    """Cold: every request misses the report cache (a distinct ``since`` that every file passes, or a
-    fresh collector's first diff). Warm: the same request again, served while the data is unchanged."""
-    http = free_port()
+class Changes:
+    """Cold requests: before each, one more container instance of each image reports one known file
+    through gRPC, as a cluster's would, so every cached report of the images is out of date."""
+
+    def __init__(self, grpc_port: int, pool_size: int) -> None:
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        self._paths = [pool(image, pool_size)[0] for image in range(2)]
+        self._n = 0
+
+    def __call__(self) -> None:
+        self._n += 1
+        now = time.time_ns()
+        containers = [pb.ContainerFiles(
+            container=pb.Container(node="node-late", container_id=f"late{image}{self._n:060d}", name="app",
+                                   pod_name=f"app{image}-6d4cf56db6-late{self._n}", pod_namespace="bench",
+                                   image_reference=f"registry/app:{image}", image_digest=f"sha256:{image:064d}"),
+            files=[pb.FileAccess(path=path, kinds=1, first_seen_unix_ns=now, last_seen_unix_ns=now,
+                                 type=pb.FILE_TYPE_FILE)]) for image, path in enumerate(self._paths)]
+        batch = pb.Batch(agent_id="bench-late", seq=self._n, containers=containers)
+        for ack in pb_grpc.IngestStub(self._channel).Stream(iter([batch])):
+            assert ack.files_accepted == 2, ack
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def rest(url: str, n: int, pool_size: int) -> dict[str, tuple[float, float, int]]:
+    """Cold: the images changed just before (``Changes``), so nothing cached is served. Warm: the same
+    request again, served while the data is unchanged."""
+    http, grpc_port = free_port(), free_port()
     proc = subprocess.Popen([str(REPO / ".venv/bin/snoop"), "collector", "--db", url, "--http-listen",
-                             f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{free_port()}"],
+                             f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{grpc_port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{http}"
     image = f"/api/v1/images/sha256:{0:064d}/files"
+    middle = {"limit": 1000, "after": cursor(sorted(pool(0, pool_size))[pool_size // 2])}  # a page mid-image
     diff = {"base": "registry/app:0", "head": "registry/app:1"}
-    # a distinct since per cold request (every file passes each), never reused across kinds of request
-    since = [{"since": f"1970-01-01T00:{i // 60:02d}:{i % 60:02d}Z"} for i in range(3 * n)]
     try:
         wait_http(base + "/readyz", proc=proc)
-        return {
-            "diff, JSON — cold (first request)": latencies(base, "/api/v1/diff", [diff], warm_up=False),
-            "merged report, keep-list — cold": latencies(
-                base, image, [{**c, "format": "text"} for c in since[:n]], warm_up=False),
-            "merged report, JSON — cold": latencies(base, image, since[n : 2 * n], warm_up=False),
-            "merged report, JSON page of 1,000 — cold": latencies(
-                base, image, [{**c, "limit": 1000, "offset": 50_000} for c in since[2 * n :]], warm_up=False),
-            "merged report, keep-list — warm": latencies(base, image, [{"format": "text"}] * n),
-            "merged report, JSON — warm": latencies(base, image, [{}] * n),
-            "merged report, JSON page of 1,000 — warm": latencies(base, image, [{"limit": 1000, "offset": 50_000}] * n),
-            "diff, JSON — warm": latencies(base, "/api/v1/diff", [diff] * n),
-            "diff, text — warm": latencies(base, "/api/v1/diff", [{**diff, "format": "text"}] * n),
-        }
+        change = Changes(grpc_port, pool_size)
+        try:
+            return {
+                "diff, JSON — cold": latencies(base, "/api/v1/diff", [diff] * n, change),
+                "merged report, keep-list — cold": latencies(base, image, [{"format": "text"}] * n, change),
+                "merged report, JSON — cold": latencies(base, image, [{}] * n, change),
+                "merged report, JSON page of 1,000 — cold": latencies(base, image, [middle] * n, change),
+                "diff, JSON — warm": latencies(base, "/api/v1/diff", [diff] * n),
+                "diff, text — warm": latencies(base, "/api/v1/diff", [{**diff, "format": "text"}] * n),
+                "merged report, keep-list — warm": latencies(base, image, [{"format": "text"}] * n),
+                "merged report, JSON — warm": latencies(base, image, [{}] * n),
+                "merged report, JSON page of 1,000 — warm": latencies(base, image, [middle] * n),
+            }
+        finally:
+            change.close()
     finally:
         proc.terminate()
         proc.wait()
@@ -216,7 +250,7 @@ def main() -> int:
             assert accepted == len(rows), (accepted, len(rows))
             raw_elapsed = raw()
             results[name] = {"rows": accepted, "elapsed": elapsed, "raw": raw_elapsed,
-                             "rest": rest(url, args.requests)}
+                             "rest": rest(url, args.requests, args.pool)}
             print(name, results[name], flush=True)
         text = render(results, args)
         print(text)
@@ -244,21 +278,29 @@ def render(results: dict, args: argparse.Namespace) -> str:
         rate, raw_rate = r["rows"] / r["elapsed"], r["rows"] / r["raw"]
         lines.append(f"| {name} | {r['rows']:,} | {r['elapsed']:.1f} s | {rate:,.0f} | {r['raw']:.1f} s | "
                      f"{raw_rate:,.0f} | ×{rate / raw_rate:.2f} |")
-    lines += ["", f"REST latency over a real HTTP socket, {args.requests} requests each (the cold diff: one):", "",
-              "| database | request | p50 | p95 | response size |", "|---|---|---|---|---|"]
+    lines += ["", f"REST latency over a real HTTP socket, {args.requests} requests each; a cold request follows a "
+              "change to both images (one more container instance each, through gRPC):", "",
+              "| database | request | p50 | p95 | target p95 | response size |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         for what, (p50, p95, size) in r["rest"].items():
-            lines.append(f"| {name} | {what} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {size / 1e6:.1f} MB |")
-    lines += ["", "Reading it: ingest keeps the per-image merge current as it writes (each new file row also "
-              "counts one more instance in `image_files`), at a sixth to a quarter of a bare bulk insert; "
-              "SQLite commits with `synchronous=FULL` (an acknowledged batch survives a power cut). The "
-              "keep-list is the merged report a slimming tool consumes. Cold, a report costs one read of the "
-              "image's files, sorted in Python, and the full JSON is bound by Python building 100,000 objects. "
-              "Warm, the collector serves the report it computed while the image's merged rows are unchanged "
-              "(checked per request by one aggregate, so never stale). A page is never cached and never "
-              "loads the image: the database sorts for its top rows, so its memory follows the page and its "
-              "time stays that of a cold page. Absolute figures move by ±30% between runs on this VM; the "
-              "ratios to the raw ceiling hold."]
+            target = TARGETS_MS[what.split(" — ")[0]] if what.endswith("cold") else 100
+            verdict = "met" if p95 * 1000 <= target else "**missed**"
+            lines.append(f"| {name} | {what} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | ≤ {target} ms, {verdict} | "
+                         f"{size / 1e6:.1f} MB |")
+    lines += ["", "Reading it: an image's files are read in path order from one index (`ix_image_files_order`: the "
+              "first 256 bytes of each path, its type and its id), so a page is a range read that continues after "
+              "the previous page's last path, and the keep-list and each side of a diff need neither a sort nor a "
+              "join. What a cold request still pays is per row, on this 2-CPU VM: fetching 100,000 rows into "
+              "Python (about 100 ms on SQLite; on PostgreSQL more, because until autovacuum marks the pages "
+              "all-visible its index-only scan fetches each row from the heap too), building and encoding "
+              "100,000 JSON objects for the full JSON (about 350 ms), and for a page the two counts of the "
+              "image's rows (its header's `files` and the page's `total`). Warm, reports, headers and totals "
+              "are served while the image's files are unchanged; the check is a sum over one row per node "
+              "(`image_revisions`), not an aggregate over 100,000 files, so it never serves stale data. Ingest "
+              "keeps the per-image merge current as it writes; a file new to its image costs a random insert "
+              "into the ordered index (here 10% of the instances bring 100,000 new files), a known file's "
+              "update does not touch it. SQLite commits with `synchronous=FULL` (an acknowledged batch "
+              "survives a power cut). Absolute figures move by ±30% between runs on this VM."]
     return "\n".join(lines) + "\n"
 
 

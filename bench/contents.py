@@ -158,7 +158,7 @@ def rest(url: str, n: int) -> dict[str, tuple[float, float, int]]:
     try:
         wait_http(base + "/readyz", proc=proc)
         return {
-            "image page (HTML), first view": latencies(base, "/images/registry/big:1", [{}], warm_up=False),
+            "image page (HTML), first view": latencies(base, "/images/registry/big:1", [{}]),
             "image list (baseline)": latencies(base, "/api/v1/images", [{}] * n),
             "summary": latencies(base, image + "/summary", [{}] * n),
             "packages": latencies(base, image + "/packages", [{}] * n),

@@ -77,6 +77,7 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.metrics = metrics
     app.state.engine = engine
     app.state.report_cache = ReportCache()
+    app.state.count_cache = ReportCache(max_entries=4096)  # image headers and page totals: small entries
     for router in (vulnerabilities.router, images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Iterator
 from typing import Annotated
@@ -27,6 +29,24 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 Limit = Annotated[int | None, Query(ge=1, le=1_000_000, description="page size; everything when omitted")]
 Offset = Annotated[int, Query(ge=0, le=2**53)]
+After = Annotated[str | None, Query(max_length=8192, description="continue after this cursor: a page's `next`")]
+
+
+def cursor(path: bytes) -> str:
+    """A page's last path as the ``after`` of the next page: URL-safe, any bytes."""
+    return base64.urlsafe_b64encode(path).rstrip(b"=").decode("ascii")
+
+
+def after_path(after: str | None, offset: int) -> bytes | None:
+    """``after`` -> the path to continue after; a 422 for a cursor this collector did not give."""
+    if after is None:
+        return None
+    if offset:
+        raise HTTPException(422, "after and offset: give one (after continues a page's `next`)")
+    try:
+        return base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise HTTPException(422, f"after: not a cursor of this API ({exc})") from exc
 
 
 def since_ns(since: str | None) -> int:

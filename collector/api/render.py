@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import os
@@ -40,33 +39,37 @@ class SafeJSONResponse(JSONResponse):
         return self.encode(content)
 
 
-@functools.lru_cache(maxsize=65536)
-def _iso_second(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+_SECONDS: dict[int, str] = {}  # report rows share seconds; cleared when it grows (a day's worth)
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
 
 
 def iso(ns: int) -> str | None:
-    """ISO 8601 in UTC with milliseconds; the seconds part is cached (report rows share seconds)."""
+    """ISO 8601 in UTC with milliseconds. Two per row of a 100,000-row report: the seconds part is
+    cached and the rest looked up, a third of the cost of formatting."""
     if not ns:
         return None
     seconds, rest = divmod(ns, 1_000_000_000)
-    return f"{_iso_second(seconds)}.{rest // 1_000_000:03d}Z"
+    text = _SECONDS.get(seconds)
+    if text is None:
+        if len(_SECONDS) >= 86_400:
+            _SECONDS.clear()
+        text = _SECONDS[seconds] = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return text + _MILLIS[rest // 1_000_000]
 
 
 def file_json(row: tuple) -> dict[str, Any]:
     """One (path, containers, kinds, first_seen_ns, last_seen_ns, file_type[, size, package]) row of a file
     list; size and package are null where the image's inventory does not know the file."""
-    path, containers, kinds, first_ns, last_ns, file_type, *details = row
     out = {
-        "path": os.fsdecode(path),
-        "type": TYPE_NAMES[file_type],
-        "containers": containers,
-        "kinds": names_of(kinds),
-        "first_seen": iso(first_ns),
-        "last_seen": iso(last_ns),
+        "path": os.fsdecode(row[0]),
+        "type": TYPE_NAMES[row[5]],
+        "containers": row[1],
+        "kinds": names_of(row[2]),
+        "first_seen": iso(row[3]),
+        "last_seen": iso(row[4]),
     }
-    if details:
-        out["size"], out["package"] = details
+    if len(row) > 6:
+        out["size"], out["package"] = row[6], row[7]
     return out
 
 

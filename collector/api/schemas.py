@@ -58,6 +58,7 @@ class ImageFiles(BaseModel):
     image: ImageOut
     files: list[FileOut]
     total: int
+    next: str | None = Field(None, description="a page's last path as a cursor: pass it as `after`")
 
 
 class FilesAndBytes(BaseModel):

@@ -1,11 +1,11 @@
 """Recent large reports, kept while the data behind them is unchanged.
 
-A merged report of 100,000 files costs a join and a sort, yet CI jobs and people ask for the same
+A merged report of 100,000 files costs a read of them all, yet CI jobs and people ask for the same
 keep-list again and again. Each entry is stored with the fingerprint of its images' merged rows; every
-request recomputes the fingerprint (one aggregate over an index range) and recomputes the report only
-when it moved. Any ingest that touches an image changes its fingerprint: a new file adds a row, a new
-instance raises a count, a new kind raises a sum, and times widen. Each replica has its own cache; all
-of them read the same fingerprints, so none serves stale data.
+request reads the fingerprint again (a sum over one row per node in ``image_revisions``) and recomputes
+the report only when it moved. Every ingest transaction that writes an image's files raises one of
+those rows. Each replica has its own cache; all of them read the same fingerprints, so none serves
+stale data.
 """
 
 from __future__ import annotations
@@ -18,20 +18,19 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector.storage.models import ImageFile, Inventory
+from collector.storage.models import Image, ImageRevision, Inventory
 
 T = TypeVar("T")
 
 
 def fingerprint(session: Session, image_id: int) -> tuple:
     """Moves with every change to the image's merged rows, and when its inventory completes (which
-    gives its files sizes and packages)."""
-    f = ImageFile
+    gives its files sizes and packages). The image's first sighting tells a new image from a removed
+    one whose id SQLite gave again."""
     inventory = session.scalar(select(Inventory.completed_ns).where(Inventory.image_id == image_id))
-    return (*session.execute(
-        select(func.count(), func.sum(f.containers), func.sum(f.kinds), func.sum(f.file_type),
-               func.min(f.first_seen_ns), func.max(f.last_seen_ns)).where(f.image_id == image_id)
-    ).one(), inventory)
+    return (session.scalar(select(Image.first_seen_ns).where(Image.id == image_id)),
+            session.scalar(select(func.sum(ImageRevision.revision)).where(ImageRevision.image_id == image_id)),
+            inventory)
 
 
 class ReportCache:

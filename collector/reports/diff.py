@@ -1,14 +1,17 @@
-"""What changed in file usage between two images: set algebra in SQL (EXCEPT, INTERSECT), not Python."""
+"""What changed in file usage between two images. The database reads each image's keep-list in path
+order from one covering index (``ix_image_files_order``); the two are compared by path id. Probing the
+other image per row in SQL (NOT EXISTS / EXCEPT) was measured at twice the time on both databases."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import except_, intersect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.reports.query import fetch_all, sorted_rows
-from collector.storage.models import Image, ImageFile, Path
+from collector.reports.images import full_path, in_key_order, path_order
+from collector.reports.query import fetch_all
+from collector.storage.models import Image, ImageFile
 from common.file_types import KEEP
 
 
@@ -19,21 +22,20 @@ class Diff:
     common: list[bytes]
 
 
-def _paths_of(image: Image):  # noqa: ANN202 - a SQLAlchemy select
-    """What a keep-list of the image would list: directories and runtime mounts are no change to it."""
-    return select(ImageFile.path_id).where(ImageFile.image_id == image.id, ImageFile.file_type.in_(KEEP))
-
-
-def _resolve(session: Session, path_ids) -> list[bytes]:  # noqa: ANN001
-    ids = path_ids.subquery()
-    q = select(Path.path).join(ids, ids.c.path_id == Path.id)
-    return [p for (p,) in sorted_rows(fetch_all(session, q))]
+def _kept(session: Session, image: Image) -> list[tuple[bytes, int]]:
+    """(path, path id) of what a keep-list of the image lists, in path order: directories and runtime
+    mounts are no change to it."""
+    q = select(full_path(), ImageFile.path_id).where(ImageFile.image_id == image.id, ImageFile.file_type.in_(KEEP))
+    return path_order(fetch_all(session, in_key_order(q)))
 
 
 def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:
-    """``with_common=False`` skips the largest list when the caller shows only the changes."""
+    """``with_common=False`` leaves out the largest list when the caller shows only the changes."""
+    before, after = _kept(session, base), _kept(session, head)
+    in_base = {path_id for _, path_id in before}
+    in_head = {path_id for _, path_id in after}
     return Diff(
-        added=_resolve(session, except_(_paths_of(head), _paths_of(base))),
-        removed=_resolve(session, except_(_paths_of(base), _paths_of(head))),
-        common=_resolve(session, intersect(_paths_of(base), _paths_of(head))) if with_common else [],
+        added=[p for p, path_id in after if path_id not in in_base],
+        removed=[p for p, path_id in before if path_id not in in_head],
+        common=[p for p, path_id in after if path_id in in_base] if with_common else [],
     )

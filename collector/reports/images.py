@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
-from sqlalchemy import Select, and_, func, null, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from collector.reports.contents import image_bytes, inventory_of, owner
-from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
-from collector.storage.models import ContainerInstance, Image, ImageFile, ImageReference, InventoryFile, Path
+from collector.reports.query import FileFilter, Page, fetch_all, prefix_range
+from collector.storage.models import (
+    PATH_KEY_BYTES,
+    ContainerInstance,
+    Image,
+    ImageFile,
+    ImageReference,
+    InventoryFile,
+    Path,
+)
 from common.references import digest_prefix, normalise
 
 
@@ -96,8 +105,48 @@ def closest_references(session: Session, key: str, n: int = 3) -> list[str]:
     return [k for score, k in scored[:n] if score >= 0.6]
 
 
+def full_path(f: type[ImageFile] | Any = ImageFile) -> ColumnElement[bytes]:
+    """The path of an ``image_files`` row: its key when the key is the whole path, else read from
+    ``paths`` (only for paths of PATH_KEY_BYTES bytes or more, whose key is cut)."""
+    return case((func.length(f.path_key) < PATH_KEY_BYTES, f.path_key),
+                else_=select(Path.path).where(Path.id == f.path_id).scalar_subquery())
+
+
+def in_path_order(q: Select, f: type[ImageFile] | Any = ImageFile) -> Select:
+    """Byte order of the paths, read from ``ix_image_files_order``: only paths whose first PATH_KEY_BYTES
+    bytes are equal are sorted by the database. For pages, whose order must be exact where they end."""
+    return q.order_by(f.path_key, full_path(f))
+
+
+def in_key_order(q: Select, f: type[ImageFile] | Any = ImageFile) -> Select:
+    """The order of ``ix_image_files_order`` alone, for whole reports: ``path_order`` finishes it."""
+    return q.order_by(f.path_key)
+
+
+def path_order(rows: list[tuple]) -> list[tuple]:
+    """Rows in key order (path first) -> in path order. Only paths that share their first PATH_KEY_BYTES
+    bytes can be out of order; each such run is sorted alone (cheaper than having the database sort
+    every row of a 100,000-row report within its key)."""
+    i, n = 0, len(rows)
+    while i < n:
+        key = rows[i][0][:PATH_KEY_BYTES]
+        j = i + 1
+        if len(key) == PATH_KEY_BYTES:
+            while j < n and rows[j][0][:PATH_KEY_BYTES] == key:
+                j += 1
+            if j - i > 1:
+                rows[i:j] = sorted(rows[i:j], key=lambda r: r[0])
+        i = j
+    return rows
+
+
 def filtered(q: Select, f: FileFilter) -> Select:
-    q = with_prefix(q, f.prefix)
+    if f.prefix:
+        low, high = prefix_range(f.prefix[:PATH_KEY_BYTES])
+        q = q.where(ImageFile.path_key >= low) if high is None else \
+            q.where(ImageFile.path_key >= low, ImageFile.path_key < high)
+        if len(f.prefix) > PATH_KEY_BYTES:
+            q = q.where(func.substr(full_path(), 1, len(f.prefix)) == f.prefix)
     if f.kinds:
         q = q.where(ImageFile.kinds.op("&")(f.kinds) != 0)
     if f.since_ns:
@@ -109,36 +158,40 @@ def filtered(q: Select, f: FileFilter) -> Select:
 
 def _file_rows(session: Session, image: Image, f: FileFilter) -> Select:
     """(path, containers, kinds, first_seen_ns, last_seen_ns, file_type, size, package) of the image's files
-    that pass ``f``; size and package where the image's inventory knows them (without one, the joins that
-    would find nothing are not made)."""
-    columns = (Path.path, ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns, ImageFile.last_seen_ns,
-               ImageFile.file_type)
+    that pass ``f``; size and package where the image's inventory knows them (without one,
+    the joins that would find nothing are not made)."""
+    columns = (full_path(), ImageFile.containers, ImageFile.kinds, ImageFile.first_seen_ns,
+               ImageFile.last_seen_ns, ImageFile.file_type)
     if inventory_of(session, image) is None:
         q = select(*columns, null(), null())
     else:
         q = (select(*columns, InventoryFile.size, owner(ImageFile.image_id, ImageFile.path_id))
              .outerjoin(InventoryFile, and_(InventoryFile.image_id == ImageFile.image_id,
                                             InventoryFile.path_id == ImageFile.path_id)))
-    return filtered(q.join(Path, Path.id == ImageFile.path_id).where(ImageFile.image_id == image.id), f)
+    return filtered(q.select_from(ImageFile).where(ImageFile.image_id == image.id), f)
 
 
 def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
-    """All the image's files that pass ``f``, sorted by path, as plain tuples: a merged report may hold
-    100,000 rows, and objects per row would cost as much as the query. Sorted in Python: both databases
-    sort 100,000 byte strings slower."""
-    return sorted_rows(fetch_all(session, _file_rows(session, image, f)))
+    """All the image's files that pass ``f``, in path order, as plain tuples: a merged report may hold
+    100,000 rows, and objects per row would cost as much as the query."""
+    return path_order(fetch_all(session, in_key_order(_file_rows(session, image, f))))
 
 
-def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], int]:
-    """One page of ``image_files`` and the total: memory follows the page, not the image (the database
-    keeps only the top rows of its sort)."""
-    base = _file_rows(session, image, f)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    return fetch_all(session, page.apply(base.order_by(Path.path))), total
+def count_files(session: Session, image: Image, f: FileFilter) -> int:
+    return session.scalar(filtered(select(func.count()).select_from(ImageFile)
+                                   .where(ImageFile.image_id == image.id), f)) or 0
+
+
+def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> list[tuple]:
+    """One page of ``image_files``: an index range, so memory and time follow the page, not the image.
+    ``page.after`` continues after a path (keyset); offsets skip rows one by one."""
+    q = in_path_order(_file_rows(session, image, f))
+    if page.after is not None:
+        q = q.where(ImageFile.path_key >= page.after[:PATH_KEY_BYTES], full_path() > page.after)
+    return fetch_all(session, page.apply(q))
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
-    """Just the sorted paths: the keep-list, without the columns it does not print."""
-    q = filtered(select(Path.path).join(ImageFile, ImageFile.path_id == Path.id)
-                 .where(ImageFile.image_id == image.id), f)
-    return [p for (p,) in sorted_rows(fetch_all(session, q))]
+    """Just the paths, in order: the keep-list, without the columns it does not print."""
+    q = in_key_order(filtered(select(full_path()).where(ImageFile.image_id == image.id), f))
+    return [p for (p,) in path_order(fetch_all(session, q))]

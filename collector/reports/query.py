@@ -24,10 +24,11 @@ class FileFilter:
 class Page:
     limit: int | None
     offset: int = 0
+    after: bytes | None = None  # keyset paging: the rows after this path (stable while ingest goes on)
 
     @property
     def everything(self) -> bool:
-        return self.limit is None and not self.offset
+        return self.limit is None and not self.offset and self.after is None
 
     def apply(self, q: Select) -> Select:
         """LIMIT/OFFSET only when paging: SQLite sorts a bound "LIMIT -1" far slower than no LIMIT."""

@@ -12,8 +12,8 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-# (path_id, kinds, first_seen_ns, last_seen_ns, file_type)
-FileRow = tuple[int, int, int, int, int]
+# (path_id, kinds, first_seen_ns, last_seen_ns, file_type, path_key)
+FileRow = tuple[int, int, int, int, int, bytes]
 
 
 class Bulk(Protocol):
@@ -40,28 +40,40 @@ class SqliteBulk:
             ids.update(conn.exec_driver_sql(f"SELECT digest, id FROM paths WHERE digest IN ({marks})", chunk).all())
         return ids
 
+    @staticmethod
+    def _read(conn: Connection, sql: str, key: int, ids: Sequence[int]) -> list[tuple]:
+        """``sql``'s rows for ``key`` and the ids, chunked under the variable limit."""
+        out: list[tuple] = []
+        for i in range(0, len(ids), CHUNK):
+            chunk = tuple(ids[i : i + CHUNK])
+            out += conn.exec_driver_sql(sql.format(marks=",".join("?" * len(chunk))), (key, *chunk)).all()
+        return out
+
     def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
-        existing: dict[int, tuple[int, int]] = {}
-        for i in range(0, len(rows), CHUNK):
-            chunk = tuple(r[0] for r in rows[i : i + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            existing.update((p, (k, t)) for p, k, t in conn.exec_driver_sql(
-                f"SELECT path_id, kinds, file_type FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
-                (instance_id, *chunk)))
+        ids = [r[0] for r in rows]
+        existing = {p: (k, t) for p, k, t in self._read(
+            conn, "SELECT path_id, kinds, file_type FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
+            instance_id, ids)}
         new = [r for r in rows if r[0] not in existing]
         if not new:
             return self._widen(conn, instance_id, image_id, rows, existing)
         conn.exec_driver_sql(
             "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type) "
-            "VALUES (?, ?, ?, ?, ?, ?)", [(instance_id, *r) for r in new])
+            "VALUES (?, ?, ?, ?, ?, ?)", [(instance_id, *r[:5]) for r in new])
+        # The type is left out of the upsert's SET: SQLite rewrites the entry of every index holding a
+        # column the SET names, changed or not (ix_image_files_order: ingest took ×1.8 as long). It is
+        # raised apart, where it grew: a lookup per file, a write only for the rare better-known type.
         conn.exec_driver_sql(
             "INSERT INTO image_files (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns, "
-            "file_type) VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
+            "file_type, path_key) VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
             "containers = containers + 1, kinds = kinds | excluded.kinds, "
             "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-            "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), "
-            "file_type = max(file_type, excluded.file_type)",
+            "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
             [(image_id, *r) for r in new])
+        typed = [(r[4], image_id, r[0], r[4]) for r in new if r[4]]
+        if typed:
+            conn.exec_driver_sql("UPDATE image_files SET file_type = ? WHERE image_id = ? AND path_id = ? "
+                                 "AND file_type < ?", typed)
         return self._widen(conn, instance_id, image_id, rows, existing) + len(new)
 
     @staticmethod
@@ -111,30 +123,34 @@ class PostgresBulk:
         return ids
 
     @staticmethod
-    def _columns(rows: Sequence[FileRow]) -> tuple[list[int], ...]:
+    def _columns(rows: Sequence[FileRow]) -> tuple[list, ...]:
         ordered = sorted(rows)
-        return tuple([r[i] for r in ordered] for i in range(5))
+        return tuple([r[i] for r in ordered] for i in range(6))
 
     def add_files(self, conn: Connection, instance_id: int, image_id: int, rows: Sequence[FileRow]) -> int:
         columns = self._columns(rows)
         # One statement: the rows the instance did not have yet flow from its INSERT into the merge.
         (new,), = self._run(conn, """
-            WITH added AS (
+            WITH input (p, k, f, l, t, key) AS (
+                SELECT * FROM unnest(%b::bigint[], %b::int[], %b::bigint[], %b::bigint[], %b::smallint[],
+                                     %b::bytea[])),
+            added AS (
                 INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type)
-                SELECT %s, * FROM unnest(%b::bigint[], %b::int[], %b::bigint[], %b::bigint[], %b::smallint[])
+                SELECT %s, p, k, f, l, t FROM input
                 ON CONFLICT (instance_id, path_id) DO NOTHING
                 RETURNING path_id, kinds, first_seen_ns, last_seen_ns, file_type),
             merged AS (
                 INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns,
-                                              file_type)
-                SELECT %s, path_id, 1, kinds, first_seen_ns, last_seen_ns, file_type FROM added ORDER BY path_id
+                                              file_type, path_key)
+                SELECT %s, a.path_id, 1, a.kinds, a.first_seen_ns, a.last_seen_ns, a.file_type, input.key
+                FROM added a JOIN input ON input.p = a.path_id ORDER BY a.path_id
                 ON CONFLICT (image_id, path_id) DO UPDATE SET containers = f.containers + 1,
                     kinds = f.kinds | excluded.kinds,
                     first_seen_ns = LEAST(f.first_seen_ns, excluded.first_seen_ns),
                     last_seen_ns = GREATEST(f.last_seen_ns, excluded.last_seen_ns),
                     file_type = GREATEST(f.file_type, excluded.file_type)
                 RETURNING 1)
-            SELECT count(*) FROM merged""", (instance_id, *columns, image_id))
+            SELECT count(*) FROM merged""", (*columns, instance_id, image_id))
         if new < len(rows):  # a replay, or known files: widen kinds and types where they grew
             self._run(conn, """
                 WITH grown AS (

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from collector.storage.dialect import dialect_of
 from collector.storage.known import KnownIds, Learned
-from collector.storage.models import ContainerInstance, Image, ImageReference
+from collector.storage.models import PATH_KEY_BYTES, ContainerInstance, Image, ImageReference, ImageRevision
 from common.kinds import ALL as ALL_KINDS
 from common.workload import workload_of
 
@@ -207,7 +207,7 @@ def _merge_files(
             max(seen.last_seen_ns, f.last_seen_ns), max(seen.file_type, f.file_type),
         )
     ids = _path_ids(session, merged, known, learned)
-    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type)
+    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type, f.path[:PATH_KEY_BYTES])
             for pid, f in zip(ids, merged.values(), strict=True)]
     conn = session.connection()
     return dialect_of(conn).bulk.add_files(conn, instance_id, image_id, rows)
@@ -224,9 +224,20 @@ def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: 
     known = known if known is not None else KnownIds(max_paths=0)
     learned = Learned()
     accepted = 0
+    changed: set[tuple[int, str]] = set()
     for c in containers:
         image_id = _upsert_image(session, c, now_ns, known, learned)
         instance_id = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
             accepted += _merge_files(session, instance_id, image_id, c.files, known, learned)
+            changed.add((image_id, c.node))
+    for image_id, node in sorted(changed):  # in key order: concurrent writers lock rows alike
+        _bump_revision(session, image_id, node)
     return Ingested(accepted, learned)
+
+
+def _bump_revision(session: Session, image_id: int, node: str) -> None:
+    """Marks the image's merged rows as changed (what cached reports are checked against)."""
+    stmt = dialect_of(session).insert(ImageRevision).values(image_id=image_id, node=node, revision=1)
+    session.execute(stmt.on_conflict_do_update(index_elements=[ImageRevision.image_id, ImageRevision.node],
+                                               set_={"revision": ImageRevision.revision + 1}))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -101,7 +102,14 @@ class InstanceFile(Base):
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # snoop.v1.FileType
 
 
+PATH_KEY_BYTES = 256  # of a path, copied into image_files: its reports are read in path order from an index
+
+
 class ImageFile(Base):
+    """``path_key``: the path's first PATH_KEY_BYTES bytes (all of nearly every path). Ordered by it, an
+    image's files come in path order straight from ``ix_image_files_order``: a page is a range read, the
+    keep-list needs no sort and no join to ``paths`` (a PostgreSQL index entry could not hold a 4 KiB path)."""
+
     __tablename__ = "image_files"
 
     image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,6 +119,22 @@ class ImageFile(Base):
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw
+    path_key: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''"))
+
+    # Covers a keep-list and each side of a diff: path order, the type filter, and the id to compare by.
+    __table_args__ = (Index("ix_image_files_order", "image_id", "path_key", "file_type", "path_id"),)
+
+
+class ImageRevision(Base):
+    """How many ingest transactions from each node changed an image's merged rows. Their sum moves
+    with every change, so a cached report is checked against a few rows, not the image's 100,000;
+    one row per node, so agents never wait on each other for it."""
+
+    __tablename__ = "image_revisions"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(253), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 # What each image holds (its inventory), recorded once per digest by one agent. The join with

@@ -28,7 +28,7 @@ from collector.reports.contents import (
     used_package_names,
 )
 from collector.reports.diff import diff_images
-from collector.reports.images import find_image, image_files_page, image_summaries
+from collector.reports.images import count_files, find_image, image_files_page, image_summaries
 from collector.reports.pods import pod_report_of
 from collector.reports.query import FileFilter, Page
 from collector.reports.workloads import workload_summaries
@@ -97,7 +97,8 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     want_used = used != "false"
     pfx = os.fsencode(prefix) if prefix else None
     if want_used:
-        found, total = image_files_page(session, image, FileFilter(prefix=pfx), Page(PAGE, offset))
+        found = image_files_page(session, image, FileFilter(prefix=pfx), Page(PAGE, offset))
+        total = count_files(session, image, FileFilter(prefix=pfx))
         files = [{"path": os.fsdecode(r[0]), "type": TYPE_NAMES[r[5]], "size": r[6], "package": r[7],
                   "containers": r[1]} for r in found]
     elif inventory_of(session, image) is not None:

@@ -10,7 +10,17 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from collector.api import schemas
-from collector.api.deps import Limit, Offset, SessionDep, file_filter, image_or_404, since_ns
+from collector.api.deps import (
+    After,
+    Limit,
+    Offset,
+    SessionDep,
+    after_path,
+    cursor,
+    file_filter,
+    image_or_404,
+    since_ns,
+)
 from collector.api.render import (
     Format,
     SafeJSONResponse,
@@ -23,7 +33,7 @@ from collector.api.render import (
 )
 from collector.reports.cache import ReportCache, fingerprint
 from collector.reports.contents import inventory_of, packages, summary, unused_files
-from collector.reports.images import image_files, image_files_page, image_paths, image_summaries
+from collector.reports.images import count_files, image_files, image_files_page, image_paths, image_summaries
 from collector.reports.query import FileFilter, Page
 from collector.storage.models import Image
 from collector.vulns.service import in_use_counts
@@ -108,34 +118,49 @@ def files_of_image(
     format: Format = Format.json,  # noqa: A002 - the public query parameter's name
     limit: Limit = None,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
-    """Files of an image merged across all pods, nodes and restarts; ``digest`` may be a reference."""
+    """Files of an image merged across all pods, nodes and restarts, in path order; ``digest`` may be a
+    reference. Pages: ``limit``, then ``after`` = the page's ``next`` (also its ``Link: rel="next"``)."""
     image = image_or_404(session, digest)
     if not used:
         return unused_response(session, image, prefix, format, Page(limit, offset))
     wanted = file_filter(prefix, kind, since, type, format)
+    page = Page(limit, offset, after_path(after, offset))
     encode = SafeJSONResponse.encode
-    summaries, _ = image_summaries(session, Page(None), digests=[image.digest])
-    if limit is not None or offset:  # a page: read from the database, never the whole image
-        rows, total = image_files_page(session, image, wanted, Page(limit, offset))
+    # What is computed from the image's files is kept while they are unchanged (its fingerprint), and
+    # concurrent misses compute once: whole reports (unfiltered ones: a filter is no new entry), and
+    # the header and totals each page repeats (counting 100,000 rows costs more than reading a page).
+    stamp = fingerprint(session, image.id)
+    cache: ReportCache = request.app.state.report_cache
+    counts: ReportCache = request.app.state.count_cache
+
+    def header() -> bytes:
+        return counts.get(("header", image.id), (*stamp, image.last_seen_ns), lambda: encode(image_json(
+            image_summaries(session, Page(None), digests=[image.digest])[0][0])))
+
+    if not page.everything:  # a page: an index range read, never the whole image
+        rows = image_files_page(session, image, wanted, page)
+        more = cursor(rows[-1][0]) if limit is not None and len(rows) == limit else None
+        link = {"Link": f'<{request.url.remove_query_params("offset").include_query_params(after=more)}>; '
+                        'rel="next"'} if more else {}
         if format is not Format.json:
-            return file_list_response(rows, format, details=True)
-        files = encode([file_json(r) for r in rows])
-    else:
-        # The whole report. Unfiltered ones are cached (one per image and format: a filter is no new
-        # entry), and concurrent misses compute once.
-        cache: ReportCache = request.app.state.report_cache
-        stamp = fingerprint(session, image.id)
-        cached = wanted in (FileFilter(), FileFilter(types=KEEP))
-        get = (lambda kind, compute: cache.get((kind, image.id, wanted), stamp, compute)) if cached \
-            else (lambda _kind, compute: compute())
-        if format is Format.text:  # the keep-list needs the paths only
-            return keep_list(get("paths", lambda: image_paths(session, image, wanted)))
-        rows = get("rows", lambda: image_files(session, image, wanted))
-        total = len(rows)
-        if format is not Format.json:
-            return file_list_response(rows, format, details=True)
-        files = get("json", lambda: encode([file_json(r) for r in rows]))  # 17 MB for 100,000 files
+            response = file_list_response(rows, format, details=True)
+            response.headers.update(link)
+            return response
+        total = counts.get(("total", image.id, wanted), stamp, lambda: count_files(session, image, wanted))
+        body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (
+            header(), encode([file_json(r) for r in rows]), total, encode(more))
+        return Response(body, media_type="application/json", headers=link)
+    cached = wanted in (FileFilter(), FileFilter(types=KEEP))
+    get = (lambda kind, compute: cache.get((kind, image.id, wanted), stamp, compute)) if cached \
+        else (lambda _kind, compute: compute())
+    if format is Format.text:  # the keep-list needs the paths only
+        return keep_list(get("paths", lambda: image_paths(session, image, wanted)))
+    rows = get("rows", lambda: image_files(session, image, wanted))
+    if format is not Format.json:
+        return file_list_response(rows, format, details=True)
+    files = get("json", lambda: encode([file_json(r) for r in rows]))  # 17 MB for 100,000 files
     # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
-    body = b'{"image":%s,"files":%s,"total":%d}' % (encode(image_json(summaries[0])), files, total)
+    body = b'{"image":%s,"files":%s,"total":%d}' % (header(), files, len(rows))
     return Response(body, media_type="application/json")
