@@ -48,8 +48,8 @@ bench: deps
 	$(PY) bench/collector.py
 
 lint: venv
-	$(VENV)/bin/ruff check agent collector cli common tests bench
-	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check agent collector cli common proto tests bench scripts
+	$(PY) scripts/typecheck.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -16,27 +16,27 @@ from collections.abc import Callable
 from dataclasses import asdict
 from types import FrameType
 
-from agent.config import AgentConfig
-from agent.convert import container_files_to_pb, split_batches
-from agent.dedup import FileSets
-from agent.events import RawEvent
-from agent.inventory.worker import InventoryWorker
-from agent.metrics import AgentMetrics, Snapshot, serve
-from agent.namespaces import MountNamespaces
-from agent.pipeline import Pipeline
-from agent.processes import ProcessTable
-from agent.reader import RingReader
-from agent.report import pod_reports, write_reports
-from agent.resolver.cgroup import CgroupPaths, cgroup2_mount
-from agent.resolver.containerd import ContainerdClient
-from agent.resolver.cri import CriClient
-from agent.resolver.owners import KubeApiOwners
-from agent.resolver.registry import ContainerRegistry
-from agent.roots import ContainerRoots
-from agent.spool import DiskSpool
-from agent.streamer import Streamer
-from agent.tracer import SYSCALL_STATS, Tracer
-from common.channels import TlsFiles
+from snoop.agent.config import AgentConfig
+from snoop.agent.convert import container_files_to_pb, split_batches
+from snoop.agent.dedup import FileSets
+from snoop.agent.events import RawEvent
+from snoop.agent.inventory.worker import InventoryWorker
+from snoop.agent.metrics import AgentMetrics, Snapshot, serve
+from snoop.agent.namespaces import MountNamespaces
+from snoop.agent.pipeline import Pipeline
+from snoop.agent.processes import ProcessTable
+from snoop.agent.reader import RingReader
+from snoop.agent.report import pod_reports, write_reports
+from snoop.agent.resolver.cgroup import CgroupPaths, cgroup2_mount
+from snoop.agent.resolver.containerd import ContainerdClient
+from snoop.agent.resolver.cri import CriClient
+from snoop.agent.resolver.owners import KubeApiOwners
+from snoop.agent.resolver.registry import ContainerRegistry
+from snoop.agent.roots import ContainerRoots
+from snoop.agent.spool import DiskSpool
+from snoop.agent.streamer import Streamer
+from snoop.agent.tracer import SYSCALL_STATS, Tracer
+from snoop.common.channels import TlsFiles
 
 log = logging.getLogger("snoop.agent")
 POLL_MS = 100

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import (
+from snoop.common.settings import (
     byte_prefixes,
     duration,
     listen,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent.events import ContainerRef, FileRecord
+from typing import cast
+
+from snoop.agent.events import ContainerRef, FileRecord
 from snoop.v1 import snoop_pb2 as pb
 
 
@@ -55,7 +57,7 @@ def container_files_to_pb(
         files=[
             pb.FileAccess(
                 path=path, kinds=r.kinds, first_seen_unix_ns=r.first_seen_ns, last_seen_unix_ns=r.last_seen_ns,
-                type=int(r.type),
+                type=cast(pb.FileType, r.type),  # a common.file_types code: the enum's numbers
             )
             for path, r in files.items()
         ],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.events import ContainerRef, FileRecord, FileType
+from snoop.agent.events import ContainerRef, FileRecord, FileType
 
 
 @dataclass

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from common.version import VERSION
+from snoop.common.version import VERSION
 
 COUNTERS = {
     "events_dropped": "Events lost because the ring buffer was full (counted in the kernel)",

@@ -11,7 +11,7 @@ import stat
 from collections import deque
 from collections.abc import Callable
 
-from agent.events import FileType
+from snoop.agent.events import FileType
 
 MAX_SYMLINK_HOPS = 40  # the kernel's limit (MAXSYMLINKS)
 

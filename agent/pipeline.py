@@ -7,8 +7,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.dedup import FileSets
-from agent.events import (
+from snoop.agent.dedup import FileSets
+from snoop.agent.events import (
     AT_FDCWD,
     FILE_KINDS,
     KIND_CHDIR,
@@ -21,11 +21,11 @@ from agent.events import (
     FileType,
     RawEvent,
 )
-from agent.interpreters import interpreter_of
-from agent.paths import excluded, file_type, join, resolve_in_root, rewrite_proc_self
-from agent.processes import ProcessTable
-from agent.resolver.registry import ContainerRegistry, Verdict
-from agent.roots import ContainerRoots, Root
+from snoop.agent.interpreters import interpreter_of
+from snoop.agent.paths import excluded, file_type, join, resolve_in_root, rewrite_proc_self
+from snoop.agent.processes import ProcessTable
+from snoop.agent.resolver.registry import ContainerRegistry, Verdict
+from snoop.agent.roots import ContainerRoots, Root
 
 MAX_INTERPRETERS = 4
 TypedPath = tuple[bytes, FileType]

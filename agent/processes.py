@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 
-from agent.paths import join, normalise
+from snoop.agent.paths import join, normalise
 
 
 class ProcessTable:

@@ -13,7 +13,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from agent.events import RawEvent
+from snoop.agent.events import RawEvent
 
 POLL_MS = 100
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from agent.dedup import ContainerFiles
-from common.seed_report import container_entry, pod_report
+from snoop.agent.dedup import ContainerFiles
+from snoop.common.seed_report import container_entry, pod_report
 
 
 def pod_reports(

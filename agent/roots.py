@@ -21,8 +21,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.namespaces import MountNamespaces
-from agent.paths import mount_points
+from snoop.agent.namespaces import MountNamespaces
+from snoop.agent.paths import mount_points
 
 
 @dataclass(frozen=True)

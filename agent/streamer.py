@@ -21,8 +21,8 @@ from collections.abc import Iterator
 
 import grpc
 
-from agent.spool import DiskSpool
-from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
+from snoop.agent.spool import DiskSpool
+from snoop.common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 

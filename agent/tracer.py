@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from agent.events import RawEvent
+from snoop.agent.events import RawEvent
 
 # Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
 STAT_NAMES = (
@@ -31,7 +31,7 @@ class TracerError(RuntimeError):
 
 
 def program_text() -> str:
-    return resources.files("agent").joinpath("bpf/file_access.bpf.c").read_text()
+    return resources.files("snoop.agent").joinpath("bpf/file_access.bpf.c").read_text()
 
 
 def tracefs() -> Path | None:

@@ -34,12 +34,12 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.report import update_section  # noqa: E402
-from collector.api.deps import cursor  # noqa: E402
-from collector.config import CollectorConfig  # noqa: E402
-from collector.ingest.server import build_server  # noqa: E402
-from collector.metrics import CollectorMetrics  # noqa: E402
-from collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from collector.storage.migrate import upgrade  # noqa: E402
+from snoop.collector.api.deps import cursor  # noqa: E402
+from snoop.collector.config import CollectorConfig  # noqa: E402
+from snoop.collector.ingest.server import build_server  # noqa: E402
+from snoop.collector.metrics import CollectorMetrics  # noqa: E402
+from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
+from snoop.collector.storage.migrate import upgrade  # noqa: E402
 from snoop.v1 import snoop_pb2 as pb  # noqa: E402
 from snoop.v1 import snoop_pb2_grpc as pb_grpc  # noqa: E402
 from tests.conftest import free_port, wait_http  # noqa: E402

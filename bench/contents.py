@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.collector import latencies  # noqa: E402
 from bench.report import update_section  # noqa: E402
-from collector.ingest.convert import chunk_from_pb  # noqa: E402
-from collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from collector.storage.ingest import ContainerIn, FileIn, ingest  # noqa: E402
-from collector.storage.inventory import put_chunk  # noqa: E402
-from collector.storage.migrate import upgrade  # noqa: E402
+from snoop.collector.ingest.convert import chunk_from_pb  # noqa: E402
+from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
+from snoop.collector.storage.ingest import ContainerIn, FileIn, ingest  # noqa: E402
+from snoop.collector.storage.inventory import put_chunk  # noqa: E402
+from snoop.collector.storage.migrate import upgrade  # noqa: E402
 from snoop.v1 import snoop_pb2 as pb  # noqa: E402
 from tests.conftest import free_port, wait_http  # noqa: E402
 from tests.harness.debian import debian_rootfs  # noqa: E402
@@ -47,9 +47,8 @@ PACKAGES = "python3-pip,python3-numpy,python3-scipy,perl,git,vim,curl,openssl,ca
 # inventory's own memory.
 AGENT_PROBE = """
 import os, resource, sys, time, json
-sys.path.insert(0, {repo!r})
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.tree import ImageTree
 root = {root!r}
 started = time.process_time()
 if {mode!r} == "walk":
@@ -75,14 +74,14 @@ print(json.dumps(out))
 
 
 def agent_probe(root: Path, mode: str) -> dict:
-    code = AGENT_PROBE.format(repo=str(REPO), root=str(root), mode=mode)
+    code = AGENT_PROBE.format(root=str(root), mode=mode)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
 
 def collect_chunks(root: Path, digest: str) -> list[pb.InventoryChunk]:
-    from agent.inventory.build import Upload, inventory_chunks
-    from agent.inventory.tree import ImageTree
+    from snoop.agent.inventory.build import Upload, inventory_chunks
+    from snoop.agent.inventory.tree import ImageTree
 
     return list(inventory_chunks(ImageTree([os.fsencode(root)]), Upload("bench", digest, "bench:1", "layers")))
 

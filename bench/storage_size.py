@@ -19,7 +19,7 @@ from sqlalchemy import text  # noqa: E402
 
 from bench.contents import big_image  # noqa: E402
 from bench.report import update_section  # noqa: E402
-from collector.storage.db import make_engine  # noqa: E402
+from snoop.collector.storage.db import make_engine  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.harness.postgres import Postgres  # noqa: E402
 

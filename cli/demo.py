@@ -15,9 +15,9 @@ from pathlib import Path
 
 import grpc
 
-from agent.cri import cri_api_pb2 as cri
-from agent.cri import cri_api_pb2_grpc as cri_grpc
-from common.oci import layout_tar
+from snoop.agent.cri import cri_api_pb2 as cri
+from snoop.agent.cri import cri_api_pb2_grpc as cri_grpc
+from snoop.common.oci import layout_tar
 
 NAMESPACE = "demo"
 PAUSE = "localhost/snoop-pause:latest"  # the sandbox image make run's containerd is configured with

@@ -11,12 +11,12 @@ from typing import Any
 
 import grpc
 
-from cli.logs import configure
-from cli.options import add, add_config_flags
-from cli.query import FORMATS, VULN_FORMATS
-from common import kinds
-from common.settings import from_args
-from common.version import VERSION
+from snoop.cli.logs import configure
+from snoop.cli.options import add, add_config_flags
+from snoop.cli.query import FORMATS, VULN_FORMATS
+from snoop.common import kinds
+from snoop.common.settings import from_args
+from snoop.common.version import VERSION
 
 LOG_LEVELS = ["debug", "info", "warning", "error"]
 
@@ -37,7 +37,7 @@ EXAMPLES = """examples:
 
 
 def _agent_parser(sub: argparse._SubParsersAction) -> None:
-    from agent.config import AgentConfig  # noqa: PLC0415 - settings only; the agent itself loads on run
+    from snoop.agent.config import AgentConfig  # noqa: PLC0415 - settings only; the agent itself loads on run
 
     p = sub.add_parser("agent", help="trace this node's containers (BPF) and report their files")
     add_config_flags(p, AgentConfig)
@@ -46,9 +46,9 @@ def _agent_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_agent(args: argparse.Namespace) -> int:
-    from agent.app import run_agent
-    from agent.spool import SpoolError
-    from agent.tracer import TracerError, cflags, program_text, tracefs
+    from snoop.agent.app import run_agent
+    from snoop.agent.spool import SpoolError
+    from snoop.agent.tracer import TracerError, cflags, program_text, tracefs
 
     if args.ebpf:  # what would be compiled on this machine: needs no privileges
         try:
@@ -62,7 +62,7 @@ def _run_agent(args: argparse.Namespace) -> int:
     if not args.collector and not args.output:
         print("snoop agent: give --collector HOST:PORT, --output DIR, or both", file=sys.stderr)
         return 2
-    from agent.config import AgentConfig
+    from snoop.agent.config import AgentConfig
 
     try:
         config = from_args(AgentConfig, args)
@@ -77,7 +77,7 @@ def _run_agent(args: argparse.Namespace) -> int:
 
 
 def _collector_parser(sub: argparse._SubParsersAction) -> None:
-    from collector.config import CollectorConfig  # noqa: PLC0415
+    from snoop.collector.config import CollectorConfig  # noqa: PLC0415
 
     p = sub.add_parser("collector", help="receive agents' streams, store them, serve the REST API")
     add_config_flags(p, CollectorConfig)
@@ -85,8 +85,8 @@ def _collector_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_collector(args: argparse.Namespace) -> int:
-    from collector.app import run_collector
-    from collector.config import CollectorConfig
+    from snoop.collector.app import run_collector
+    from snoop.collector.config import CollectorConfig
 
     try:
         config = from_args(CollectorConfig, args)
@@ -110,8 +110,8 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_push(args: argparse.Namespace) -> int:
-    from cli.push import push
-    from common.channels import TlsFiles
+    from snoop.cli.push import push
+    from snoop.common.channels import TlsFiles
 
     if bool(args.tls_cert) != bool(args.tls_key):
         print("snoop push: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -130,7 +130,7 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from cli import demo
+    from snoop.cli import demo
 
     try:
         print(demo.stop(args.cri_endpoint) if args.stop else demo.start(args.cri_endpoint), flush=True)
@@ -229,7 +229,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace, ask: Callable[[Any, Any], bytes]) -> int:
-    from cli import query
+    from snoop.cli import query
 
     server = query.Server(args.server, args.token, query.tls_context(args.tls_ca))
     try:

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from common import settings
+from snoop.common import settings
 
 
 def arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:

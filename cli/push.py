@@ -11,13 +11,13 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
-from agent.convert import split_batches
-from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
-from common.seed_report import SECTIONS, parse_time
+from snoop.agent.convert import split_batches
+from snoop.common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
+from snoop.common.seed_report import SECTIONS, parse_time
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -85,7 +85,7 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None) -
                     raise ReportError(f"{where}.{section}[{j}]: not an absolute path under PATH_MAX: "
                                       f"{path[:100]!r}")
                 files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
-                                           last_seen_unix_ns=updated, type=type_))
+                                           last_seen_unix_ns=updated, type=cast(pb.FileType, type_)))
         containers.append(pb.ContainerFiles(
             container=pb.Container(
                 node=node,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
-from common.settings import duration
-from common.units import count, human_bytes
+from snoop.common.settings import duration
+from snoop.common.units import count, human_bytes
 
 FORMATS = ["table", "json", "yaml", "csv", "text"]
 

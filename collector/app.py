@@ -16,19 +16,19 @@ from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from collector.api.render import SafeJSONResponse
-from collector.api.routes import diff, images, pods, vulnerabilities, workloads
-from collector.auth import rest_guard
-from collector.config import CollectorConfig
-from collector.ingest.inventory import single_writer_lock
-from collector.ingest.server import build_server
-from collector.metrics import CollectorMetrics
-from collector.reports.cache import ReportCache
-from collector.storage.db import make_engine, make_sessionmaker
-from collector.storage.migrate import upgrade
-from collector.storage.retention import Removed, Retention
-from collector.web import pages
-from common.version import VERSION
+from snoop.collector.api.render import SafeJSONResponse
+from snoop.collector.api.routes import diff, images, pods, vulnerabilities, workloads
+from snoop.collector.auth import rest_guard
+from snoop.collector.config import CollectorConfig
+from snoop.collector.ingest.inventory import single_writer_lock
+from snoop.collector.ingest.server import build_server
+from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.reports.cache import ReportCache
+from snoop.collector.storage.db import make_engine, make_sessionmaker
+from snoop.collector.storage.migrate import upgrade
+from snoop.collector.storage.retention import Removed, Retention
+from snoop.collector.web import pages
+from snoop.common.version import VERSION
 
 log = logging.getLogger(__name__)
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI, shipped by a maintained package

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 from fastapi import Request, Response
 
-from collector.api.render import SafeJSONResponse
+from snoop.collector.api.render import SafeJSONResponse
 
 OPEN_PATHS = ("/healthz", "/readyz", "/login", "/static/snoop.css")
 COOKIE = "snoop_token"

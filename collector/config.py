@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.settings import duration, listen, setting, show_duration, show_listen
+from snoop.common.settings import duration, listen, setting, show_duration, show_listen
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from common.version import VERSION
+from snoop.common.version import VERSION
 
 
 class CollectorMetrics:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from common.file_types import REPORT_SECTIONS, UNKNOWN
+from snoop.common.file_types import REPORT_SECTIONS, UNKNOWN
 
 # Each list of a container entry and what its paths are; the original sidecar's reports have ``files`` only.
 SECTIONS = {"files": UNKNOWN, **{name: code for code, name in REPORT_SECTIONS.items()}}

@@ -10,7 +10,7 @@ rm -f proto/snoop/v1/*_pb2*.py* agent/cri/*_pb2*.py* agent/containerd/*_pb2*.py*
 "$python" -m grpc_tools.protoc -Iagent/cri/proto --python_out=agent/cri --pyi_out=agent/cri \
     --grpc_python_out=agent/cri agent/cri/proto/cri_api.proto
 # grpc_tools emits absolute imports; the CRI stubs live inside the agent package.
-sed -i 's/^import cri_api_pb2 as/from agent.cri import cri_api_pb2 as/' agent/cri/cri_api_pb2_grpc.py
+sed -i 's/^import cri_api_pb2 as/from snoop.agent.cri import cri_api_pb2 as/' agent/cri/cri_api_pb2_grpc.py
 "$python" -m grpc_tools.protoc -Iagent/containerd/proto --python_out=agent/containerd --pyi_out=agent/containerd \
     --grpc_python_out=agent/containerd agent/containerd/proto/containers.proto agent/containerd/proto/images.proto
-sed -i -E 's/^import (containers|images)_pb2 as/from agent.containerd import \1_pb2 as/' agent/containerd/*_pb2_grpc.py
+sed -i -E 's/^import (containers|images)_pb2 as/from snoop.agent.containerd import \1_pb2 as/' agent/containerd/*_pb2_grpc.py

@@ -4,8 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/check-proto.sh || exit 1
-.venv/bin/ruff check agent collector cli common tests bench || exit 1
-.venv/bin/mypy || exit 1  # files and settings: pyproject.toml [tool.mypy]
+.venv/bin/ruff check agent collector cli common proto tests bench scripts || exit 1
+.venv/bin/python scripts/typecheck.py || exit 1  # files and settings: pyproject.toml [tool.mypy]
 .venv/bin/python -m pytest "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "no tests ran" >&2; exit 1; }

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.storage.db import make_engine, make_sessionmaker
-from collector.storage.migrate import upgrade
+from snoop.collector.storage.db import make_engine, make_sessionmaker
+from snoop.collector.storage.migrate import upgrade
 from tests.harness.containerd import Containerd
 from tests.harness.debian import debian_rootfs as debian_rootfs_of
 from tests.harness.postgres import Postgres, postgres_bin

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from cli.main import build_parser
-from common.settings import duration, listen
+from snoop.cli.main import build_parser
+from snoop.common.settings import duration, listen
 from tests.conftest import SNOOP, require
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.tree import ImageTree
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 from tests.collector.test_inventory import small_image

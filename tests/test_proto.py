@@ -31,8 +31,8 @@ def test_generated_stubs_match_protos(tmp_path: Path) -> None:
 
 def test_file_types_agree_across_layers() -> None:
     """snoop.v1.FileType, the agent's FileType and the collector's names: one set of values."""
-    from agent.events import FileType
-    from common.file_types import NAMES
+    from snoop.agent.events import FileType
+    from snoop.common.file_types import NAMES
     from snoop.v1 import snoop_pb2 as pb
 
     wire = {v.number: v.name.removeprefix("FILE_TYPE_") for v in pb.FileType.DESCRIPTOR.values}

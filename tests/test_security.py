@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.config import AgentConfig
-from agent.streamer import Streamer
-from collector.app import create_app
-from collector.config import CollectorConfig
-from collector.ingest.server import build_server
-from collector.metrics import CollectorMetrics
-from common.channels import TlsFiles
+from snoop.agent.config import AgentConfig
+from snoop.agent.streamer import Streamer
+from snoop.collector.app import create_app
+from snoop.collector.config import CollectorConfig
+from snoop.collector.ingest.server import build_server
+from snoop.collector.metrics import CollectorMetrics
+from snoop.common.channels import TlsFiles
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 from tests.conftest import SNOOP, Process, free_port, require

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from agent.containerd import containers_pb2 as containers__pb2
+from snoop.agent.containerd import containers_pb2 as containers__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from agent.cri import cri_api_pb2 as cri__api__pb2
+from snoop.agent.cri import cri_api_pb2 as cri__api__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

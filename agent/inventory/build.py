@@ -12,9 +12,10 @@ import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from agent.inventory.packages import is_language_db, read_packages
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.packages import is_language_db, read_packages
+from snoop.agent.inventory.tree import ImageTree
 from snoop.v1 import snoop_pb2 as pb
 
 
@@ -31,7 +32,7 @@ def inventory_chunks(tree: ImageTree, upload: Upload, *, chunk_files: int = 5000
     upload_id = uuid.uuid4().hex
     index = 0
 
-    def chunk(**fields: object) -> pb.InventoryChunk:
+    def chunk(**fields: Any) -> pb.InventoryChunk:
         nonlocal index
         out = pb.InventoryChunk(agent_id=upload.agent_id, image_digest=upload.image_digest,
                                 image_reference=upload.image_reference, upload_id=upload_id, index=index,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agent.inventory.tree import ImageTree
-from agent.paths import mount_points, unescape
+from snoop.agent.inventory.tree import ImageTree
+from snoop.agent.paths import mount_points, unescape
 
 CAP_SYS_ADMIN = 21
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.tree import ImageTree
 
 MAX_DB_BYTES = 256 * 2**20  # a package database larger than this is not read whole
 MAX_META_BYTES = 2**20

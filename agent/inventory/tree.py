@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agent.paths import follow_links
+from snoop.agent.paths import follow_links
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 MAX_CACHED_STACKS = 65536

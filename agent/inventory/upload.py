@@ -1,4 +1,4 @@
-"""One image's inventory, walked and sent in a process of its own: ``python -m agent.inventory.upload``.
+"""One image's inventory, walked and sent in a process of its own: ``python -m snoop.agent.inventory.upload``.
 
 The walk is Python from start to end, and in the agent's process it would take the interpreter's lock
 from the ring reader, which must pin a new container's root within milliseconds. Here it competes
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import grpc
 
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.layers import locate
-from common.channels import TlsFiles, open_channel, token_metadata
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.layers import locate
+from snoop.common.channels import TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 

@@ -22,10 +22,10 @@ from dataclasses import asdict
 
 import grpc
 
-from agent.events import ContainerRef
-from agent.inventory.layers import can_read_trusted_xattrs
-from agent.inventory.upload import Job, Result
-from common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
+from snoop.agent.events import ContainerRef
+from snoop.agent.inventory.layers import can_read_trusted_xattrs
+from snoop.agent.inventory.upload import Job, Result
+from snoop.common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -131,7 +131,7 @@ class InventoryWorker:
                   exact_layers=self._exact_layers, chunk_files=self._chunk_files)
         env = {**os.environ, **({"SNOOP_TOKEN": self._token} if self._token else {})}
         try:
-            done = subprocess.run([sys.executable, "-m", "agent.inventory.upload"], input=json.dumps(asdict(job)),
+            done = subprocess.run([sys.executable, "-m", "snoop.agent.inventory.upload"], input=json.dumps(asdict(job)),
                                   capture_output=True, text=True, env=env, timeout=UPLOAD_TIMEOUT_S, check=True)
             result = Result(**json.loads(done.stdout))
         except (subprocess.SubprocessError, ValueError, TypeError) as exc:

@@ -12,8 +12,8 @@ import re
 
 import grpc
 
-from agent.containerd import containers_pb2, containers_pb2_grpc, images_pb2, images_pb2_grpc
-from agent.events import ContainerRef
+from snoop.agent.containerd import containers_pb2, containers_pb2_grpc, images_pb2, images_pb2_grpc
+from snoop.agent.events import ContainerRef
 
 NAMESPACES = ("default", "moby")  # ctr's and nerdctl's default; Docker's
 CRI_NAMESPACE = "k8s.io"  # the CRI's own containers are named through the CRI, with their pods

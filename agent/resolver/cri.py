@@ -10,10 +10,10 @@ from typing import Protocol
 
 import grpc
 
-from agent.cri import cri_api_pb2 as cri
-from agent.cri import cri_api_pb2_grpc as cri_grpc
-from agent.events import ContainerRef
-from common.workload import workload_of
+from snoop.agent.cri import cri_api_pb2 as cri
+from snoop.agent.cri import cri_api_pb2_grpc as cri_grpc
+from snoop.agent.events import ContainerRef
+from snoop.common.workload import workload_of
 
 # Labels a kubelet sets on every container it creates.
 POD_NAME = "io.kubernetes.pod.name"

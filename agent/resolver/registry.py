@@ -16,11 +16,11 @@ from typing import Protocol
 
 import grpc
 
-from agent.events import ContainerRef
-from agent.resolver.cgroup import CgroupPaths, container_id_from_path
-from agent.resolver.containerd import KIND as OUTSIDE_KIND
-from agent.resolver.cri import RuntimeClient
-from agent.resolver.owners import OwnerSource
+from snoop.agent.events import ContainerRef
+from snoop.agent.resolver.cgroup import CgroupPaths, container_id_from_path
+from snoop.agent.resolver.containerd import KIND as OUTSIDE_KIND
+from snoop.agent.resolver.cri import RuntimeClient
+from snoop.agent.resolver.owners import OwnerSource
 
 log = logging.getLogger(__name__)
 

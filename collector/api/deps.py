@@ -11,13 +11,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from collector.api.render import Format
-from collector.reports.images import closest_references, find_image
-from collector.reports.query import FileFilter
-from collector.storage.models import Image
-from common.file_types import KEEP, type_codes
-from common.kinds import bits_of
-from common.seed_report import parse_time
+from snoop.collector.api.render import Format
+from snoop.collector.reports.images import closest_references, find_image
+from snoop.collector.reports.query import FileFilter
+from snoop.collector.storage.models import Image
+from snoop.common.file_types import KEEP, type_codes
+from snoop.common.kinds import bits_of
+from snoop.common.seed_report import parse_time
 
 
 def get_session(request: Request) -> Iterator[Session]:

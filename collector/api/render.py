@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse, Response
 
-from common.file_types import NAMES as TYPE_NAMES
-from common.kinds import names_of
+from snoop.common.file_types import NAMES as TYPE_NAMES
+from snoop.common.kinds import names_of
 
 
 class Format(StrEnum):

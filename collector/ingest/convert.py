@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collector.storage.ingest import ContainerIn, FileIn
-from collector.storage.inventory import ChunkIn, DoneIn, EntryIn, PackageIn
+from snoop.collector.storage.ingest import ContainerIn, FileIn
+from snoop.collector.storage.inventory import ChunkIn, DoneIn, EntryIn, PackageIn
 from snoop.v1 import snoop_pb2 as pb
 
 

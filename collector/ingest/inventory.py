@@ -18,10 +18,10 @@ import grpc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.ingest.convert import chunk_from_pb
-from collector.metrics import CollectorMetrics
-from collector.storage.dialect import dialect_of
-from collector.storage.inventory import Outcome, chunk_problem, put_chunk, wanted
+from snoop.collector.ingest.convert import chunk_from_pb
+from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.inventory import Outcome, chunk_problem, put_chunk, wanted
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 

@@ -18,12 +18,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.auth import TokenInterceptor
-from collector.config import CollectorConfig
-from collector.ingest.inventory import InventoryServicer, single_writer_lock
-from collector.ingest.servicer import IngestServicer
-from collector.metrics import CollectorMetrics
-from common.settings import show_listen
+from snoop.collector.auth import TokenInterceptor
+from snoop.collector.config import CollectorConfig
+from snoop.collector.ingest.inventory import InventoryServicer, single_writer_lock
+from snoop.collector.ingest.servicer import IngestServicer
+from snoop.collector.metrics import CollectorMetrics
+from snoop.common.settings import show_listen
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 SERVICES = ("snoop.v1.Ingest", "snoop.v1.Inventory")

@@ -19,11 +19,11 @@ from google.protobuf.message import DecodeError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.ingest.convert import containers_from_batch
-from collector.ingest.inventory import single_writer_lock
-from collector.metrics import CollectorMetrics
-from collector.storage.ingest import ContainerIn, Refusal, ingest, screen
-from collector.storage.known import KnownIds
+from snoop.collector.ingest.convert import containers_from_batch
+from snoop.collector.ingest.inventory import single_writer_lock
+from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.storage.ingest import ContainerIn, Refusal, ingest, screen
+from snoop.collector.storage.known import KnownIds
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 

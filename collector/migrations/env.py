@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from collector.storage.db import make_engine
-from collector.storage.models import Base
+from snoop.collector.storage.db import make_engine
+from snoop.collector.storage.models import Base
 
 config = context.config
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector.storage.models import Image, ImageRevision, Inventory
+from snoop.collector.storage.models import Image, ImageRevision, Inventory
 
 T = TypeVar("T")
 

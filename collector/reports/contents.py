@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from collector.reports.query import Page, fetch_all, sorted_rows, with_prefix
-from collector.storage.inventory import distinct_bytes
-from collector.storage.models import (
+from snoop.collector.reports.query import Page, fetch_all, sorted_rows, with_prefix
+from snoop.collector.storage.inventory import distinct_bytes
+from snoop.collector.storage.models import (
     ContainerInstance,
     Image,
     ImageFile,
@@ -25,7 +25,7 @@ from collector.storage.models import (
     PackageFile,
     Path,
 )
-from common.file_types import KEEP
+from snoop.common.file_types import KEEP
 
 NO_INVENTORY = {"files": None, "bytes": None, "source": None}
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.reports.images import full_path, in_key_order, path_order
-from collector.reports.query import fetch_all
-from collector.storage.models import Image, ImageFile
-from common.file_types import KEEP
+from snoop.collector.reports.images import full_path, in_key_order, path_order
+from snoop.collector.reports.query import fetch_all
+from snoop.collector.storage.models import Image, ImageFile
+from snoop.common.file_types import KEEP
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
-from collector.reports.contents import image_bytes, inventory_of, owner
-from collector.reports.query import FileFilter, Page, fetch_all, prefix_range
-from collector.storage.models import (
+from snoop.collector.reports.contents import image_bytes, inventory_of, owner
+from snoop.collector.reports.query import FileFilter, Page, fetch_all, prefix_range
+from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
     Image,
@@ -19,7 +19,7 @@ from collector.storage.models import (
     InventoryFile,
     Path,
 )
-from common.references import digest_prefix, normalise
+from snoop.common.references import digest_prefix, normalise
 
 
 def image_summaries(

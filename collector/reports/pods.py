@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.storage.models import ContainerInstance, Image, InstanceFile, Path
-from common.seed_report import container_entry, pod_report
+from snoop.collector.storage.models import ContainerInstance, Image, InstanceFile, Path
+from snoop.common.seed_report import container_entry, pod_report
 
 
 def pod_report_of(session: Session, namespace: str, pod: str) -> dict[str, Any] | None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from collector.storage.dialect import dialect_of
-from collector.storage.models import Path
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.models import Path
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
-from collector.storage.models import (
+from snoop.collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
+from snoop.collector.storage.models import (
     ContainerInstance,
     Image,
     InstanceFile,
@@ -22,7 +22,7 @@ from collector.storage.models import (
     PackageFile,
     Path,
 )
-from common.kinds import BITS
+from snoop.common.kinds import BITS
 
 
 def kinds_union(column: Any) -> Any:

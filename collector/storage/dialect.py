@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, Select, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from collector.storage.bulk import Bulk, PostgresBulk, SqliteBulk
+from snoop.collector.storage.bulk import Bulk, PostgresBulk, SqliteBulk
 
 MIGRATION_LOCK = 0x736E6F6F70  # "snoop": replicas starting together take turns
 

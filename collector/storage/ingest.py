@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
-from collector.storage.dialect import dialect_of
-from collector.storage.known import KnownIds, Learned
-from collector.storage.models import PATH_KEY_BYTES, ContainerInstance, Image, ImageReference, ImageRevision
-from common.kinds import ALL as ALL_KINDS
-from common.workload import workload_of
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.known import KnownIds, Learned
+from snoop.collector.storage.models import PATH_KEY_BYTES, ContainerInstance, Image, ImageReference, ImageRevision
+from snoop.common.kinds import ALL as ALL_KINDS
+from snoop.common.workload import workload_of
 
 PATH_MAX = 4096
 FILE_TYPES = range(5)  # snoop.v1.FileType

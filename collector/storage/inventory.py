@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from collector.storage.dialect import dialect_of
-from collector.storage.ingest import INT64_MAX, PATH_MAX, path_digest, upsert_image
-from collector.storage.models import Image, Inventory, InventoryFile, Package, PackageFile
-from common.file_types import FILE, SYMLINK
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.ingest import INT64_MAX, PATH_MAX, path_digest, upsert_image
+from snoop.collector.storage.models import Image, Inventory, InventoryFile, Package, PackageFile
+from snoop.common.file_types import FILE, SYMLINK
 
 TEXT_LIMITS = {"type": 16, "name": 512, "version": 256, "purl": 2048}
 CHUNK = 900

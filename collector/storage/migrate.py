@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from collector.storage.dialect import dialect_of
+from snoop.collector.storage.dialect import dialect_of
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import CursorResult, delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.storage.dialect import dialect_of
-from collector.storage.models import (
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.models import (
     ContainerInstance,
     Image,
     ImageFile,

@@ -19,9 +19,9 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
 
-from common.references import normalise
-from common.seed_report import format_time
-from common.version import VERSION
+from snoop.common.references import normalise
+from snoop.common.seed_report import format_time
+from snoop.common.version import VERSION
 
 OPENVEX_CONTEXT = "https://openvex.dev/ns/v0.2.0"
 STATUS = {"in_use": "affected", "not_in_use": "not_affected", "unknown": "under_investigation"}

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from collector.reports.contents import Used, inventory_of, used_files
-from collector.reports.query import fetch_all
-from collector.storage.ingest import path_digest
-from collector.storage.models import Image, InventoryFile, Package, PackageFile, Path
-from collector.vulns.scans import SEVERITIES, TYPES, Finding
+from snoop.collector.reports.contents import Used, inventory_of, used_files
+from snoop.collector.reports.query import fetch_all
+from snoop.collector.storage.ingest import path_digest
+from snoop.collector.storage.models import Image, InventoryFile, Package, PackageFile, Path
+from snoop.collector.vulns.scans import SEVERITIES, TYPES, Finding
 
 VERDICTS = ("in_use", "not_in_use", "unknown")
 EVIDENCE_FILES = 5

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector.api.render import iso
-from collector.reports.contents import coverage
-from collector.storage.dialect import dialect_of
-from collector.storage.models import Image, ImageFile, VulnerabilityScan
-from collector.vulns.relevance import classify, counts
-from collector.vulns.scans import Finding, Scan
+from snoop.collector.api.render import iso
+from snoop.collector.reports.contents import coverage
+from snoop.collector.storage.dialect import dialect_of
+from snoop.collector.storage.models import Image, ImageFile, VulnerabilityScan
+from snoop.collector.vulns.relevance import classify, counts
+from snoop.collector.vulns.scans import Finding, Scan
 
 
 def store(session: Session, image: Image, scan: Scan, now_ns: int) -> None:

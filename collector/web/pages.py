@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from collector.api.deps import SessionDep, image_or_404
-from collector.api.render import iso
-from collector.auth import COOKIE, cookie_matches
-from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.contents import (
+from snoop.collector.api.deps import SessionDep, image_or_404
+from snoop.collector.api.render import iso
+from snoop.collector.auth import COOKIE, cookie_matches
+from snoop.collector.reports.cache import ReportCache, fingerprint
+from snoop.collector.reports.contents import (
     coverage,
     inventory_of,
     packages,
@@ -27,16 +27,16 @@ from collector.reports.contents import (
     unused_files,
     used_package_names,
 )
-from collector.reports.diff import diff_images
-from collector.reports.images import count_files, find_image, image_files_page, image_summaries
-from collector.reports.pods import pod_report_of
-from collector.reports.query import FileFilter, Page
-from collector.reports.workloads import workload_summaries
-from collector.storage.models import ContainerInstance, Image
-from collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
-from collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
-from common.file_types import NAMES as TYPE_NAMES
-from common.units import count, human_bytes
+from snoop.collector.reports.diff import diff_images
+from snoop.collector.reports.images import count_files, find_image, image_files_page, image_summaries
+from snoop.collector.reports.pods import pod_report_of
+from snoop.collector.reports.query import FileFilter, Page
+from snoop.collector.reports.workloads import workload_summaries
+from snoop.collector.storage.models import ContainerInstance, Image
+from snoop.collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
+from snoop.collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
+from snoop.common.file_types import NAMES as TYPE_NAMES
+from snoop.common.units import count, human_bytes
 
 PAGE = 100
 TREEMAP = (960.0, 420.0)

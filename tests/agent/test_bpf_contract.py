@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
-from agent import events
-from agent.tracer import PROC_CONTAINER, STAT_NAMES, program_text
-from common import kinds as common_kinds
+from snoop.agent import events
+from snoop.agent.tracer import PROC_CONTAINER, STAT_NAMES, program_text
+from snoop.common import kinds as common_kinds
 from snoop.v1 import snoop_pb2 as pb
 
 C = program_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.convert import split_batches
+from snoop.agent.convert import split_batches
 from snoop.v1 import snoop_pb2 as pb
 
 

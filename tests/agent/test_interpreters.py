@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.interpreters import interpreter_of
+from snoop.agent.interpreters import interpreter_of
 
 
 @pytest.fixture

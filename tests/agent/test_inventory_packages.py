@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from agent.inventory.packages import Package, read_packages
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.packages import Package, read_packages
+from snoop.agent.inventory.tree import ImageTree
 
 SITE = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages"
 

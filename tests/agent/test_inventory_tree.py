@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.inventory.layers import locate, lower_layers, root_mount
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.layers import locate, lower_layers, root_mount
+from snoop.agent.inventory.tree import ImageTree
 from tests.conftest import require
 
 

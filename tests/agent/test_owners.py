@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.resolver.owners import KubeApiOwners, owner_from_pod
+from snoop.agent.resolver.owners import KubeApiOwners, owner_from_pod
 from tests.harness.fake_kube_api import FakeKubeApi
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import FileType
-from agent.paths import excluded, file_type, join, mount_points, normalise, resolve_in_root, rewrite_proc_self
-from agent.pipeline import typed
-from agent.roots import Root
+from snoop.agent.events import FileType
+from snoop.agent.paths import excluded, file_type, join, mount_points, normalise, resolve_in_root, rewrite_proc_self
+from snoop.agent.pipeline import typed
+from snoop.agent.roots import Root
 
 
 @pytest.mark.parametrize(

@@ -9,17 +9,26 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.convert import container_files_to_pb, split_batches
-from agent.dedup import FileSets
-from agent.events import AT_FDCWD, KIND_CHDIR, KIND_ENTER, KIND_OPENDIR, AccessKind, ContainerRef, FileType, RawEvent
-from agent.namespaces import MountNamespaces
-from agent.pipeline import Pipeline
-from agent.processes import ProcessTable
-from agent.report import pod_reports
-from agent.resolver.cgroup import CgroupPaths
-from agent.resolver.registry import ContainerRegistry
-from agent.roots import ContainerRoots
+from snoop.agent.config import AgentConfig
+from snoop.agent.convert import container_files_to_pb, split_batches
+from snoop.agent.dedup import FileSets
+from snoop.agent.events import (
+    AT_FDCWD,
+    KIND_CHDIR,
+    KIND_ENTER,
+    KIND_OPENDIR,
+    AccessKind,
+    ContainerRef,
+    FileType,
+    RawEvent,
+)
+from snoop.agent.namespaces import MountNamespaces
+from snoop.agent.pipeline import Pipeline
+from snoop.agent.processes import ProcessTable
+from snoop.agent.report import pod_reports
+from snoop.agent.resolver.cgroup import CgroupPaths
+from snoop.agent.resolver.registry import ContainerRegistry
+from snoop.agent.roots import ContainerRoots
 
 CID = "ab" * 32
 RUNTIME_PID, APP_PID, HOST_PID = 40, 42, 43

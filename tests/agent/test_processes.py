@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.processes import ProcessTable
+from snoop.agent.processes import ProcessTable
 
 
 def test_cwd_follows_chdir_fchdir_and_fork_without_proc(tmp_path: Path) -> None:

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.cri import cri_api_pb2 as cri
-from agent.events import ContainerRef
-from agent.resolver.cgroup import CgroupPaths, cgroup2_mount, container_id_from_path
-from agent.resolver.cri import image_digest, ref_from_status
-from agent.resolver.registry import ContainerRegistry, Verdict
-from common.workload import workload_of
+from snoop.agent.cri import cri_api_pb2 as cri
+from snoop.agent.events import ContainerRef
+from snoop.agent.resolver.cgroup import CgroupPaths, cgroup2_mount, container_id_from_path
+from snoop.agent.resolver.cri import image_digest, ref_from_status
+from snoop.agent.resolver.registry import ContainerRegistry, Verdict
+from snoop.common.workload import workload_of
 
 CID = "0123456789abcdef" * 4
 

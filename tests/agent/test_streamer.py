@@ -6,12 +6,12 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.streamer import Streamer
-from collector.config import CollectorConfig
-from collector.ingest.server import build_server
-from collector.metrics import CollectorMetrics
-from collector.reports.images import find_image, image_files
-from collector.reports.query import FileFilter
+from snoop.agent.streamer import Streamer
+from snoop.collector.config import CollectorConfig
+from snoop.collector.ingest.server import build_server
+from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.reports.images import find_image, image_files
+from snoop.collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.events import KIND_FORK, AccessKind, RawEvent
-from agent.resolver.cgroup import cgroup2_mount
-from agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
+from snoop.agent.events import KIND_FORK, AccessKind, RawEvent
+from snoop.agent.resolver.cgroup import cgroup2_mount
+from snoop.agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
 
 pytestmark = pytest.mark.bpf
 

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
-from collector.config import CollectorConfig
-from collector.storage.ingest import ContainerIn, FileIn
+from snoop.collector.app import create_app
+from snoop.collector.config import CollectorConfig
+from snoop.collector.storage.ingest import ContainerIn, FileIn
 
 
 @pytest.fixture

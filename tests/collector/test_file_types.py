@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from collector.storage.ingest import FileIn, ingest
-from common.file_types import DIR, FILE, RUNTIME, SYMLINK, UNKNOWN
+from snoop.collector.storage.ingest import FileIn, ingest
+from snoop.common.file_types import DIR, FILE, RUNTIME, SYMLINK, UNKNOWN
 from tests.collector.conftest import container
 
 TYPED = {b"/": DIR, b"/bin": DIR, b"/bin/sh": SYMLINK, b"/bin/busybox": FILE, b"/etc/hosts": RUNTIME,

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.config import AgentConfig
-from agent.report import report_file_name, write_reports
-from collector.app import create_app
-from collector.config import CollectorConfig
-from collector.storage.db import make_engine
-from collector.storage.ingest import ingest
+from snoop.agent.config import AgentConfig
+from snoop.agent.report import report_file_name, write_reports
+from snoop.collector.app import create_app
+from snoop.collector.config import CollectorConfig
+from snoop.collector.storage.db import make_engine
+from snoop.collector.storage.ingest import ingest
 from tests.collector.conftest import container
 from tests.conftest import SNOOP
 from tests.harness.postgres import Postgres

@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.reports.images import find_image, image_files
-from collector.reports.query import FileFilter
-from collector.storage.ingest import ingest, path_digest, screen
-from collector.storage.known import KnownIds
-from collector.storage.models import InstanceFile
+from snoop.collector.reports.images import find_image, image_files
+from snoop.collector.reports.query import FileFilter
+from snoop.collector.storage.ingest import ingest, path_digest, screen
+from snoop.collector.storage.known import KnownIds
+from snoop.collector.storage.models import InstanceFile
 from tests.collector.conftest import container
 
 R, W, X = 1, 2, 4

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.tree import ImageTree
-from collector.ingest.convert import chunk_from_pb
-from collector.storage.ingest import ingest
-from collector.storage.inventory import put_chunk
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.tree import ImageTree
+from snoop.collector.ingest.convert import chunk_from_pb
+from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.inventory import put_chunk
 from snoop.v1 import snoop_pb2 as pb
 from tests.collector.conftest import container
 

@@ -9,9 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.storage.db import make_engine
-from collector.storage.migrate import upgrade
-from collector.storage.models import Base
+from snoop.collector.storage.db import make_engine
+from snoop.collector.storage.migrate import upgrade
+from snoop.collector.storage.models import Base
 from tests.harness.postgres import Postgres
 
 

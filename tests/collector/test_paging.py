@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-from collector.reports.cache import ReportCache
-from collector.storage.ingest import ingest
+from snoop.collector.reports.cache import ReportCache
+from snoop.collector.storage.ingest import ingest
 from tests.collector.conftest import container
 
 

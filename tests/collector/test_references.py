@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.storage.ingest import ingest
-from common.references import digest_prefix, normalise
+from snoop.collector.storage.ingest import ingest
+from snoop.common.references import digest_prefix, normalise
 from tests.collector.conftest import container
 
 DIGEST = "sha256:" + "3f" * 32

@@ -7,11 +7,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.streamer import Streamer
-from collector.app import create_app
-from collector.config import CollectorConfig
-from collector.reports.images import find_image, image_files
-from collector.reports.query import FileFilter
+from snoop.agent.streamer import Streamer
+from snoop.collector.app import create_app
+from snoop.collector.config import CollectorConfig
+from snoop.collector.reports.images import find_image, image_files
+from snoop.collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 from tests.harness.postgres import Postgres

@@ -10,12 +10,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.tree import ImageTree
-from collector.ingest.inventory import single_writer_lock
-from collector.storage.ingest import ingest
-from collector.storage.models import ContainerInstance, Image, InstanceFile, Inventory, InventoryFile, Package
-from collector.storage.retention import Retention
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.tree import ImageTree
+from snoop.collector.ingest.inventory import single_writer_lock
+from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.models import ContainerInstance, Image, InstanceFile, Inventory, InventoryFile, Package
+from snoop.collector.storage.retention import Retention
 from tests.collector.conftest import container
 from tests.collector.test_inventory import put_all, small_image
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from collector.api import schemas
+from snoop.collector.api import schemas
 from tests.collector.test_vulnerabilities import DIGEST, VULNS, scanned_image
 from tests.harness.scans import FORMATS
 

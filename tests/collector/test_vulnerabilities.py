@@ -14,8 +14,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from fastapi.testclient import TestClient
 from packageurl import PackageURL
 
-from agent.inventory.build import Upload, inventory_chunks
-from agent.inventory.tree import ImageTree
+from snoop.agent.inventory.build import Upload, inventory_chunks
+from snoop.agent.inventory.tree import ImageTree
 from tests.collector.test_inventory import put_all, small_image, use
 from tests.harness.scans import FORMATS, Vuln
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.resolver.cgroup import cgroup2_mount
+from snoop.agent.resolver.cgroup import cgroup2_mount
 from tests.conftest import SNOOP, require, wait_http
 from tests.deploy.manifests import container, environment, find
 from tests.harness.containerd import Containerd

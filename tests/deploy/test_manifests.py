@@ -126,7 +126,7 @@ def test_dockerfile_packages_resolve(dockerfile: Path) -> None:
 
 @pytest.mark.parametrize("service", ["collector", "agent"])
 def test_compose_commands_parse(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import build_parser
+    from snoop.cli.main import build_parser
 
     spec = yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"][service]
     for name, value in spec["environment"].items():

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.oci import layout_tar
+from snoop.common.oci import layout_tar
 from tests.e2e.conftest import Stack
 from tests.harness.containerd import Containerd
 from tests.harness.images import busybox_rootfs

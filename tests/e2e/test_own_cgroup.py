@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.resolver.cgroup import cgroup2_mount
+from snoop.agent.resolver.cgroup import cgroup2_mount
 from tests.conftest import require
 from tests.e2e.conftest import metric_value, start_agent
 from tests.harness.containerd import Containerd

@@ -14,8 +14,8 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from agent.inventory.packages import paragraphs
-from common.oci import layout_tar
+from snoop.agent.inventory.packages import paragraphs
+from snoop.common.oci import layout_tar
 from tests.collector.test_vulnerabilities import SCHEMAS, SITE, python_package
 from tests.conftest import SNOOP
 from tests.e2e.conftest import Stack

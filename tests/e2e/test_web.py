@@ -17,8 +17,8 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from common.oci import layout_tar
-from common.units import human_bytes
+from snoop.common.oci import layout_tar
+from snoop.common.units import human_bytes
 from tests.collector.test_vulnerabilities import SITE, python_package
 from tests.conftest import Process, free_port, require, wait_http
 from tests.e2e.conftest import Stack

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import grpc
 
-from agent.cri import cri_api_pb2 as cri
-from agent.cri import cri_api_pb2_grpc as cri_grpc
-from common.oci import manifest_digest
+from snoop.agent.cri import cri_api_pb2 as cri
+from snoop.agent.cri import cri_api_pb2_grpc as cri_grpc
+from snoop.common.oci import manifest_digest
 from tests.harness.images import build_image, busybox_rootfs
 
 PAUSE = "localhost/snoop-pause:latest"
@@ -61,7 +61,7 @@ def prepare_crun_cgroups() -> str | None:
     """crun refuses a hybrid host (cgroup v1, with cgroup2 beside it) whose cgroup2 still holds
     controllers; runc does not mind. Moves those controllers to v1 hierarchies of their own, as a
     hybrid systemd host has them. Returns why it cannot, or None when crun can run."""
-    from agent.resolver.cgroup import cgroup2_mount  # noqa: PLC0415 - a test helper's own need
+    from snoop.agent.resolver.cgroup import cgroup2_mount  # noqa: PLC0415 - a test helper's own need
 
     unified = Path(cgroup2_mount())
     if unified == Path("/sys/fs/cgroup"):

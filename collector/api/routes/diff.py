@@ -8,14 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from collector.api import schemas
-from collector.api.deps import SessionDep, image_or_404
-from collector.api.render import Format, SafeJSONResponse, csv_response
-from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.contents import image_bytes, used_package_names
-from collector.reports.diff import diff_images
-from collector.storage.models import Image
-from collector.vulns.service import in_use_ids, scan_stamp
+from snoop.collector.api import schemas
+from snoop.collector.api.deps import SessionDep, image_or_404
+from snoop.collector.api.render import Format, SafeJSONResponse, csv_response
+from snoop.collector.reports.cache import ReportCache, fingerprint
+from snoop.collector.reports.contents import image_bytes, used_package_names
+from snoop.collector.reports.diff import diff_images
+from snoop.collector.storage.models import Image
+from snoop.collector.vulns.service import in_use_ids, scan_stamp
 
 router = APIRouter(tags=["diff"])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from collector.api import schemas
-from collector.api.deps import (
+from snoop.collector.api import schemas
+from snoop.collector.api.deps import (
     After,
     Limit,
     Offset,
@@ -21,7 +21,7 @@ from collector.api.deps import (
     image_or_404,
     since_ns,
 )
-from collector.api.render import (
+from snoop.collector.api.render import (
     Format,
     SafeJSONResponse,
     csv_response,
@@ -31,14 +31,14 @@ from collector.api.render import (
     iso,
     keep_list,
 )
-from collector.reports.cache import ReportCache, fingerprint
-from collector.reports.contents import inventory_of, packages, summary, unused_files
-from collector.reports.images import count_files, image_files, image_files_page, image_paths, image_summaries
-from collector.reports.query import FileFilter, Page
-from collector.storage.models import Image
-from collector.vulns.service import in_use_counts
-from common.file_types import KEEP
-from common.file_types import NAMES as TYPE_NAMES
+from snoop.collector.reports.cache import ReportCache, fingerprint
+from snoop.collector.reports.contents import inventory_of, packages, summary, unused_files
+from snoop.collector.reports.images import count_files, image_files, image_files_page, image_paths, image_summaries
+from snoop.collector.reports.query import FileFilter, Page
+from snoop.collector.storage.models import Image
+from snoop.collector.vulns.service import in_use_counts
+from snoop.common.file_types import KEEP
+from snoop.common.file_types import NAMES as TYPE_NAMES
 
 router = APIRouter(prefix="/images", tags=["images"])
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from collector.api import schemas
-from collector.api.deps import SessionDep
-from collector.reports.pods import pod_report_of
+from snoop.collector.api import schemas
+from snoop.collector.api.deps import SessionDep
+from snoop.collector.reports.pods import pod_report_of
 
 router = APIRouter(prefix="/pods", tags=["pods"])
 

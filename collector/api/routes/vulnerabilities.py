@@ -13,16 +13,16 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.api import schemas
-from collector.api.deps import SessionDep, get_session, image_or_404
-from collector.api.render import SafeJSONResponse, image_json
-from collector.reports.contents import inventory_of, packages
-from collector.reports.images import image_summaries
-from collector.reports.query import Page
-from collector.storage.models import Image, ImageReference
-from collector.vulns.documents import openvex, sbom
-from collector.vulns.scans import ReportError, Scan, parse
-from collector.vulns.service import findings_of, latest, store, verdicts
+from snoop.collector.api import schemas
+from snoop.collector.api.deps import SessionDep, get_session, image_or_404
+from snoop.collector.api.render import SafeJSONResponse, image_json
+from snoop.collector.reports.contents import inventory_of, packages
+from snoop.collector.reports.images import image_summaries
+from snoop.collector.reports.query import Page
+from snoop.collector.storage.models import Image, ImageReference
+from snoop.collector.vulns.documents import openvex, sbom
+from snoop.collector.vulns.scans import ReportError, Scan, parse
+from snoop.collector.vulns.service import findings_of, latest, store, verdicts
 
 router = APIRouter(prefix="/images", tags=["vulnerabilities"])
 MAX_REPORT_BYTES = 64 * 1024 * 1024

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from collector.api import schemas
-from collector.api.deps import Limit, Offset, SessionDep, file_filter
-from collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
-from collector.reports.query import Page
-from collector.reports.workloads import workload_exists, workload_files, workload_summaries
+from snoop.collector.api import schemas
+from snoop.collector.api.deps import Limit, Offset, SessionDep, file_filter
+from snoop.collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
+from snoop.collector.reports.query import Page
+from snoop.collector.reports.workloads import workload_exists, workload_files, workload_summaries
 
 router = APIRouter(prefix="/workloads", tags=["workloads"])
 

@@ -1,0 +1,1 @@
+"""Image inventory: an image's files and packages, walked from its layers on the node."""
