@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -144,6 +145,9 @@ def run_collector(config: CollectorConfig) -> int:
 
     app = create_app(config)
     host, port = config.http_listen
+    # uvicorn re-raises the SIGTERM it shut down on into the handler it found: a no-op one makes a graceful
+    # stop exit 0, as a Kubernetes pod being replaced should (not 143, which reads as an error).
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(app, host=host, port=port, log_config=None,  # the root logger's JSON lines (cli/logs.py)
                 timeout_graceful_shutdown=int(config.shutdown_grace_s),
                 # with TLS configured, REST is HTTPS too: its bearer token never crosses in clear

@@ -202,26 +202,31 @@ class Containerd:
         ``runtime_handler``: "" for runc, "crun" for crun (a RuntimeClass's handler)."""
         uid = uid or str(uuid.uuid4())
         config = self._sandbox_config(name, namespace, uid)
+        return self.run_configured(config, [cri.ContainerConfig(
+            metadata=cri.ContainerMetadata(name=cname),
+            image=cri.ImageSpec(image=image.reference),
+            command=command,
+            working_dir=working_dir,
+            labels={**config.labels, "io.kubernetes.container.name": cname},
+            log_path=f"{cname}.log",
+            mounts=[cri.Mount(container_path=c, host_path=h) for c, h in (mounts or {}).get(cname, [])],
+        ) for cname, (image, command) in containers.items()], runtime_handler=runtime_handler)
+
+    def run_configured(self, config: cri.PodSandboxConfig, containers: list[cri.ContainerConfig], *,
+                       runtime_handler: str = "") -> Pod:
+        """Starts a sandbox and its containers from configs as given (a kubelet's, for instance)."""
         sandbox = self.runtime.RunPodSandbox(
             cri.RunPodSandboxRequest(config=config, runtime_handler=runtime_handler), timeout=60).pod_sandbox_id
-        pod = Pod(sandbox, name, namespace, uid)
+        meta = config.metadata
+        pod = Pod(sandbox, meta.name, meta.namespace, meta.uid)
         self._pods.append(pod)
-        for cname, (image, command) in containers.items():
-            cconfig = cri.ContainerConfig(
-                metadata=cri.ContainerMetadata(name=cname),
-                image=cri.ImageSpec(image=image.reference),
-                command=command,
-                working_dir=working_dir,
-                labels={**config.labels, "io.kubernetes.container.name": cname},
-                log_path=f"{cname}.log",
-                mounts=[cri.Mount(container_path=c, host_path=h) for c, h in (mounts or {}).get(cname, [])],
-            )
+        for cconfig in containers:
             cid = self.runtime.CreateContainer(
                 cri.CreateContainerRequest(pod_sandbox_id=sandbox, config=cconfig, sandbox_config=config),
                 timeout=60,
             ).container_id
             self.runtime.StartContainer(cri.StartContainerRequest(container_id=cid), timeout=60)
-            pod.containers[cname] = cid
+            pod.containers[cconfig.metadata.name] = cid
         return pod
 
     def status(self, container_id: str) -> cri.ContainerStatus:

@@ -1,5 +1,6 @@
-"""A real Debian root filesystem with python3, made by debootstrap once per machine and cached: the
-image for tests of inventories and package ownership. About a minute and 260 MB on first use."""
+"""Real Debian root filesystems, made by debootstrap once per machine and cached: the image for tests of
+inventories and package ownership, and the base the deploy/ Dockerfiles build FROM. About a minute and
+200-260 MB each on first use."""
 
 from __future__ import annotations
 
@@ -15,16 +16,17 @@ SUITE = "bookworm"
 
 
 def debian_rootfs(name: str = "bookworm-python3", include: str = "python3") -> Path:
-    """``debootstrap --variant=minbase --include=<include>``, built once; concurrent callers wait."""
+    """``debootstrap --variant=minbase [--include=<include>]``, built once; concurrent callers wait."""
     root = CACHE / name
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (root / "usr/bin/python3").exists():
+        if root.exists():  # renamed into place only once complete
             return root
         partial = CACHE / f"{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={include}", SUITE, str(partial), MIRROR],
+        packages = [f"--include={include}"] if include else []
+        subprocess.run(["debootstrap", "--variant=minbase", *packages, SUITE, str(partial), MIRROR],
                        check=True, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
         partial.rename(root)

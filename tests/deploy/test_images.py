@@ -1,0 +1,167 @@
+"""The images a cluster runs, built from deploy/'s Dockerfiles and started through the CRI exactly as the manifests
+say (tests/deploy/kubelet.py translates every field, or fails on one it does not know).
+
+The collector image talks to a real PostgreSQL, the agent image compiles and loads its BPF program against this
+kernel, finds pods through the mounted CRI socket and streams to the collector's container, and a workload pod's
+file is then answered by the collector's REST. Stand-ins, each named in kubelet.Node: the API server is a FAKE
+(tests/harness/fake_kube_api), cluster DNS is an /etc/hosts line, and every pod shares the node's network (no CNI).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from snoop.agent.cri import cri_api_pb2 as cri
+from snoop.agent.resolver.cgroup import cgroup2_mount
+from tests.conftest import REPO, require
+from tests.deploy.kubelet import Node, PodPlan, UnknownField, plan
+from tests.deploy.manifests import find
+from tests.harness.buildah import build_images
+from tests.harness.containerd import Containerd, Pod
+from tests.harness.fake_kube_api import FakeKubeApi
+from tests.harness.images import busybox_rootfs
+from tests.harness.postgres import Postgres
+
+pytestmark = [pytest.mark.bpf, pytest.mark.containerd, pytest.mark.postgres]
+
+WORKLOADS = {"collector": ("Deployment", "snoop-collector", "deploy/collector/Dockerfile"),
+             "agent": ("DaemonSet", "snoop-agent", "deploy/daemonset/Dockerfile")}
+
+
+def template(kind: str, name: str) -> dict:
+    return find(kind, name)["spec"]["template"]
+
+
+@pytest.fixture(scope="module")
+def images(containerd: Containerd) -> dict[str, str]:
+    """Both images built and imported into the test containerd under the names the manifests use."""
+    require(shutil.which("buildah") is not None, "buildah is not installed (Debian package buildah)")
+    tags = {part: template(kind, name)["spec"]["containers"][0]["image"]
+            for part, (kind, name, _) in WORKLOADS.items()}
+    archives = build_images(REPO, {tags[part]: REPO / dockerfile for part, (_, _, dockerfile) in WORKLOADS.items()})
+    for tag, archive in archives.items():
+        containerd.ctr("images", "import", "--no-unpack", str(archive))
+        assert tag in containerd.ctr("images", "list", "--quiet").split(), containerd.ctr("images", "list")
+    return tags
+
+
+@pytest.fixture
+def node(containerd: Containerd, postgres: Postgres, tmp_path: Path) -> Iterator[tuple[Node, FakeKubeApi]]:
+    require(ports_free(8080, 50051, 9090), "the manifests' ports 8080, 50051 and 9090 must be free")
+    api = FakeKubeApi()
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("projected-token\n")
+    yield Node(
+        name="node-img", scratch=tmp_path,
+        host_paths={"/sys/fs/cgroup": cgroup2_mount(), "/run/containerd/containerd.sock": str(containerd.socket),
+                    "/var/lib/snoop/spool": str(tmp_path / "spool")},
+        secrets={("snoop-database", "url"): postgres.new_database()},
+        services=("snoop-collector",), urls={"https://kubernetes.default.svc": api.url}, service_account=account,
+    ), api
+    api.close()
+
+
+def ports_free(*ports: int) -> bool:
+    import socket
+
+    for port in ports:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return False
+    return True
+
+
+def start(containerd: Containerd, pod: PodPlan) -> Pod:
+    running = containerd.run_configured(pod.sandbox, [c.config for c in pod.containers])
+    for c in pod.containers:
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):  # the kubelet's order
+            if kind in c.probes:
+                wait_probe(containerd, running, c.config.metadata.name, c.probes[kind].url, c.probes[kind].timeout_s)
+    return running
+
+
+def wait_probe(containerd: Containerd, pod: Pod, name: str, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = containerd.status(pod.containers[name])
+        assert status.state != cri.CONTAINER_EXITED, f"{name} exited {status.exit_code}: {log(containerd, pod, name)}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{name}: {url} did not answer within the probe's {timeout_s}s: {log(containerd, pod, name)}")
+
+
+def log(containerd: Containerd, pod: Pod, name: str) -> str:
+    path = Path(containerd.status(pod.containers[name]).log_path)
+    return path.read_text(errors="replace")[-3000:] if path.is_file() else "(no log)"
+
+
+def process(containerd: Containerd, container_id: str) -> dict[str, str]:
+    """The container's first process, from /proc: its status fields."""
+    info = containerd.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=container_id, verbose=True),
+                                              timeout=10).info
+    pid = json.loads(info["info"])["pid"]
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
+
+
+def stop(containerd: Containerd, pod: Pod, grace_s: int) -> int:
+    """As the kubelet deletes a pod: SIGTERM, the grace period, then the exit code."""
+    (cid,) = pod.containers.values()
+    containerd.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace_s), timeout=grace_s + 30)
+    return containerd.wait_exited(cid, timeout_s=5)
+
+
+def test_the_images_run_as_the_manifests_say(images: dict[str, str], containerd: Containerd,
+                                              node: tuple[Node, FakeKubeApi], bpf_ready: None) -> None:
+    here, api = node
+    collector_plan = plan(template("Deployment", "snoop-collector"), "snoop-collector-0", "snoop-system",
+                          str(uuid.uuid4()), here)
+    agent_plan = plan(template("DaemonSet", "snoop-agent"), "snoop-agent-0", "snoop-system", str(uuid.uuid4()), here)
+    collector = start(containerd, collector_plan)
+    try:
+        status = process(containerd, collector.containers["collector"])
+        assert status["Uid"].split()[0] == "10001" and status["Seccomp"] == "2"  # non-root, RuntimeDefault filter
+        agent = start(containerd, agent_plan)
+        try:
+            rootfs = busybox_rootfs(here.scratch / "workload")
+            (rootfs / "etc" / "shipped.conf").write_text("x\n")
+            image = containerd.import_image("shipped", rootfs=rootfs)
+            workload = containerd.run_pod("shipped-0", {"app": (image, ["/bin/cat", "/etc/shipped.conf"])})
+            files: list[str] = []
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "/etc/shipped.conf" not in files:
+                r = httpx.get(f"http://127.0.0.1:8080/api/v1/images/{image.digest}/files")
+                files = [f["path"] for f in r.json()["files"]] if r.status_code == 200 else []
+                time.sleep(0.5)
+            assert "/etc/shipped.conf" in files, log(containerd, agent, "agent")
+            containerd.remove_pod(workload)
+            report = httpx.get("http://127.0.0.1:8080/api/v1/pods/default/shipped-0/report").json()
+            assert report["node"] == "node-img"
+            assert ("/api/v1/pods", {"fieldSelector": ["spec.nodeName=node-img"]}, "Bearer projected-token") \
+                in api.requests  # the projected token reached the (FAKE) API server
+            assert stop(containerd, agent, agent_plan.containers[0].grace_s) == 0, log(containerd, agent, "agent")
+        finally:
+            containerd.remove_pod(agent)
+        assert stop(containerd, collector, collector_plan.containers[0].grace_s) in (0, 143)  # SIGTERM re-raised
+    finally:
+        containerd.remove_pod(collector)
+
+
+def test_a_field_the_translation_does_not_know_fails(tmp_path: Path) -> None:
+    pod = template("Deployment", "snoop-collector")
+    pod["spec"]["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    with pytest.raises(UnknownField, match="lifecycle"):
+        plan(pod, "x", "snoop-system", "uid", Node(name="n", scratch=tmp_path))
