@@ -136,6 +136,8 @@ def test_the_images_run_as_the_manifests_say(images: dict[str, str], containerd:
         assert status["Uid"].split()[0] == "10001" and status["Seccomp"] == "2"  # non-root, RuntimeDefault filter
         agent = start(containerd, agent_plan)
         try:
+            status = process(containerd, agent.containers["agent"])
+            assert status["Seccomp"] == "2" and status["NoNewPrivs"] == "1"  # BPF loaded under RuntimeDefault
             rootfs = busybox_rootfs(here.scratch / "workload")
             (rootfs / "etc" / "shipped.conf").write_text("x\n")
             image = containerd.import_image("shipped", rootfs=rootfs)

@@ -31,6 +31,12 @@ def buildah(*args: str) -> str:
     return done.stdout
 
 
+# As in Debian's official images: apt deletes the packages it downloaded once they are installed.
+APT_CLEAN = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+"""
 # What Debian's official -slim images leave out (their /etc/dpkg/dpkg.cfg.d/docker): sizes measured on this base
 # are those of a real bookworm-slim build, and apt inside the Dockerfiles keeps leaving them out.
 SLIM = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/groff/*", "/usr/share/info/*", "/usr/share/lintian/*",
@@ -38,8 +44,9 @@ SLIM = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/groff/*", "/usr/shar
 
 
 def base_image(dockerfile: Path) -> str:
-    """Makes the Dockerfile's FROM image (a Debian minbase, slimmed) unless it is already in the store."""
-    (base,) = [line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("FROM ")]
+    """Makes the Dockerfile's FROM image (a Debian minbase, cleaned and slimmed as the official one) unless it is
+    already in the store."""
+    (base,) = {line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("FROM ")}
     qualified = base if "/" in base else f"docker.io/library/{base}"
     if buildah("images", "--quiet", "--filter", f"reference={qualified}").strip():
         return qualified
@@ -51,6 +58,8 @@ def base_image(dockerfile: Path) -> str:
         subprocess.run(f"rm -rf {' '.join(str(mount) + p for p in SLIM)} {mount}/var/lib/apt/lists/* "
                        f"{mount}/var/cache/apt/*.bin", shell=True, check=True)
         (mount / "etc/dpkg/dpkg.cfg.d/docker").write_text("".join(f"path-exclude {p}\n" for p in SLIM))
+        (mount / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
+        subprocess.run(f"rm -rf {mount}/var/cache/apt/archives/*.deb", shell=True, check=True)
         buildah("config", "--cmd", '["bash"]', "--env", f"PATH={SYSTEM_PATH}", container)
         buildah("commit", "--quiet", container, qualified)
     finally:
