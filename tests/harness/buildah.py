@@ -32,11 +32,9 @@ def buildah(*args: str) -> str:
 
 
 # As in Debian's official images: apt deletes the packages it downloaded once they are installed.
-APT_CLEAN = """DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
-"""
+REMOVE_DEBS = '"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"'
+APT_CLEAN = (f"DPkg::Post-Invoke {{ {REMOVE_DEBS}; }};\nAPT::Update::Post-Invoke {{ {REMOVE_DEBS}; }};\n"
+             'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n')
 # What Debian's official -slim images leave out (their /etc/dpkg/dpkg.cfg.d/docker): sizes measured on this base
 # are those of a real bookworm-slim build, and apt inside the Dockerfiles keeps leaving them out.
 SLIM = ["/usr/share/doc/*", "/usr/share/man/*", "/usr/share/groff/*", "/usr/share/info/*", "/usr/share/lintian/*",
