@@ -11,12 +11,17 @@ tests/harness/fake_kube_api, a FAKE), and hostPaths this machine keeps elsewhere
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from snoop.agent.cri import cri_api_pb2 as cri
+from tests.harness.containerd import Containerd, Pod
 
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 CAPABILITY_BITS = {"DAC_READ_SEARCH": 2, "SYS_PTRACE": 19, "SYS_ADMIN": 21, "SYS_RESOURCE": 24, "PERFMON": 38,
@@ -262,3 +267,48 @@ def probe(p: dict[str, Any], ports: dict[str, int]) -> Probe:
     port = ports[get["port"]] if isinstance(get["port"], str) else get["port"]
     timeout = p.get("initialDelaySeconds", 0) + p.get("periodSeconds", 10) * p.get("failureThreshold", 3)
     return Probe(f"http://127.0.0.1:{port}{get['path']}", timeout)
+
+
+# --- the kubelet at run time: start in order, probe, stop with the grace period -------------------------------
+def start(containerd: Containerd, pod: PodPlan) -> Pod:
+    running = containerd.run_configured(pod.sandbox, [c.config for c in pod.containers])
+    for c in pod.containers:
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):  # the kubelet's order
+            if kind in c.probes:
+                wait_probe(containerd, running, c.config.metadata.name, c.probes[kind].url, c.probes[kind].timeout_s)
+    return running
+
+
+def wait_probe(containerd: Containerd, pod: Pod, name: str, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = containerd.status(pod.containers[name])
+        assert status.state != cri.CONTAINER_EXITED, f"{name} exited {status.exit_code}: {log(containerd, pod, name)}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{name}: {url} did not answer within the probe's {timeout_s}s: {log(containerd, pod, name)}")
+
+
+def log(containerd: Containerd, pod: Pod, name: str) -> str:
+    path = Path(containerd.status(pod.containers[name]).log_path)
+    return path.read_text(errors="replace")[-3000:] if path.is_file() else "(no log)"
+
+
+def process(containerd: Containerd, container_id: str) -> dict[str, str]:
+    """The container's first process, from /proc: its status fields."""
+    info = containerd.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=container_id, verbose=True),
+                                              timeout=10).info
+    pid = json.loads(info["info"])["pid"]
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
+
+
+def stop(containerd: Containerd, pod: Pod, grace_s: int) -> int:
+    """As the kubelet deletes a pod: SIGTERM, the grace period, then the exit code."""
+    (cid,) = pod.containers.values()
+    containerd.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace_s), timeout=grace_s + 30)
+    return containerd.wait_exited(cid, timeout_s=5)

@@ -7,7 +7,12 @@ from typing import Any
 
 import yaml
 
+from snoop.agent.resolver.cgroup import cgroup2_mount
 from tests.conftest import REPO
+from tests.deploy.kubelet import Node
+from tests.harness.buildah import build_images
+from tests.harness.containerd import Containerd
+from tests.harness.fake_kube_api import FakeKubeApi
 
 DEPLOY = REPO / "deploy"
 
@@ -34,22 +39,34 @@ def container(kind: str, name: str) -> dict[str, Any]:
     return only
 
 
-def environment(c: dict[str, Any], *, node: str, secrets: dict[tuple[str, str], str]) -> dict[str, str]:
-    """The container's env as the kubelet would set it; optional secrets that do not exist are left out."""
-    env = {}
-    for var in c.get("env", []):
-        if "value" in var:
-            env[var["name"]] = var["value"]
-            continue
-        source = var["valueFrom"]
-        if "fieldRef" in source:
-            assert source["fieldRef"]["fieldPath"] == "spec.nodeName", source
-            env[var["name"]] = node
-        else:
-            ref = source["secretKeyRef"]
-            key = (ref["name"], ref["key"])
-            if key in secrets:
-                env[var["name"]] = secrets[key]
-            else:
-                assert ref.get("optional"), f"secret {key} is required but the test has none"
-    return env
+WORKLOADS = {"collector": ("Deployment", "snoop-collector", "deploy/collector/Dockerfile"),
+             "agent": ("DaemonSet", "snoop-agent", "deploy/daemonset/Dockerfile")}
+
+
+def template(kind: str, name: str) -> dict[str, Any]:
+    return find(kind, name)["spec"]["template"]
+
+
+def import_shipped_images(containerd: Containerd) -> dict[str, str]:
+    """Both images built from deploy/'s Dockerfiles and imported under the names the manifests give them."""
+    tags = {part: template(kind, name)["spec"]["containers"][0]["image"]
+            for part, (kind, name, _) in WORKLOADS.items()}
+    archives = build_images(REPO, {tags[part]: REPO / dockerfile for part, (_, _, dockerfile) in WORKLOADS.items()})
+    for tag, archive in archives.items():
+        containerd.ctr("images", "import", "--no-unpack", str(archive))
+        assert tag in containerd.ctr("images", "list", "--quiet").split(), containerd.ctr("images", "list")
+    return tags
+
+
+def node_for(containerd: Containerd, name: str, scratch: Path, database_url: str, api: FakeKubeApi) -> Node:
+    """This machine as the node the manifests are applied to, its stand-ins pointing at test parts."""
+    account = scratch / "serviceaccount"
+    account.mkdir(exist_ok=True)
+    (account / "token").write_text("projected-token\n")
+    return Node(
+        name=name, scratch=scratch,
+        host_paths={"/sys/fs/cgroup": cgroup2_mount(), "/run/containerd/containerd.sock": str(containerd.socket),
+                    "/var/lib/snoop/spool": str(scratch / "spool")},
+        secrets={("snoop-database", "url"): database_url},
+        services=("snoop-collector",), urls={"https://kubernetes.default.svc": api.url}, service_account=account,
+    )

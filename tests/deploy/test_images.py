@@ -9,7 +9,6 @@ file is then answered by the collector's REST. Stand-ins, each named in kubelet.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 import uuid
@@ -19,54 +18,28 @@ from pathlib import Path
 import httpx
 import pytest
 
-from snoop.agent.cri import cri_api_pb2 as cri
-from snoop.agent.resolver.cgroup import cgroup2_mount
-from tests.conftest import REPO, require
-from tests.deploy.kubelet import Node, PodPlan, UnknownField, plan
-from tests.deploy.manifests import find
-from tests.harness.buildah import build_images
-from tests.harness.containerd import Containerd, Pod
+from tests.conftest import require
+from tests.deploy.kubelet import Node, UnknownField, log, plan, process, start, stop
+from tests.deploy.manifests import import_shipped_images, node_for, template
+from tests.harness.containerd import Containerd
 from tests.harness.fake_kube_api import FakeKubeApi
 from tests.harness.images import busybox_rootfs
 from tests.harness.postgres import Postgres
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd, pytest.mark.postgres]
 
-WORKLOADS = {"collector": ("Deployment", "snoop-collector", "deploy/collector/Dockerfile"),
-             "agent": ("DaemonSet", "snoop-agent", "deploy/daemonset/Dockerfile")}
-
-
-def template(kind: str, name: str) -> dict:
-    return find(kind, name)["spec"]["template"]
-
-
 @pytest.fixture(scope="module")
 def images(containerd: Containerd) -> dict[str, str]:
     """Both images built and imported into the test containerd under the names the manifests use."""
     require(shutil.which("buildah") is not None, "buildah is not installed (Debian package buildah)")
-    tags = {part: template(kind, name)["spec"]["containers"][0]["image"]
-            for part, (kind, name, _) in WORKLOADS.items()}
-    archives = build_images(REPO, {tags[part]: REPO / dockerfile for part, (_, _, dockerfile) in WORKLOADS.items()})
-    for tag, archive in archives.items():
-        containerd.ctr("images", "import", "--no-unpack", str(archive))
-        assert tag in containerd.ctr("images", "list", "--quiet").split(), containerd.ctr("images", "list")
-    return tags
+    return import_shipped_images(containerd)
 
 
 @pytest.fixture
 def node(containerd: Containerd, postgres: Postgres, tmp_path: Path) -> Iterator[tuple[Node, FakeKubeApi]]:
     require(ports_free(8080, 50051, 9090), "the manifests' ports 8080, 50051 and 9090 must be free")
     api = FakeKubeApi()
-    account = tmp_path / "serviceaccount"
-    account.mkdir()
-    (account / "token").write_text("projected-token\n")
-    yield Node(
-        name="node-img", scratch=tmp_path,
-        host_paths={"/sys/fs/cgroup": cgroup2_mount(), "/run/containerd/containerd.sock": str(containerd.socket),
-                    "/var/lib/snoop/spool": str(tmp_path / "spool")},
-        secrets={("snoop-database", "url"): postgres.new_database()},
-        services=("snoop-collector",), urls={"https://kubernetes.default.svc": api.url}, service_account=account,
-    ), api
+    yield node_for(containerd, "node-img", tmp_path, postgres.new_database(), api), api
     api.close()
 
 
@@ -78,50 +51,6 @@ def ports_free(*ports: int) -> bool:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return False
     return True
-
-
-def start(containerd: Containerd, pod: PodPlan) -> Pod:
-    running = containerd.run_configured(pod.sandbox, [c.config for c in pod.containers])
-    for c in pod.containers:
-        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):  # the kubelet's order
-            if kind in c.probes:
-                wait_probe(containerd, running, c.config.metadata.name, c.probes[kind].url, c.probes[kind].timeout_s)
-    return running
-
-
-def wait_probe(containerd: Containerd, pod: Pod, name: str, url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = containerd.status(pod.containers[name])
-        assert status.state != cri.CONTAINER_EXITED, f"{name} exited {status.exit_code}: {log(containerd, pod, name)}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{name}: {url} did not answer within the probe's {timeout_s}s: {log(containerd, pod, name)}")
-
-
-def log(containerd: Containerd, pod: Pod, name: str) -> str:
-    path = Path(containerd.status(pod.containers[name]).log_path)
-    return path.read_text(errors="replace")[-3000:] if path.is_file() else "(no log)"
-
-
-def process(containerd: Containerd, container_id: str) -> dict[str, str]:
-    """The container's first process, from /proc: its status fields."""
-    info = containerd.runtime.ContainerStatus(cri.ContainerStatusRequest(container_id=container_id, verbose=True),
-                                              timeout=10).info
-    pid = json.loads(info["info"])["pid"]
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
-
-
-def stop(containerd: Containerd, pod: Pod, grace_s: int) -> int:
-    """As the kubelet deletes a pod: SIGTERM, the grace period, then the exit code."""
-    (cid,) = pod.containers.values()
-    containerd.runtime.StopContainer(cri.StopContainerRequest(container_id=cid, timeout=grace_s), timeout=grace_s + 30)
-    return containerd.wait_exited(cid, timeout_s=5)
 
 
 def test_the_images_run_as_the_manifests_say(images: dict[str, str], containerd: Containerd,
