@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,15 +58,18 @@ def pool(image: int, size: int) -> list[bytes]:
     return own + [b"/opt/image%d/extra/file_%06d.bin" % (image, i) for i in range(size - shared)]
 
 
-def batches(images: int, instances: int, files: int, pool_size: int) -> list[list[pb.Batch]]:
-    """One batch per container instance, dealt round-robin to STREAMS agents."""
-    rng = random.Random(42)
-    streams: list[list[pb.Batch]] = [[] for _ in range(STREAMS)]
+def stream_batches(k: int, images: int, instances: int, files: int, pool_size: int) -> Iterator[pb.Batch]:
+    """Agent stream ``k``'s batches, one per container instance, made as they are sent: instance n goes to
+    stream n % STREAMS, and each instance draws from its own seeded generator, so any stream can be made alone."""
     now = time.time_ns()
-    n = 0
+    seq = 0
     for image in range(images):
         paths = pool(image, pool_size)
         for i in range(instances):
+            n = image * instances + i
+            if n % STREAMS != k:
+                continue
+            rng = random.Random(n)
             chosen = paths[i * files % pool_size : i * files % pool_size + files]  # covers the whole pool
             if len(chosen) < files:
                 chosen += rng.sample(paths, files - len(chosen))
@@ -78,13 +81,19 @@ def batches(images: int, instances: int, files: int, pool_size: int) -> list[lis
             started = now + rng.randrange(3_600 * 10**9)  # containers started over an hour
             files_pb = [pb.FileAccess(path=p, kinds=1, first_seen_unix_ns=(seen := started + rng.randrange(10**10)),
                                       last_seen_unix_ns=seen, type=pb.FILE_TYPE_FILE) for p in chosen]
-            streams[n % STREAMS].append(pb.Batch(agent_id=f"bench-{n % STREAMS}", seq=len(streams[n % STREAMS]) + 1,
-                                                 containers=[pb.ContainerFiles(container=container, files=files_pb)]))
-            n += 1
-    return streams
+            seq += 1
+            yield pb.Batch(agent_id=f"bench-{k}", seq=seq,
+                           containers=[pb.ContainerFiles(container=container, files=files_pb)])
 
 
-def ingest(url: str, streams: list[list[pb.Batch]]) -> tuple[float, int]:
+def batches(images: int, instances: int, files: int, pool_size: int) -> list[list[pb.Batch]]:
+    """Every stream's batches, made before the clock starts."""
+    return [list(stream_batches(k, images, instances, files, pool_size)) for k in range(STREAMS)]
+
+
+def ingest(url: str, streams: Sequence[Iterable[pb.Batch]],
+           progress: list[tuple[float, int]] | None = None) -> tuple[float, int]:
+    """Sends each stream over its own channel; ``progress`` gets (time, files acknowledged) per ack."""
     engine = make_engine(url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
@@ -97,8 +106,12 @@ def ingest(url: str, streams: list[list[pb.Batch]]) -> tuple[float, int]:
             for ack in pb_grpc.IngestStub(channel).Stream(iter(streams[k])):
                 assert not ack.refused, ack.refused
                 accepted[k] += ack.files_accepted
+                if progress is not None:
+                    progress.append((time.perf_counter(), ack.files_accepted))
 
     started = time.perf_counter()
+    if progress is not None:
+        progress.append((started, 0))
     threads = [threading.Thread(target=send, args=(k,)) for k in range(len(streams))]
     for t in threads:
         t.start()
