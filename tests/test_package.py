@@ -95,4 +95,4 @@ def test_snoop_runs_from_a_fresh_venv(venv: Path, tmp_path: Path) -> None:
         collector.terminate()
         collector.wait(20)
         log.close()
-    assert "Application shutdown complete" in (tmp_path / "collector.log").read_text()  # SIGTERM: a clean stop
+    assert collector.returncode == 0, (tmp_path / "collector.log").read_text()[-2000:]  # SIGTERM: a clean stop

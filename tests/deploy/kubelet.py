@@ -106,7 +106,7 @@ def plan(template: dict[str, Any], name: str, namespace: str, uid: str, node: No
         metadata=cri.PodSandboxMetadata(name=name, namespace=namespace, uid=uid),
         log_directory=str(node.scratch / "logs" / uid), labels=labels, annotations=meta.get("annotations", {}),
         linux=cri.LinuxPodSandboxConfig(security_context=cri.LinuxSandboxSecurityContext(
-            namespace_options=cri.NamespaceOption(network=cri.NODE, pid=cri.NODE if spec.get("hostPID") else cri.POD),
+            namespace_options=cri.NamespaceOption(network=cri.NODE, pid=cri.NODE if pid == cri.NODE else cri.POD),
             seccomp=seccomp(pod_security))),
     )
     mounts = volumes(spec, node)
@@ -117,7 +117,7 @@ def plan(template: dict[str, Any], name: str, namespace: str, uid: str, node: No
     hosts = node.scratch / "hosts"
     hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {s} {s}.{namespace}.svc\n" for s in node.services))
     grace = int(spec.get("terminationGracePeriodSeconds", 30))
-    containers = [container(c, spec, pod_security, pid, labels, mounts, hosts, grace, node)
+    containers = [container(c, pod_security, pid, labels, mounts, hosts, grace, node)
                   for c in spec["containers"]]
     return PodPlan(sandbox, containers)
 
@@ -157,9 +157,8 @@ def volumes(spec: dict[str, Any], node: Node) -> dict[str, cri.Mount]:
     return out
 
 
-def container(c: dict[str, Any], spec: dict[str, Any], pod_security: dict[str, Any], pid: cri.NamespaceMode,
-              labels: dict[str, str], volume_mounts: dict[str, cri.Mount], hosts: Path, grace: int,
-              node: Node) -> Container:
+def container(c: dict[str, Any], pod_security: dict[str, Any], pid: cri.NamespaceMode, labels: dict[str, str],
+              volume_mounts: dict[str, cri.Mount], hosts: Path, grace: int, node: Node) -> Container:
     known(f"container {c['name']}", c, {"name", "image", "imagePullPolicy", "command", "args", "env", "ports",
                                         "livenessProbe", "readinessProbe", "startupProbe", "resources",
                                         "securityContext", "volumeMounts"})
