@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.collector import STREAMS, TARGETS_MS, ingest, rest, stream_batches  # noqa: E402
+from bench.collector import STREAMS, ingest, latency_rows, rest, stream_batches  # noqa: E402
 from bench.report import update_section  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.harness.postgres import Postgres  # noqa: E402
@@ -93,11 +93,7 @@ def render(results: dict, args: argparse.Namespace) -> str:
     lines += ["", f"REST latency at that size (the merged image now has {args.instances:,} instances behind its "
               f"{args.pool:,} files), {args.requests} requests each, cold after a change as above:", "",
               "| database | request | p50 | p95 | target p95 |", "|---|---|---|---|---|"]
-    for name, r in results.items():
-        for what, (p50, p95, _) in r["rest"].items():
-            target = TARGETS_MS[what.split(" — ")[0]] if what.endswith("cold") else 100
-            lines.append(f"| {name} | {what} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | ≤ {target} ms, "
-                         f"{'met' if p95 * 1000 <= target else '**missed**'} |")
+    lines += latency_rows(results, sizes=False)
     lines += ["", READING]
     return "\n".join(lines)
 

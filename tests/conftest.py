@@ -12,7 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -43,11 +43,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None,
+              alive: Callable[[], None] = lambda: None) -> None:
+    """Until ``url`` answers 200; ``proc`` exiting, or ``alive`` raising, ends the wait early."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        alive()
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return

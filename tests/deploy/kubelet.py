@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from snoop.agent.cri import cri_api_pb2 as cri
+from tests.conftest import wait_http
 from tests.harness.containerd import Containerd, Pod
 
 SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -279,17 +277,14 @@ def start(containerd: Containerd, pod: PodPlan) -> Pod:
 
 
 def wait_probe(containerd: Containerd, pod: Pod, name: str, url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def alive() -> None:
         status = containerd.status(pod.containers[name])
         assert status.state != cri.CONTAINER_EXITED, f"{name} exited {status.exit_code}: {log(containerd, pod, name)}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{name}: {url} did not answer within the probe's {timeout_s}s: {log(containerd, pod, name)}")
+
+    try:
+        wait_http(url, timeout_s, alive=alive)
+    except TimeoutError as e:
+        raise AssertionError(f"{name}: {e} (the probe's limit): {log(containerd, pod, name)}") from None
 
 
 def log(containerd: Containerd, pod: Pod, name: str) -> str:

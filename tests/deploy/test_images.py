@@ -10,6 +10,7 @@ file is then answered by the collector's REST. Stand-ins, each named in kubelet.
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,8 +45,6 @@ def node(containerd: Containerd, postgres: Postgres, tmp_path: Path) -> Iterator
 
 
 def ports_free(*ports: int) -> bool:
-    import socket
-
     for port in ports:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:

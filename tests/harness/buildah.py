@@ -88,7 +88,3 @@ def build(repo: Path, dockerfile: Path, tag: str, pip_conf: Path) -> Path:
     buildah("push", "--quiet", tag, f"oci-archive:{archive}:{tag}")
     return archive
 
-
-def image_size(tag: str) -> int:
-    """Bytes of the image's layers, uncompressed."""
-    return int(buildah("inspect", "--type", "image", "--format", "{{.ImageSize}}", tag).strip() or 0)
