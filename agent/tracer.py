@@ -1,16 +1,18 @@
-"""The only module that imports bcc: compiles and loads the BPF program, polls its ring buffer."""
+"""The BPF program as the agent sees it: its build flags, the checks before loading, its ring buffer and maps."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from snoop.agent.events import RawEvent
+from snoop.agent.libbpf import BPF_NOEXIST, Map, RingBuffer
+from snoop.agent.loader import Loaded, LoadError, spawn
 
 # Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
 STAT_NAMES = (
@@ -20,7 +22,6 @@ STAT_NAMES = (
     "dropped", "read_error", "failed", "repeated", "runtime", "emitted", "procs_full",
 )
 PROC_CONTAINER = 2  # the BPF program's PROC_CONTAINER
-BPF_NOEXIST = 1
 SYSCALL_STATS = STAT_NAMES[: STAT_NAMES.index("dropped")]
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 BOOT_TO_WALL_NS = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -111,7 +112,8 @@ def preflight() -> None:
 
 
 class Tracer:
-    """Loads the program, hands each ring-buffer record to ``on_event`` as a RawEvent."""
+    """Loads the program (in a child process, snoop.agent.loader), hands each ring-buffer record to
+    ``on_event`` as a RawEvent."""
 
     def __init__(
         self, *, on_event: Callable[[RawEvent], None], ringbuf_pages: int, seen_entries: int
@@ -120,24 +122,30 @@ class Tracer:
         self._ringbuf_pages = ringbuf_pages
         self._seen_entries = seen_entries
         cflags(ringbuf_pages=ringbuf_pages, seen_entries=seen_entries)  # bad limits fail here, before loading
-        self._bpf: Any = None  # bcc.BPF, untyped
+        self._loaded: Loaded | None = None
+        self._ring: RingBuffer | None = None
+        self.load_peak_rss_kib = 0
 
     def open(self) -> None:
         preflight()
         flags = cflags(ringbuf_pages=self._ringbuf_pages, seen_entries=self._seen_entries, tracefs=tracefs())
         try:
-            from bcc import BPF  # noqa: PLC0415 - only here: the rest of snoop runs without bcc
-        except ImportError as exc:
-            raise TracerError("python module bcc missing: install Debian's python3-bpfcc") from exc
-        try:
-            self._bpf = BPF(text=program_text().encode(), cflags=flags)
-        except Exception as exc:  # bcc raises bare Exception for compile and load failures
+            loaded = spawn(program_text(), flags)
+        except LoadError as exc:
             raise TracerError(f"BPF program failed to compile or load: {exc}") from exc
-        self._bpf[b"events"].open_ring_buffer(self._handle)
+        types = loaded.types
+        self._loaded = loaded
+        self.load_peak_rss_kib = loaded.peak_rss_kib
+        self._event = types["event"]
+        self._path_offset = self._event.path.offset
+        self._cgroups = Map(loaded.maps["cgroups"], types["cgroups.key"], types["cgroups.value"], per_cpu=True)
+        self._procs = Map(loaded.maps["procs"], types["procs.key"], types["procs.value"])
+        self._stats = Map(loaded.maps["stats"], types["stats.key"], types["stats.value"], per_cpu=True)
+        self._ring = RingBuffer(loaded.maps["events"], self._handle)
 
-    def _handle(self, _ctx: object, data: int, _size: int) -> None:
-        ev = self._bpf[b"events"].event(data)
-        path = ctypes.string_at(data + type(ev).path.offset, ev.path_len)
+    def _handle(self, data: int, _size: int) -> None:
+        ev = self._event.from_address(data)
+        path = ctypes.string_at(data + self._path_offset, ev.path_len)
         self._on_event(
             RawEvent(
                 cgroup_id=ev.cgroup_id,
@@ -153,49 +161,51 @@ class Tracer:
         )
 
     def poll(self, timeout_ms: int) -> None:
-        self._bpf.ring_buffer_poll(timeout_ms)
+        assert self._ring is not None, "open() first"
+        self._ring.poll(timeout_ms)
 
     def ignore_cgroup(self, cgroup_id: int) -> None:
         """Stops tracing a cgroup in the kernel (host or runtime cgroups found by userspace)."""
-        table = self._bpf[b"cgroups"]
-        leaf = table.Leaf()
-        for cpu in range(table.total_cpu):
-            leaf[cpu].ignored = 1
-        table[table.Key(cgroup_id)] = leaf
+        state = self._cgroups.Value()
+        state.ignored = 1
+        self._cgroups.set(self._cgroups.Key(cgroup_id), state)
 
     def adopt(self, pids: list[int]) -> int:
         """Marks processes that were already the container's before the program loaded (their pivot_root
         and exec came before it); processes the kernel has seen since keep what it decided. Returns how
         many were new to the kernel."""
-        from bcc import lib  # noqa: PLC0415
-
-        table = self._bpf[b"procs"]
-        leaf = table.Leaf(PROC_CONTAINER)
-        adopted = 0
-        for pid in pids:
-            key = table.Key(pid)
-            if lib.bpf_update_elem(table.map_fd, ctypes.byref(key), ctypes.byref(leaf), BPF_NOEXIST) == 0:
-                adopted += 1
-        return adopted
+        leaf = self._procs.Value(PROC_CONTAINER)
+        return sum(self._procs.set(self._procs.Key(pid), leaf, BPF_NOEXIST) for pid in pids)
 
     def stats(self) -> dict[str, int]:
         """Kernel counters summed over CPUs."""
-        table = self._bpf[b"stats"]
-        return {name: int(table.sum(table.Key(i)).value) for i, name in enumerate(STAT_NAMES)}
+        totals = {}
+        for i, name in enumerate(STAT_NAMES):
+            per_cpu = self._stats.get(self._stats.Key(i)) or []
+            totals[name] = sum(int(v.value) for v in per_cpu)
+        return totals
 
     def cgroup_events(self) -> dict[int, int]:
         """Successful accesses per cgroup, repeats included, summed over CPUs."""
-        table = self._bpf[b"cgroups"]
-        return {k.value: sum(cpu.events for cpu in table.getvalue(k)) for k in table}
+        events = {}
+        for key in list(self._cgroups.keys()):
+            per_cpu = self._cgroups.get(key)
+            if per_cpu is not None:
+                events[key.value] = sum(cpu.events for cpu in per_cpu)
+        return events
 
     def forget_cgroups(self, alive: Callable[[int], bool]) -> None:
         """Drops the kernel's state of cgroups that are gone, so the table never fills up."""
-        table = self._bpf[b"cgroups"]
-        for key in list(table.keys()):
+        for key in list(self._cgroups.keys()):
             if not alive(key.value):
-                del table[key]
+                self._cgroups.delete(key)
 
     def close(self) -> None:
-        if self._bpf is not None:
-            self._bpf.cleanup()
-            self._bpf = None
+        """Detaches (closing the perf events) and lets go of the maps; the kernel frees the rest."""
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
+        if self._loaded is not None:
+            for fd in [*self._loaded.attachments, *self._loaded.maps.values()]:
+                os.close(fd)
+            self._loaded = None

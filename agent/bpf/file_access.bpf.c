@@ -1,13 +1,13 @@
 // snoop: which files do containers really use?
 //
-// Syscall tracepoints only (no kprobes, no kernel structs): every program reads tracepoint arguments
-// and calls BPF helpers, so the same C runs on any kernel with syscall tracepoints and BTF-less headers.
+// Tracepoints only (no kprobes, no kernel structs): every program reads tracepoint arguments and calls
+// BPF helpers, so the same C runs on any kernel with syscall tracepoints and BTF-less headers.
 //
 // Flow: sys_enter_* reads the path and ends there when its (cgroup, path, kind) was reported before:
 // the common case costs one string read, one hash and one map lookup. Otherwise it stashes (path
-// pointer, dirfd, kind) per thread; sys_exit_* drops failed calls, reads the path again (the kernel has
-// just copied it, so the page is resident), marks it seen and emits it. Userspace work grows with new
-// (container, path) pairs, not with syscalls.
+// pointer, dirfd, kind) per thread; the sys_exit raw tracepoint drops failed calls, reads the path
+// again (the kernel has just copied it, so the page is resident), marks it seen and emits it.
+// Userspace work grows with new (container, path) pairs, not with syscalls.
 //
 // Only the container's own processes count. The runtime's helper (runc init, crun, …) joins the
 // container's cgroup from outside and opens host files (its libraries, the bundle, /proc) before it
@@ -23,6 +23,15 @@
 #include <linux/sched.h>
 
 #define PATH_MAX_LEN 4096
+
+// bench/agent_cost.py builds this program cut short after step n of the hot path (-DCUT=n) to measure
+// what each step costs; `keep` stops the compiler from dropping work whose result the cut leaves unused.
+// Without CUT, STEP is nothing.
+#ifdef CUT
+#define STEP(n, keep) do { if ((n) >= CUT) { asm volatile("" : : "r"(keep)); return 0; } } while (0)
+#else
+#define STEP(n, keep) do { } while (0)
+#endif
 #define AT_FDCWD_VALUE -100
 
 // Access kinds: the same bits as snoop.v1.AccessKind.
@@ -96,6 +105,10 @@ struct seen_key {
 
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_TABLE("lru_hash", u32, struct pending, pending, 16384);
+// How many entries `pending` holds: the exit probe runs for every syscall on the node and returns at
+// once while this is zero, the common case. An entry the LRU evicts is never counted down: the gate
+// then stays open, which costs a lookup per syscall and nothing else.
+BPF_ARRAY(inflight, u64, 1);
 BPF_TABLE("lru_hash", struct seen_key, u8, seen, SEEN_ENTRIES);
 BPF_TABLE("lru_hash", u32, u32, cwd_gen, 65536);
 // tgid (and tid of threads) -> PROC_*; exact, not LRU: an evicted entry would silence a container's
@@ -227,6 +240,7 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
     if (!state)
         return 0;
     count(slot);
+    STEP(1, state);  // the cgroup's state found, the syscall counted
     u64 id = bpf_get_current_pid_tgid();
     if (kind & FILE_KINDS) {
         if (proc_state(id >> 32) != PROC_CONTAINER) {
@@ -235,15 +249,18 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
         }
         state->events++;
     }
+    STEP(2, id);  // the process's standing looked up
     if (kind <= KIND_READLINK) {
         u32 zero = 0;
         struct event *e = scratch.lookup(&zero);
         if (!e)
             return 0;
         int n = bpf_probe_read_user_str(e->path, PATH_MAX_LEN, path);
+        STEP(3, n);  // the path read
         if (n > 1 && (e->path[0] == '/' || dirfd == AT_FDCWD_VALUE)) {
             struct seen_key key = {};
             seen_key_of(&key, cgroup_id, e->path, n - 1, kind, id >> 32);
+            STEP(4, key.hash);  // the path hashed
             if (seen.lookup(&key)) {
                 count(STAT_REPEATED);
                 return 0;
@@ -252,17 +269,29 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
     }
     u32 tid = id;
     struct pending p = {.path = path, .dirfd = dirfd, .kind = kind};
-    pending.update(&tid, &p);
+    if (pending.insert(&tid, &p) == 0) {
+        u32 zero = 0;
+        u64 *stashed = inflight.lookup(&zero);
+        if (stashed)
+            __sync_fetch_and_add(stashed, 1);
+    } else {  // left by a syscall whose exit this program did not see (it loaded in between)
+        pending.update(&tid, &p);
+    }
     return 0;
 }
 
 static __always_inline int on_exit(long ret) {
+    u32 zero = 0;
+    u64 *in_flight = inflight.lookup(&zero);
+    if (!in_flight || *in_flight == 0)
+        return 0;
     u32 tid = bpf_get_current_pid_tgid();
     struct pending *stashed = pending.lookup(&tid);
     if (!stashed)
         return 0;
     struct pending p = *stashed;
-    pending.delete(&tid);
+    if (pending.delete(&tid) == 0)
+        __sync_fetch_and_add(in_flight, -1);
     if (p.kind == KIND_ENTER) {
         u32 tgid = bpf_get_current_pid_tgid() >> 32;
         if (ret != 0 || proc_state(tgid) >= PROC_ENTERED)
@@ -301,6 +330,11 @@ static __always_inline int on_exit(long ret) {
     return submit(e, !dirfd_relative);
 }
 
+// One probe for the exits of all syscalls, instead of one per traced syscall: a raw tracepoint costs
+// less to reach than a syscall tracepoint (no record is built), and all but the stashed calls end at
+// the `inflight` check. The stash says which syscall this is; the next exit of its thread is its own.
+RAW_TRACEPOINT_PROBE(sys_exit) { return on_exit((long)ctx->args[1]); }
+
 static __always_inline u32 open_kind(u64 flags) {
     // O_WRONLY 01, O_RDWR 02, O_CREAT 0100, O_TRUNC 01000, O_DIRECTORY 0200000
     if (flags & 0200000)
@@ -311,7 +345,6 @@ static __always_inline u32 open_kind(u64 flags) {
 TRACEPOINT_PROBE(syscalls, sys_enter_openat) {
     return on_enter(STAT_OPENAT, open_kind(args->flags), args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_openat) { return on_exit(args->ret); }
 
 #ifdef HAVE_OPENAT2  // Linux 5.6+
 TRACEPOINT_PROBE(syscalls, sys_enter_openat2) {
@@ -319,45 +352,37 @@ TRACEPOINT_PROBE(syscalls, sys_enter_openat2) {
     bpf_probe_read_user(&flags, sizeof(flags), args->how);  // struct open_how starts with u64 flags (UAPI)
     return on_enter(STAT_OPENAT2, open_kind(flags), args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_openat2) { return on_exit(args->ret); }
 #endif
 
 TRACEPOINT_PROBE(syscalls, sys_enter_newfstatat) {
     return on_enter(STAT_NEWFSTATAT, KIND_STAT, args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_newfstatat) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_statx) {
     return on_enter(STAT_STATX, KIND_STAT, args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_statx) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_faccessat) {
     return on_enter(STAT_FACCESSAT, KIND_STAT, args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_faccessat) { return on_exit(args->ret); }
 
 #ifdef HAVE_FACCESSAT2  // Linux 5.8+
 TRACEPOINT_PROBE(syscalls, sys_enter_faccessat2) {
     return on_enter(STAT_FACCESSAT2, KIND_STAT, args->dfd, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_faccessat2) { return on_exit(args->ret); }
 #endif
 
 TRACEPOINT_PROBE(syscalls, sys_enter_readlinkat) {
     return on_enter(STAT_READLINKAT, KIND_READLINK, args->dfd, args->pathname);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_readlinkat) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_chdir) {
     return on_enter(STAT_CHDIR, KIND_CHDIR, AT_FDCWD_VALUE, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_chdir) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_fchdir) {
     return on_enter(STAT_FCHDIR, KIND_FCHDIR, args->fd, 0);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_fchdir) { return on_exit(args->ret); }
 
 // execve/execveat: a successful exec replaces the memory the path pointer points into, so the path is
 // taken from sched_process_exec (success only) instead. The enter probes only count.
@@ -375,17 +400,14 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execveat) {
 // A root change is what a runtime does last before it execs the entrypoint (runc and crun pivot_root,
 // runc without pivot chroots, `runc exec` joins the mount namespace with setns).
 TRACEPOINT_PROBE(syscalls, sys_enter_pivot_root) { return on_enter(STAT_PIVOT_ROOT, KIND_ENTER, 0, 0); }
-TRACEPOINT_PROBE(syscalls, sys_exit_pivot_root) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_chroot) { return on_enter(STAT_CHROOT, KIND_ENTER, 0, 0); }
-TRACEPOINT_PROBE(syscalls, sys_exit_chroot) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_setns) {
     if (args->flags != 0 && args->flags != CLONE_NEWNS_FLAG)  // another namespace: the root stays
         return 0;
     return on_enter(STAT_SETNS, KIND_ENTER, 0, 0);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_setns) { return on_exit(args->ret); }
 
 // The handover: an exec after entering makes the process the container's.
 TRACEPOINT_PROBE(sched, sched_process_exec) {
@@ -455,30 +477,24 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 TRACEPOINT_PROBE(syscalls, sys_enter_open) {
     return on_enter(STAT_OPEN, open_kind(args->flags), AT_FDCWD_VALUE, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_open) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_creat) {
     return on_enter(STAT_CREAT, KIND_WRITE, AT_FDCWD_VALUE, args->pathname);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_creat) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_newstat) {
     return on_enter(STAT_STAT, KIND_STAT, AT_FDCWD_VALUE, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_newstat) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_newlstat) {
     return on_enter(STAT_LSTAT, KIND_STAT, AT_FDCWD_VALUE, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_newlstat) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_access) {
     return on_enter(STAT_ACCESS, KIND_STAT, AT_FDCWD_VALUE, args->filename);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_access) { return on_exit(args->ret); }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_readlink) {
     return on_enter(STAT_READLINK, KIND_READLINK, AT_FDCWD_VALUE, args->path);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_readlink) { return on_exit(args->ret); }
 #endif

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from snoop.agent.events import KIND_FORK, AccessKind, RawEvent
+from snoop.agent.loader import LoadError, spawn
 from snoop.agent.resolver.cgroup import cgroup2_mount
 from snoop.agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
 
@@ -186,3 +187,40 @@ def test_drops_are_counted_and_not_lost_for_good(bpf_ready: None, cgroup: Path, 
         assert missing <= second
     finally:
         small.close()
+
+
+def test_the_compiler_stays_in_a_child(bpf_ready: None, tmp_path: Path) -> None:
+    """A fresh agent process never maps BCC's LLVM: a child compiles and loads, hands over the maps and
+    perf events, and exits; the program keeps tracing for the agent, and close() gives every fd back."""
+    code = f"""
+import os, subprocess, uuid
+from pathlib import Path
+from snoop.agent.resolver.cgroup import cgroup2_mount
+from snoop.agent.tracer import Tracer
+fds = len(os.listdir("/proc/self/fd"))
+events = []
+t = Tracer(on_event=events.append, ringbuf_pages=64, seen_entries=4096)
+t.open()
+maps = Path("/proc/self/maps").read_text()
+cgroup = Path(cgroup2_mount()) / f"snoop-test-{{uuid.uuid4().hex[:8]}}"
+cgroup.mkdir()
+try:
+    subprocess.run(["sh", "-c", f"echo $$ > {{cgroup}}/cgroup.procs; exec chroot / cat {tmp_path}/marker"],
+                   check=True, stdout=subprocess.DEVNULL)
+    for _ in range(5):
+        t.poll(20)
+finally:
+    cgroup.rmdir()
+t.close()
+print("llvm" if "libLLVM" in maps or "libbcc" in maps else "no-llvm")
+print(b"{tmp_path}/marker" in {{e.path for e in events}})
+print(t.load_peak_rss_kib > 50_000, len(os.listdir("/proc/self/fd")) == fds)
+"""
+    (tmp_path / "marker").write_text("x")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    assert out == ["no-llvm", "True", "True", "True"]
+
+
+def test_a_program_that_does_not_compile_says_why(bpf_ready: None) -> None:
+    with pytest.raises(LoadError, match="Failed to compile"):
+        spawn("this is not C;", [])
