@@ -103,7 +103,7 @@ class PostgresBulk:
             return cur.fetchall() if cur.description else []
 
     def intern_paths(self, conn: Connection, digests: Sequence[bytes], paths: Sequence[bytes]) -> dict[bytes, int]:
-        order = sorted(range(len(digests)), key=digests.__getitem__)
+        order = sorted(range(len(paths)), key=paths.__getitem__)  # ids ascend with paths
         # One round trip: the CTE inserts what is new; the outer SELECT (whose snapshot predates the
         # insert) finds what was there already.
         rows = self._run(conn, """

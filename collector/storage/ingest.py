@@ -206,6 +206,9 @@ def _merge_files(
             f.path, seen.kinds | f.kinds, min(seen.first_seen_ns, f.first_seen_ns),
             max(seen.last_seen_ns, f.last_seen_ns), max(seen.file_type, f.file_type),
         )
+    # In path order: new paths get ids in that order, so each index (path ids, path keys) takes the
+    # batch's rows as one ascending run instead of random inserts.
+    merged = dict(sorted(merged.items()))
     ids = _path_ids(session, merged, known, learned)
     rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type, f.path[:PATH_KEY_BYTES])
             for pid, f in zip(ids, merged.values(), strict=True)]
