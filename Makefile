@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Running needs the BPF toolchain and a container runtime (busybox-static: the demo's sample app); the
 # tests and benchmarks also build images (umoci; buildah for deploy/'s Dockerfiles), run crun, PostgreSQL,
 # strace, bpftrace and a browser.
-RUN_PACKAGES := python3-bpfcc python3-venv linux-headers-amd64 containerd runc busybox-static curl
+RUN_PACKAGES := python3-bpfcc libbpf1 python3-venv linux-headers-amd64 containerd runc busybox-static curl
 TEST_PACKAGES := $(RUN_PACKAGES) crun umoci buildah debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
                  chromium chromium-driver
 

@@ -274,6 +274,24 @@ def render(added: dict[str, list[float]], programs: dict[str, dict[bytes, float]
                      + f" | {step} |")
         if name in ("count", *(f"cut {n}" for n in CUTS)):
             previous = enter
+    own = {name: statistics.mean(v for tp, v in per_tp.items() if b"sys_enter" in tp)
+           for name, per_tp in programs.items()}
+    ratio = statistics.median(added["agent"]) / count
+    lines += ["", f"Reading it: against counting, the agent adds ×{ratio:.2f} on this run (target ≤ ×1.3, "
+              f"{'met' if ratio <= 1.3 else '**missed**'}). The timed differences are of the order of the rounds' "
+              "spread on this VM (a quiet slice still shares the host), so these ratios move by about ±0.5 between "
+              "runs; the in-program times are steadier. A repeated access costs the agent's enter program "
+              f"{own['agent'] - own['count']:.0f} ns more than a counter's: the cgroup's state (traced? and its "
+              "access count), the process's standing (the container's or the runtime's: what keeps host and runtime"
+              " files out of reports), the path read from user memory, its hash, and the dedup (the `seen` LRU; a "
+              "per-CPU direct-mapped slot in front of it did not measurably help). Each is a promise: without the "
+              "standing the runtime's files leak in, without the read and the dedup every access goes to userspace."
+              " Exits: one raw `sys_exit` probe replaced one tracepoint per syscall; it runs for every syscall but "
+              "returns at the in-flight check, and costs about what the per-syscall exits cost on this loop (which "
+              "closes as often as it opens), less on loops without a close. What is left above counting is that "
+              "enter work, two to four hash-map or array lookups and a user-memory copy per call; closing the gap "
+              "to ×1.3 would mean skipping one of them on repeats, which the kernel offers no cheaper way to do "
+              "without kernel structs (task storage needs BTF-typed task pointers)."]
     return "\n".join(lines) + "\n"
 
 

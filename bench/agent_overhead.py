@@ -255,12 +255,12 @@ def render(results: Results, args: argparse.Namespace) -> str:
               "`snoop_events_processed_total` (new files).",
               "",
               "Reading it: repeated accesses end in the kernel, so the agent's CPU stays at about 1% of one core "
-              "however fast the loop runs, and did not grow with the rate. Each traced syscall costs one "
-              "lookup more than counting: the process's standing (runtime or container, decided at its "
-              "handover). Where the rounds' spreads of agent and bpftrace overlap, the difference between them "
-              "is the VM's noise, not something this benchmark can resolve (`bench/agent_cost.py`, below, "
-              "resolves it). The agent's own memory is Python and its data; BCC's embedded LLVM lives only in "
-              "the child that compiles and loads the program, for the first seconds (the loader's peak)."]
+              "however fast the loop runs, and did not grow with the rate. Each traced syscall pays the enter "
+              "program's steps, measured one by one below. Where the rounds' spreads of agent and bpftrace "
+              "overlap, the difference between them is the VM's noise, not something this benchmark can resolve "
+              "(`bench/agent_cost.py`, below, measures the hot path step by step). The agent's own memory is "
+              "Python and its data; BCC's embedded LLVM lives only in the child that compiles and loads the "
+              "program, for the first seconds (the loader's peak)."]
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,7 @@
 // BPF helpers, so the same C runs on any kernel with syscall tracepoints and BTF-less headers.
 //
 // Flow: sys_enter_* reads the path and ends there when its (cgroup, path, kind) was reported before:
-// the common case costs one string read, one hash and one array read. Otherwise it stashes (path
+// the common case costs one string read, one hash and one map lookup. Otherwise it stashes (path
 // pointer, dirfd, kind) per thread; the sys_exit raw tracepoint drops failed calls, reads the path
 // again (the kernel has just copied it, so the page is resident), marks it seen and emits it.
 // Userspace work grows with new (container, path) pairs, not with syscalls.
@@ -111,8 +111,6 @@ BPF_TABLE("lru_hash", u32, struct pending, pending, 16384);
 BPF_ARRAY(inflight, u64, 1);
 BPF_TABLE("lru_hash", struct seen_key, u8, seen, SEEN_ENTRIES);
 BPF_TABLE("lru_hash", u32, u32, cwd_gen, 65536);
-#define RECENT_SLOTS 1024
-BPF_PERCPU_ARRAY(recent, struct seen_key, RECENT_SLOTS);  // per CPU, direct-mapped: see already_reported
 // tgid (and tid of threads) -> PROC_*; exact, not LRU: an evicted entry would silence a container's
 // process. Entries are removed when their task exits.
 BPF_HASH(procs, u32, u8, PROCS_ENTRIES);
@@ -191,27 +189,6 @@ static __always_inline void seen_key_of(struct seen_key *key, u64 cgroup_id, con
     }
 }
 
-static __always_inline bool same_key(const struct seen_key *a, const struct seen_key *b) {
-    const u64 *x = (const u64 *)a, *y = (const u64 *)b;
-    return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
-
-// The hot path's dedup: this CPU's `recent` slot for the key first (an array read, no hashing of the
-// key, no LRU bookkeeping), then `seen`, whose hit is copied into the slot. A slot only ever holds a
-// key `seen` held, and keys are never taken back from `seen` (cgroup ids are not reused), so a slot
-// outliving its `seen` entry (LRU eviction) only keeps a reported path quiet, as `seen` did.
-static __always_inline bool already_reported(struct seen_key *key) {
-    u32 slot = key->hash & (RECENT_SLOTS - 1);
-    struct seen_key *cached = recent.lookup(&slot);
-    if (cached && same_key(cached, key))
-        return true;
-    if (!seen.lookup(key))
-        return false;
-    if (cached)
-        *cached = *key;
-    return true;
-}
-
 // Sends e (path already in e->path, e->path_len set) unless this container already reported it.
 // dedup=false for events userspace must see every time (cwd changes, dirfd-relative paths).
 static __always_inline int submit(struct event *e, bool dedup) {
@@ -228,8 +205,8 @@ static __always_inline int submit(struct event *e, bool dedup) {
         count(STAT_DROPPED);  // not marked seen: its next access comes again
         return 0;
     }
-    // Marked only once sent, so a `seen` entry (and a `recent` copy of it) always stands for an event
-    // userspace got. Two threads sending the same new path at once both get through; userspace dedups.
+    // Marked only once sent, so a `seen` entry always stands for an event userspace got. Two threads
+    // sending the same new path at once both get through; userspace dedups.
     u8 one = 1;
     if (dedup)
         seen.update(&key, &one);
@@ -285,7 +262,7 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
             struct seen_key key = {};
             seen_key_of(&key, cgroup_id, e->path, n - 1, kind, id >> 32);
             STEP(4, key.hash);  // the path hashed
-            if (already_reported(&key)) {
+            if (seen.lookup(&key)) {
                 count(STAT_REPEATED);
                 return 0;
             }
