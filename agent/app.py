@@ -162,8 +162,8 @@ class Agent:
         config = self.config
         serve(self.metrics, *config.metrics_listen)
         self.tracer.open()
-        log.info("BPF program loaded by a child process (peak RSS %d MiB, compiler included)",
-                 self.tracer.load_peak_rss_kib // 1024)
+        log.info("BPF program compiled and loaded by a child process in %.1f s (peak RSS %d MiB, compiler "
+                 "included)", self.tracer.load_seconds, self.tracer.load_peak_rss_kib // 1024)
         self._ignore_own_cgroup()
         self._adopt_running_containers()
         if self.streamer and config.spool_dir:

@@ -120,18 +120,23 @@ def spawn(text: str, cflags: list[str]) -> Loaded:
         ours.send(json.dumps({"text": text, "cflags": cflags}).encode())
         message, fds, _flags, _addr = socket.recv_fds(ours, MAX_MESSAGE, MAX_FDS)
     code = proc.wait()
-    if not message:
-        raise LoadError(f"the BPF loader exited with code {code} before it answered")
-    reply = json.loads(message)
-    if "error" in reply:
-        raise LoadError(reply["error"])
-    return Loaded(
-        maps={name: fds[i] for name, i in reply["maps"].items()},
-        types={name: rebuild(desc, name.replace(".", "_")) for name, desc in reply["types"].items()},
-        attachments=[fds[i] for i in reply["attachments"]],
-        peak_rss_kib=reply["peak_rss_kib"],
-        seconds=time.monotonic() - start,
-    )
+    try:
+        if not message:
+            raise LoadError(f"the BPF loader exited with code {code} before it answered")
+        reply = json.loads(message)
+        if "error" in reply:
+            raise LoadError(reply["error"])
+        return Loaded(
+            maps={name: fds[i] for name, i in reply["maps"].items()},
+            types={name: rebuild(desc, name.replace(".", "_")) for name, desc in reply["types"].items()},
+            attachments=[fds[i] for i in reply["attachments"]],
+            peak_rss_kib=reply["peak_rss_kib"],
+            seconds=time.monotonic() - start,
+        )
+    except BaseException:
+        for fd in fds:  # nothing half-taken: the program detaches with its last descriptor
+            os.close(fd)
+        raise
 
 
 if __name__ == "__main__":

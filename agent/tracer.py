@@ -125,6 +125,7 @@ class Tracer:
         self._loaded: Loaded | None = None
         self._ring: RingBuffer | None = None
         self.load_peak_rss_kib = 0
+        self.load_seconds = 0.0
 
     def open(self) -> None:
         preflight()
@@ -136,6 +137,7 @@ class Tracer:
         types = loaded.types
         self._loaded = loaded
         self.load_peak_rss_kib = loaded.peak_rss_kib
+        self.load_seconds = loaded.seconds
         self._event = types["event"]
         self._path_offset = self._event.path.offset
         self._cgroups = Map(loaded.maps["cgroups"], types["cgroups.key"], types["cgroups.value"], per_cpu=True)
