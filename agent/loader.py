@@ -1,4 +1,5 @@
-"""Compiles, loads and attaches the BPF program in a child process: the only module that imports bcc.
+"""Compiles, loads and attaches the BPF program in a child process: the agent's only module that
+imports bcc.
 
 BCC compiles with an embedded clang/LLVM that stays mapped and resident once imported (about 140 MiB).
 The agent runs for weeks and needs LLVM for two seconds, so a short-lived child does the compile, the
@@ -71,8 +72,11 @@ def peak_rss_kib() -> int:
 
 def load(text: str, cflags: list[str]) -> tuple[dict[str, Any], list[int]]:
     """Compiles and attaches; returns what the agent needs to know and the descriptors to hand it."""
-    from bcc import BPF  # noqa: PLC0415 - only in the child
-    from bcc.table import _get_event_class  # noqa: PLC0415
+    try:
+        from bcc import BPF  # noqa: PLC0415 - only in the child
+        from bcc.table import _get_event_class  # noqa: PLC0415
+    except ImportError as exc:
+        raise LoadError("python module bcc missing: install Debian's python3-bpfcc") from exc
 
     bpf = BPF(text=text.encode(), cflags=cflags)
     fds: list[int] = []

@@ -25,7 +25,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +40,10 @@ sys.path.insert(0, str(REPO))
 
 from bcc import BPF  # noqa: E402
 
-from bench.agent_overhead import LOOP_FILES  # noqa: E402
+from bench.agent_overhead import LOOP_FILES, loop_rootfs  # noqa: E402
 from bench.report import update_section  # noqa: E402
 from snoop.agent.tracer import PROC_CONTAINER, cflags, program_text, tracefs  # noqa: E402
 from tests.harness.containerd import Containerd  # noqa: E402
-from tests.harness.images import busybox_rootfs  # noqa: E402
 
 CUTS = {1: "cgroup lookup, count", 2: "process standing", 3: "path read", 4: "path hashed"}
 _RESULT = re.compile(r"elapsed_ns=(\d+) ops=(\d+) cpu_ns=(\d+) quiet_ns=(\d+)")
@@ -123,11 +121,7 @@ class Workload:
     its quietest slices ran (bench/workload.c)."""
 
     def __init__(self, containerd: Containerd, work: Path) -> None:
-        root = busybox_rootfs(work / "rootfs")
-        (root / "app" / "data.txt").write_text("x\n")
-        subprocess.run(["gcc", "-static", "-O2", "-o", str(root / "bin/workload"),
-                        str(REPO / "bench/workload.c")], check=True)
-        image = containerd.import_image("bench-cost", rootfs=root)
+        image = containerd.import_image("bench-cost", rootfs=loop_rootfs(work / "rootfs"))
         fifos = work / "fifos"
         fifos.mkdir()
         command = ["/bin/workload", "serve", "/fifos/ctl", "/fifos/out", *LOOP_FILES]

@@ -150,6 +150,15 @@ class Tracer:
         return rss
 
 
+def loop_rootfs(root: Path) -> Path:
+    """busybox with bench/workload.c built static at /bin/workload and LOOP_FILES' /app/data.txt."""
+    busybox_rootfs(root)
+    (root / "app" / "data.txt").write_text("x\n")
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(root / "bin/workload"), str(REPO / "bench/workload.c")],
+                   check=True)
+    return root
+
+
 def run_workload(containerd: Containerd, image: Image, command: list[str], name: str) -> tuple[float, int]:
     pod = containerd.run_pod(name, {"w": (image, command)})
     try:
@@ -175,10 +184,7 @@ def main() -> int:
     containerd = Containerd(work / "containerd")
     containerd.start()
     try:
-        loop_root = busybox_rootfs(work / "loop")
-        (loop_root / "app" / "data.txt").write_text("x\n")
-        subprocess.run(["gcc", "-static", "-O2", "-o", str(loop_root / "bin/workload"),
-                        str(REPO / "bench/workload.c")], check=True)
+        loop_root = loop_rootfs(work / "loop")
         py_root = python_strace_rootfs(work / "python")
         shutil.copy2(loop_root / "bin/workload", py_root / "bin/workload")
         images = {"loop": containerd.import_image("bench-loop", rootfs=loop_root),

@@ -23,15 +23,6 @@
 #include <linux/sched.h>
 
 #define PATH_MAX_LEN 4096
-
-// bench/agent_cost.py builds this program cut short after step n of the hot path (-DCUT=n) to measure
-// what each step costs; `keep` stops the compiler from dropping work whose result the cut leaves unused.
-// Without CUT, STEP is nothing.
-#ifdef CUT
-#define STEP(n, keep) do { if ((n) >= CUT) { asm volatile("" : : "r"(keep)); return 0; } } while (0)
-#else
-#define STEP(n, keep) do { } while (0)
-#endif
 #define AT_FDCWD_VALUE -100
 
 // Access kinds: the same bits as snoop.v1.AccessKind.
@@ -233,6 +224,15 @@ static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
     return e;
 }
 
+// bench/agent_cost.py builds this program cut short after step n of the hot path (-DCUT=n) to measure
+// what each step costs; `keep` stops the compiler from dropping work whose result the cut leaves unused.
+// Without CUT, STEP is nothing.
+#ifdef CUT
+#define STEP(n, keep) do { if ((n) >= CUT) { asm volatile("" : : "r"(keep)); return 0; } } while (0)
+#else
+#define STEP(n, keep) do { } while (0)
+#endif
+
 // The hot path. A repeated access ends here, before anything is stashed for the exit probe: read the
 // path, hash it, find it in `seen`. Only new paths (and failing ones) pay for the exit probe's work.
 static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *path) {
@@ -331,9 +331,10 @@ static __always_inline int on_exit(long ret) {
     return submit(e, !dirfd_relative);
 }
 
-// One probe for the exits of all syscalls, instead of one per traced syscall: a raw tracepoint costs
-// less to reach than a syscall tracepoint (no record is built), and all but the stashed calls end at
-// the `inflight` check. The stash says which syscall this is; the next exit of its thread is its own.
+// One probe for the exits of all syscalls, instead of one per traced syscall: a raw tracepoint builds
+// no record, and all but the stashed calls end at the `inflight` check (bench/agent_cost.py: about what
+// the per-syscall exits cost on a loop that closes as often as it opens). The stash says which syscall
+// this is; the next exit of its thread is its own.
 RAW_TRACEPOINT_PROBE(sys_exit) { return on_exit((long)ctx->args[1]); }
 
 static __always_inline u32 open_kind(u64 flags) {
