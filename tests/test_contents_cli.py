@@ -17,23 +17,25 @@ from tests.collector.test_inventory import small_image
 from tests.conftest import Process
 from tests.test_push_and_query import report, snoop
 
+C1, OTHER = "sha256:" + "c1" * 32, "sha256:" + "0f" * 32
+
 
 def test_inventory_over_grpc_then_summary_packages_and_remove_list(collector_proc: tuple[Process, str, str],
                                                                    tmp_path: Path) -> None:
     _, base, grpc_addr = collector_proc
     push = tmp_path / "r.json"
-    push.write_text(json.dumps(report("web-1", "sha256:c1", ["/usr/bin/tool", "/var/run/app.pid"])))
+    push.write_text(json.dumps(report("web-1", C1, ["/usr/bin/tool", "/var/run/app.pid"])))
     assert snoop("push", "--collector", grpc_addr, str(push)).returncode == 0
     assert snoop("summary", "app:1", "--server", base).stdout.decode().splitlines()[1].startswith(
         "INVENTORY  none yet")
 
     with grpc.insecure_channel(grpc_addr) as channel:
         stub = pb_grpc.InventoryStub(channel)
-        asked = pb.WantedRequest(agent_id="node-1/inventory", image_digests=["sha256:c1", "sha256:other"])
-        assert list(stub.Wanted(asked).image_digests) == ["sha256:c1", "sha256:other"]
-        other = pb.WantedRequest(agent_id="node-2/inventory", image_digests=["sha256:c1"])
+        asked = pb.WantedRequest(agent_id="node-1/inventory", image_digests=[C1, OTHER])
+        assert list(stub.Wanted(asked).image_digests) == [C1, OTHER]
+        other = pb.WantedRequest(agent_id="node-2/inventory", image_digests=[C1])
         assert list(stub.Wanted(other).image_digests) == []  # leased to node-1 meanwhile
-        upload = Upload("node-1/inventory", "sha256:c1", "app:1", "layers")
+        upload = Upload("node-1/inventory", C1, "app:1", "layers")
         acks = [stub.Put(c) for c in inventory_chunks(ImageTree([os.fsencode(small_image(tmp_path / "img"))]),
                                                       upload, chunk_files=4)]
         assert [a.error for a in acks] == [""] * len(acks) and acks[-1].complete

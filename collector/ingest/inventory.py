@@ -1,9 +1,5 @@
-"""The Inventory gRPC service: which image digests still need an inventory, and taking its chunks.
-
-``Wanted`` leases each digest it returns to the asking agent for ``LEASE_S`` (renewed by every chunk),
-so that the agents of a cluster that all see a new image at once do not all walk it. A lease is a
-courtesy, not a lock: a second upload would only start the inventory over.
-"""
+"""The Inventory gRPC service: which image digests still need an inventory, and taking its chunks,
+each only from the agent that holds the digest's lease (``leases.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.ingest.convert import chunk_from_pb
+from snoop.collector.ingest.leases import Leases
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.inventory import Outcome, chunk_problem, put_chunk, wanted
@@ -26,7 +23,6 @@ from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-LEASE_S = 600.0
 
 
 class InventoryServicer(pb_grpc.InventoryServicer):
@@ -36,30 +32,21 @@ class InventoryServicer(pb_grpc.InventoryServicer):
         self._metrics = metrics
         self._writers = writers
         self._write_lock = write_lock
-        self._leases: dict[str, tuple[str, float]] = {}  # digest -> (agent, until)
-
-    def _lease(self, agent_id: str, digests: list[str]) -> list[str]:
-        now = time.monotonic()
-        out = []
-        for digest in digests:
-            holder, until = self._leases.get(digest, ("", 0.0))
-            if holder in ("", agent_id) or until < now:
-                self._leases[digest] = (agent_id, now + LEASE_S)
-                out.append(digest)
-        return out
+        self.leases = Leases()
 
     def _wanted(self, request: pb.WantedRequest) -> pb.WantedReply:
         with self._sessions() as session:
             missing = wanted(session, list(request.image_digests)[:1000])
-        return pb.WantedReply(image_digests=self._lease(request.agent_id, missing))
+        return pb.WantedReply(image_digests=self.leases.grant(request.agent_id, missing))
 
     def _put(self, request: pb.InventoryChunk) -> pb.InventoryAck:
         chunk = chunk_from_pb(request)
-        problem = chunk_problem(chunk)
+        problem = chunk_problem(chunk) or self.leases.refusal(chunk.agent_id, chunk.image_digest)
         if problem is not None:
             self._metrics.inventory_errors.labels(reason=problem.split(":")[0]).inc()
+            log.warning("inventory chunk %d of %s from %s refused: %s", chunk.index, chunk.image_digest[:80],
+                        chunk.agent_id[:80], problem)
             return pb.InventoryAck(error=problem)
-        self._leases[chunk.image_digest] = (chunk.agent_id, time.monotonic() + LEASE_S)
         with self._write_lock, self._sessions.begin() as session:
             outcome: Outcome = put_chunk(session, chunk, time.time_ns())
         self._metrics.inventory_chunks.inc()
@@ -68,7 +55,7 @@ class InventoryServicer(pb_grpc.InventoryServicer):
             log.warning("inventory chunk %d of %s from %s: %s", chunk.index, chunk.image_digest, chunk.agent_id,
                         outcome.error)
         elif outcome.complete and chunk.done is not None:
-            self._leases.pop(chunk.image_digest, None)
+            self.leases.release(chunk.image_digest)
             self._metrics.inventories_completed.labels(source=chunk.done.source).inc()
             log.info("inventory of %s complete (%d files, from %s)", chunk.image_digest, chunk.done.files,
                      chunk.done.source)

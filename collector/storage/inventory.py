@@ -101,7 +101,9 @@ def put_chunk(session: Session, c: ChunkIn, now_ns: int) -> Outcome:
     image_id = upsert_image(session, c.image_digest, c.image_reference, now_ns)
     inv = session.get(Inventory, image_id, with_for_update=True)
     if inv is not None and inv.complete:
-        return Outcome(complete=True)
+        if inv.upload_id == c.upload_id:
+            return Outcome(complete=True)  # a repeat of a chunk of the upload that completed it
+        return Outcome(False, "superseded: another upload completed this image's inventory")
     if c.index == 0 and (inv is None or inv.upload_id != c.upload_id):
         inv = _start(session, image_id, c, now_ns, inv)
     if inv is None or inv.upload_id != c.upload_id:

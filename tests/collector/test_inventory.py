@@ -125,7 +125,8 @@ def test_chunks_are_idempotent_and_in_order(client: TestClient, tmp_path: Path) 
     assert put_all(client, chunks[2:])[-1] == (True, "")
     assert client.get("/api/v1/images/app:1/summary").json()["inventory"]["files"] == 9
     again = chunks_of(tmp_path / "img")  # another agent's upload, too late: the inventory stands
-    assert put_all(client, again[:1]) == [(True, "")]
+    assert put_all(client, again[:1]) == [(False, "superseded: another upload completed this image's inventory")]
+    assert put_all(client, chunks[-1:]) == [(True, "")]  # a repeat of the completing upload's last chunk
 
 
 def test_a_new_upload_starts_over_and_a_short_one_never_completes(client: TestClient, tmp_path: Path) -> None:

@@ -101,7 +101,8 @@ class InventoryStub:
     """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
     "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
     each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
-    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    inventory over, and the last one (with ``done``) completes it. Chunks are taken only from the agent
+    holding the digest's lease (image_digest must be sha256:<64 hex>). Every call is safe to repeat.
     """
 
     def __init__(self, channel):
@@ -126,7 +127,8 @@ class InventoryServicer:
     """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
     "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
     each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
-    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    inventory over, and the last one (with ``done``) completes it. Chunks are taken only from the agent
+    holding the digest's lease (image_digest must be sha256:<64 hex>). Every call is safe to repeat.
     """
 
     def Wanted(self, request, context):
@@ -166,7 +168,8 @@ class Inventory:
     """What images hold, recorded once per image digest by whichever agent sees it first: the denominator of
     "used". An agent asks which digests are wanted (the answer leases them to it for a while), then sends
     each inventory in chunks, in order, one call per chunk; a chunk with index 0 starts the image's
-    inventory over, and the last one (with ``done``) completes it. Every call is safe to repeat.
+    inventory over, and the last one (with ``done``) completes it. Chunks are taken only from the agent
+    holding the digest's lease (image_digest must be sha256:<64 hex>). Every call is safe to repeat.
     """
 
     @staticmethod
