@@ -12,11 +12,15 @@ RUN_PACKAGES := python3-bpfcc libbpf1 python3-venv linux-headers-amd64 container
 TEST_PACKAGES := $(RUN_PACKAGES) crun umoci buildah debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
                  chromium chromium-driver
 
-.PHONY: all run test deps run-deps system venv proto check-proto bench lint clean
+.PHONY: all run test deps run-deps system venv tools proto check-proto bench lint clean
 
 all: test
 
-deps: system venv
+deps: system venv tools
+
+# Go tools pinned in tools/versions (syft, Trivy), built once per version into /var/cache/snoop-tools.
+tools:
+	@./scripts/tool.sh $$(awk '!/^#/ && NF { print $$1 }' tools/versions)
 
 run-deps: venv
 	@./scripts/install-system.sh $(RUN_PACKAGES)

@@ -184,7 +184,7 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                        help="only packages none of whose files any container used")
     which.add_argument("--used", dest="used", action="store_true", help="only packages some container used")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.packages(s, a.image, a.format, a.used)))
-    p = sub.add_parser("vulns", help="a scanner's findings (Trivy, Grype, CycloneDX) judged by what the image's "
+    p = sub.add_parser("vulns", help="a scanner's findings (Trivy, Grype, CycloneDX, SPDX) judged by what the image's "
                                      "containers really used: in use, not in use, unknown")
     common(p, VULN_FORMATS, "table, json, yaml or openvex (a VEX document)")
     p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")

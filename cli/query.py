@@ -143,9 +143,10 @@ def summary(server: Server, image: str, fmt: str) -> bytes:
             ["PACKAGES", f"{pk['total']:,}: {pk['used']:,} used, {pk['unused']:,} unused"],
         ]
         rows += [["UNREADABLE", f"{e['type']} {e['path']}: {e['reason']}"] for e in body["package_errors"]]
+    created = body["runtime_created"]
     rows += [
-        ["CREATED", f"{count(body['runtime_created']['files'], 'file')} used at run time that the image does "
-                    "not hold"],
+        ["CREATED", f"{count(created['files'], 'file')} used at run time that the image does not hold"
+                    if created is not None else "unknown until the inventory is recorded"],
         ["COVERAGE", f"{count(cov['instances'], 'container')} on {count(cov['nodes'], 'node')}, "
                      f"{cov['observed_seconds']:,}s observed, last new file {cov['last_new_file'] or '-'}"],
     ]
@@ -202,6 +203,8 @@ def vulns(server: Server, image: str, fmt: str, report: str | None, scanner: str
         answer = server.request("POST", path, params, body).json()
     else:
         answer = server.get(path, params).json()
+    for warning in answer.get("warnings", []):
+        print(f"snoop vulns: warning: {warning}", file=sys.stderr)
     if fmt in ("json", "yaml", "openvex"):
         return structured(answer, "json" if fmt == "openvex" else fmt)
     counts = answer["counts"]
@@ -210,6 +213,8 @@ def vulns(server: Server, image: str, fmt: str, report: str | None, scanner: str
     rows = [[sev, *(str(counts[v].get(sev, 0)) for v in ("in_use", "not_in_use", "unknown"))] for sev in SEVERITIES]
     lines = [f"{answer['image']['digest']}, scanned by {answer['scanner']}: {total} vulnerabilities, "
              f"{in_use} in use", "", table(["SEVERITY", "IN USE", "NOT IN USE", "UNKNOWN"], rows)]
+    if answer.get("inventory") == "pending":
+        lines.insert(1, "inventory pending: every verdict is unknown until an agent has recorded the image's files")
     if answer["in_use"]:
         used = [[e["id"], e["severity"], e["package"], e["version"], ", ".join(e["evidence"]["files"][:2])]
                 for e in answer["in_use"]]

@@ -90,7 +90,7 @@ class Summary(BaseModel):
     inventory: Inventory
     used: FilesAndBytes | None
     unused: FilesAndBytes | None
-    runtime_created: dict[str, int]
+    runtime_created: dict[str, int] | None = Field(description="null until the image's inventory is complete")
     packages: PackageCounts | None
     package_errors: list[dict[str, str]]
     coverage: Coverage
@@ -128,16 +128,19 @@ class Verdict(BaseModel):
     type: str
     purl: str
     evidence: Evidence | None = None
+    reason: str | None = Field(None, description="why the verdict is unknown")
 
 
 class Vulnerabilities(BaseModel):
     image: ImageOut
     scanner: str
+    inventory: str = Field(description="complete, or pending: every verdict is unknown until it completes")
     coverage: Coverage
     counts: dict[str, dict[str, int]]
     in_use: list[Verdict]
     not_in_use: list[Verdict]
     unknown: list[Verdict]
+    warnings: list[str] = Field([], description="on upload: what was read but may be missed")
 
 
 class PackageChange(BaseModel):

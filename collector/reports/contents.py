@@ -95,10 +95,10 @@ def summary(session: Session, image: Image) -> dict[str, Any]:
     used = used_files(session, image) if inv is not None else Used({}, {})
     created = could_be_created - sum(1 for _, _, t in used.files.values() if t in KEEP)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
-                           "runtime_created": {"files": created}, "packages": None, "package_errors": [],
+                           "runtime_created": None, "packages": None, "package_errors": [],
                            "coverage": coverage(session, image, last_new or 0)}
     if inv is None:
-        return out
+        return out  # without the image's files, nothing used can be told to be created at run time
     used_bytes = used.bytes
     total_packages = session.scalar(select(func.count()).where(Package.image_id == image.id)) or 0
     packages_used = len(used.by_package)
@@ -108,6 +108,7 @@ def summary(session: Session, image: Image) -> dict[str, Any]:
         unused={"files": inv.files - len(used.files), "bytes": inv.bytes - used_bytes},
         packages={"total": total_packages, "used": packages_used, "unused": total_packages - packages_used},
         package_errors=json.loads(inv.package_errors),
+        runtime_created={"files": created},
     )
     return out
 

@@ -64,8 +64,7 @@ def openvex(digest: str, reference: str | None, verdicts: dict[str, list[dict]],
                 statement["impact_statement"] = (f"No container of the image used a file of {entry['package']} "
                                                  f"{entry['version']} ({observed}).")
             else:
-                statement["status_notes"] = "The image's inventory does not hold this package (or has not been "\
-                                            "recorded yet)."
+                statement["status_notes"] = entry["reason"][0].upper() + entry["reason"][1:] + "."
             statements.append(statement)
     body = json.dumps(statements, sort_keys=True).encode()
     return {

@@ -4,9 +4,11 @@ A finding is placed in the image's inventory by its purl (qualifiers aside), els
 version (name and version when the report gives no type), and by the files the scanner found it in: a
 file found is in the image, and so are the packages that own it. A nested package (a jar inside a jar,
 a Go module inside a binary) is reported at its outer file, and so lands on that file and its owners.
+A location shared by many packages (a package database, a lock file: ``locations.py``) places nothing,
+since it is in the image whether the package is or not.
 A finding is in use when a container used a file of a package it was placed on, or one of its files;
-not in use when placed but never used; unknown when the inventory cannot place it (no inventory yet,
-or nothing matches): never dropped.
+not in use when placed but never used; unknown, with the reason, when the inventory cannot place it
+(no complete inventory yet, or nothing matches): never dropped.
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ from snoop.collector.reports.contents import Used, inventory_of, used_files
 from snoop.collector.reports.query import fetch_all
 from snoop.collector.storage.ingest import path_digest
 from snoop.collector.storage.models import Image, InventoryFile, Package, PackageFile, Path
+from snoop.collector.vulns.locations import shared_metadata
 from snoop.collector.vulns.scans import SEVERITIES, TYPES, Finding
 
 VERDICTS = ("in_use", "not_in_use", "unknown")
 EVIDENCE_FILES = 5
+PENDING = "the image's inventory is not complete yet: verdicts follow once an agent has recorded it"
+UNPLACED = "the inventory holds no package of this name and version, nor a file of it the scanner named"
+ONLY_METADATA = ("the scanner located it only in a package database or lock file, which proves nothing; the "
+                 "inventory holds no package of this name and version")
 _NESTED = re.compile(r"[!:]")  # app.jar!/BOOT-INF/lib/x.jar, outer.jar:inner.jar: the outer file holds it
 
 
@@ -51,6 +58,11 @@ def image_path(location: str) -> bytes:
     """A scanner's location as an absolute path of the image (Trivy's are relative), nesting cut off."""
     outer = _NESTED.split(location, 1)[0]
     return os.fsencode("/" + outer.lstrip("/"))
+
+
+def proving_paths(finding: Finding) -> list[bytes]:
+    """The finding's locations that can place it: the package's own files, not shared metadata."""
+    return [image_path(p) for p in finding.paths if not shared_metadata(os.fsdecode(image_path(p)))]
 
 
 @dataclass
@@ -82,7 +94,7 @@ class ImagePackages:
 def _locations(session: Session, image: Image, findings: list[Finding]) -> dict[bytes, set[int]]:
     """The scanners' locations that are inventory files: path -> marks, the owner packages' ids and
     the file's own path id negated."""
-    wanted = {image_path(p) for f in findings for p in f.paths}
+    wanted = {p for f in findings for p in proving_paths(f)}
     if not wanted:
         return {}
     digests = {path_digest(p): p for p in wanted}
@@ -107,8 +119,8 @@ def place(finding: Finding, packages: ImagePackages, located: dict[bytes, set[in
         found.packages |= packages.by_name.get(name_key(finding.type, finding.name, finding.version), set())
     elif not found.packages:
         found.packages |= packages.by_bare_name.get((finding.name, finding.version), set())
-    for location in finding.paths:
-        for mark in located.get(image_path(location), set()):
+    for location in proving_paths(finding):
+        for mark in located.get(location, set()):
             (found.files if mark < 0 else found.packages).add(abs(mark))
     return found
 
@@ -128,7 +140,7 @@ def classify(session: Session, image: Image, findings: list[Finding]) -> dict[st
     """Each finding as in use (with evidence), not in use, or unknown."""
     out: dict[str, list[dict[str, Any]]] = {v: [] for v in VERDICTS}
     if inventory_of(session, image) is None:
-        out["unknown"] = [_entry(f, None) for f in findings]
+        out["unknown"] = [_entry(f, None, PENDING) for f in findings]
         return out
     packages = ImagePackages.load(session, image)
     used = used_files(session, image)
@@ -141,7 +153,8 @@ def classify(session: Session, image: Image, findings: list[Finding]) -> dict[st
     paths = {k: bytes(v) for k, v in paths.items()}
     for finding, placement in zip(findings, placements, strict=True):
         if not placement.packages and not placement.files:
-            out["unknown"].append(_entry(finding, None))
+            metadata_only = finding.paths and not proving_paths(finding)
+            out["unknown"].append(_entry(finding, None, ONLY_METADATA if metadata_only else UNPLACED))
             continue
         evidence = _evidence(used, placement, paths)
         out["in_use" if evidence else "not_in_use"].append(_entry(finding, evidence))
@@ -150,11 +163,13 @@ def classify(session: Session, image: Image, findings: list[Finding]) -> dict[st
     return out
 
 
-def _entry(f: Finding, evidence: dict[str, Any] | None) -> dict[str, Any]:
+def _entry(f: Finding, evidence: dict[str, Any] | None, unknown_because: str = "") -> dict[str, Any]:
     entry: dict[str, Any] = {"id": f.id, "severity": f.severity, "package": f.name, "version": f.version,
                              "type": f.type, "purl": f.purl}
     if evidence is not None:
         entry["evidence"] = evidence
+    if unknown_because:
+        entry["reason"] = unknown_because
     return entry
 
 

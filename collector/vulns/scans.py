@@ -1,4 +1,5 @@
-"""Scanner reports -> findings: Trivy JSON, Grype JSON and CycloneDX 1.5/1.6 JSON, told apart by content.
+"""Scanner reports -> findings: Trivy JSON, Grype JSON, CycloneDX 1.4-1.7 JSON (later 1.x read with a
+warning) and SPDX 2.3 JSON with advisory references, told apart by content.
 
 A finding is one vulnerability of one package as the scanner saw it: its id and severity, the package's
 type, name, version and purl where given, and the files the scanner found it in. The image a report
@@ -41,9 +42,10 @@ class Finding:
 
 @dataclass
 class Scan:
-    scanner: str                       # trivy | grype | cyclonedx
+    scanner: str                       # trivy | grype | cyclonedx | spdx
     findings: list[Finding] = field(default_factory=list)
     digests: set[str] = field(default_factory=set)  # manifest digests the report says it is of
+    warnings: list[str] = field(default_factory=list)  # read, but the sender should know (a newer version)
 
     def to_json(self) -> list[dict[str, Any]]:
         return [asdict(f) for f in self.findings]
@@ -138,11 +140,32 @@ def _component_paths(c: dict) -> list[str]:
     return [p for p in paths if p]
 
 
+CYCLONEDX_KNOWN = (4, 7)  # minor versions of 1.x read as they are; vulnerabilities came with 1.4
+
+
+def _cyclonedx_version(doc: dict) -> list[str]:
+    """The warnings a CycloneDX version gives, or a ReportError for one that cannot be read."""
+    version = str(doc.get("specVersion"))
+    major, _, minor = version.partition(".")
+    if major != "1" or not minor.isdigit():
+        raise ReportError(f"CycloneDX {version}: only 1.x is read")
+    if int(minor) < CYCLONEDX_KNOWN[0]:
+        raise ReportError(f"CycloneDX {version} carries no vulnerabilities (they came with 1.4): 1.4 to 1.7 are "
+                          "read")
+    if int(minor) > CYCLONEDX_KNOWN[1]:
+        return [f"CycloneDX {version} is newer than 1.{CYCLONEDX_KNOWN[1]}, the newest snoop knows: read by the "
+                "1.7 fields (components, properties, evidence, vulnerabilities); anything newer is ignored"]
+    return []
+
+
 def cyclonedx(doc: dict) -> Scan:
-    if str(doc.get("specVersion")) not in ("1.5", "1.6"):
-        raise ReportError(f"CycloneDX {doc.get('specVersion')}: only 1.5 and 1.6 are read")
+    warnings = _cyclonedx_version(doc)
+    if "vulnerabilities" not in doc:
+        raise ReportError("CycloneDX: no vulnerabilities section, so nothing to judge; this is an SBOM, not a scan "
+                          "(scan it, e.g. grype sbom:FILE -o cyclonedx-json, trivy sbom FILE -f cyclonedx "
+                          "--scanners vuln, and send that)")
     subject = _obj(_obj(doc, "metadata"), "component")
-    scan = Scan("cyclonedx", digests=_digests(subject.get("purl"), subject.get("version")))
+    scan = Scan("cyclonedx", digests=_digests(subject.get("purl"), subject.get("version")), warnings=warnings)
     by_ref = {_text(c, "bom-ref"): c for c in _components(_list(doc, "components")) if _text(c, "bom-ref")}
     for v in _list(doc, "vulnerabilities"):
         if not isinstance(v, dict) or not _text(v, "id"):
@@ -160,15 +183,59 @@ def cyclonedx(doc: dict) -> Scan:
     return scan
 
 
+_ADVISORY_ID = re.compile(r"(CVE-\d{4}-\d{4,}|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|[A-Z]+-\d{4}-\d+)", re.I)
+
+
+def _spdx_paths(doc: dict) -> dict[str, list[str]]:
+    """SPDXID of a package -> the files the document relates to it (CONTAINS, syft's evident-by, hasFiles)."""
+    files = {_text(f, "SPDXID"): _text(f, "fileName") for f in _list(doc, "files") if isinstance(f, dict)}
+    out: dict[str, list[str]] = {}
+    for r in _list(doc, "relationships"):
+        if isinstance(r, dict) and r.get("relationshipType") in ("CONTAINS", "OTHER"):
+            name = files.get(_text(r, "relatedSpdxElement"))
+            if name and (r["relationshipType"] == "CONTAINS" or "evident-by" in _text(r, "comment")):
+                out.setdefault(_text(r, "spdxElementId"), []).append(name)
+    for p in _list(doc, "packages"):
+        if isinstance(p, dict):
+            out.setdefault(_text(p, "SPDXID"), []).extend(files[f] for f in _list(p, "hasFiles") if f in files)
+    return out
+
+
+def spdx(doc: dict) -> Scan:
+    """SPDX 2.3: each package's SECURITY ``advisory`` references are its findings (SPDX has no severities)."""
+    if doc.get("spdxVersion") != "SPDX-2.3":
+        raise ReportError(f"SPDX {doc.get('spdxVersion')}: only SPDX-2.3 JSON is read")
+    scan = Scan("spdx", digests=_digests(_text(doc, "name"), _text(doc, "documentNamespace")))
+    paths = _spdx_paths(doc)
+    packages = [p for p in _list(doc, "packages") if isinstance(p, dict)]
+    for p in packages:
+        refs = [r for r in _list(p, "externalRefs") if isinstance(r, dict)]
+        purl = next((_text(r, "referenceLocator") for r in refs if _text(r, "referenceType") == "purl"), "")
+        for r in refs:
+            found = _ADVISORY_ID.search(_text(r, "referenceLocator")) if (
+                r.get("referenceCategory") == "SECURITY" and r.get("referenceType") == "advisory") else None
+            if found:
+                scan.findings.append(Finding(
+                    id=found.group(1).upper(), severity="UNKNOWN", type=purl_type(purl), name=_text(p, "name"),
+                    version=_text(p, "versionInfo"), purl=purl, paths=tuple(paths.get(_text(p, "SPDXID"), []))))
+    if not scan.findings:
+        raise ReportError(f"SPDX 2.3: {len(packages)} packages but no vulnerabilities (no SECURITY advisory "
+                          "reference), so nothing to judge; scan it (grype sbom:FILE -o json, trivy sbom FILE "
+                          "-f json) and send that report")
+    return scan
+
+
 def parse(doc: Any) -> Scan:
     """The report's format, from its content; a ReportError names what is missing."""
     if not isinstance(doc, dict):
         raise ReportError("a scanner report is a JSON object")
     if doc.get("bomFormat") == "CycloneDX":
         return cyclonedx(doc)
+    if "spdxVersion" in doc:
+        return spdx(doc)
     if "matches" in doc and ("source" in doc or "descriptor" in doc):
         return grype(doc)
     if "Results" in doc or ("SchemaVersion" in doc and "ArtifactName" in doc):
         return trivy(doc)
-    raise ReportError("unknown report format: expected Trivy JSON (Results), Grype JSON (matches) or "
-                      "CycloneDX JSON (bomFormat)")
+    raise ReportError("unknown report format: expected Trivy JSON (Results), Grype JSON (matches), "
+                      "CycloneDX JSON (bomFormat) or SPDX 2.3 JSON (spdxVersion)")

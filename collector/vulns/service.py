@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from snoop.collector.api.render import iso
-from snoop.collector.reports.contents import coverage
+from snoop.collector.reports.contents import coverage, inventory_of
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import Image, ImageFile, VulnerabilityScan
 from snoop.collector.vulns.relevance import classify, counts
@@ -52,7 +52,8 @@ def verdicts(session: Session, image: Image, findings: list[Finding]) -> dict[st
     last_new = session.scalar(select(func.max(ImageFile.first_seen_ns)).where(ImageFile.image_id == image.id))
     cov = coverage(session, image, last_new or 0)
     cov["last_new_file"] = iso(cov.pop("last_new_file_ns"))
-    return {"coverage": cov, "counts": counts(judged), **judged}
+    pending = inventory_of(session, image) is None
+    return {"inventory": "pending" if pending else "complete", "coverage": cov, "counts": counts(judged), **judged}
 
 
 def in_use_ids(session: Session, image: Image) -> set[str] | None:

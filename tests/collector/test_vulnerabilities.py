@@ -37,11 +37,15 @@ VULNS = [
     Vuln("CVE-2024-0005", "HIGH", "java", "jackson-databind", "2.9.0",
          "pkg:maven/com.fasterxml.jackson.core/jackson-databind@2.9.0", "opt/app/lib/outer.jar",
          nested_in="java:outer.jar"),
-    Vuln("CVE-2024-0006", "MEDIUM", "deb", "ghost", "1.0", "pkg:deb/debian/ghost@1.0?arch=amd64"),  # not in it
+    # not in the image: Grype still locates it at /var/lib/dpkg/status, which the image holds
+    Vuln("CVE-2024-0006", "MEDIUM", "deb", "ghost", "1.0", "pkg:deb/debian/ghost@1.0?arch=amd64"),
+    # listed by a lock file the image holds, installed nowhere: the lock file proves nothing
+    Vuln("CVE-2024-0007", "LOW", "npm", "left-pad", "1.3.0", "pkg:npm/left-pad@1.3.0",
+         lock_file="opt/app/package-lock.json"),
 ]
 IN_USE = {"CVE-2024-0001", "CVE-2024-0003", "CVE-2024-0005"}
 NOT_IN_USE = {"CVE-2024-0002", "CVE-2024-0004"}
-UNKNOWN = {"CVE-2024-0006"}
+UNKNOWN = {"CVE-2024-0006", "CVE-2024-0007"}
 
 
 def python_package(root: Path, name: str, version: str) -> None:
@@ -59,10 +63,11 @@ def scanned_image(client: TestClient, root: Path) -> None:
     python_package(root, "idna", "3.4")
     (root / "opt/app/lib").mkdir(parents=True)
     (root / "opt/app/lib/outer.jar").write_bytes(b"PK\x03\x04")
+    (root / "opt/app/package-lock.json").write_text('{"lockfileVersion": 3, "packages": {}}')
     upload = Upload("node-a/inventory", DIGEST, "app:1", "layers")
     assert put_all(client, list(inventory_chunks(ImageTree([os.fsencode(root)]), upload)))[-1] == (True, "")
-    use(client, {b"/usr/bin/tool": 4, f"/{SITE}/requests/__init__.py".encode(): R, b"/opt/app/lib/outer.jar": R},
-        digest=DIGEST)
+    use(client, {b"/usr/bin/tool": 4, f"/{SITE}/requests/__init__.py".encode(): R, b"/opt/app/lib/outer.jar": R,
+                 b"/var/lib/dpkg/status": R, b"/opt/app/package-lock.json": R}, digest=DIGEST)
 
 
 def ids(entries: list[dict]) -> set[str]:
@@ -79,7 +84,11 @@ def test_each_format_is_judged_by_use(client: TestClient, tmp_path: Path, scanne
     assert body["scanner"] == scanner and body["image"]["digest"] == DIGEST
     assert (ids(body["in_use"]), ids(body["not_in_use"]), ids(body["unknown"])) == (IN_USE, NOT_IN_USE, UNKNOWN)
     assert body["counts"]["in_use"] == {"CRITICAL": 1, "HIGH": 2}
-    assert body["counts"]["not_in_use"] == {"LOW": 1, "MEDIUM": 1} and body["counts"]["unknown"] == {"MEDIUM": 1}
+    assert body["counts"]["not_in_use"] == {"LOW": 1, "MEDIUM": 1}
+    assert body["counts"]["unknown"] == {"MEDIUM": 1, "LOW": 1} and body["inventory"] == "complete"
+    reasons = {e["id"]: e["reason"] for e in body["unknown"]}
+    assert "holds no package of this name and version" in reasons["CVE-2024-0006"]
+    assert "only in a package database or lock file" in reasons["CVE-2024-0007"]
     tool = next(e for e in body["in_use"] if e["id"] == "CVE-2024-0001")
     assert tool["evidence"]["files"] == ["/usr/bin/tool"] and tool["evidence"]["containers"] == 1
     assert tool["evidence"]["last_seen"]
@@ -143,7 +152,13 @@ def test_sbom_of_used_packages_is_valid_cyclonedx(client: TestClient, tmp_path: 
     (b"{not json", 400, "not JSON"),
     (b"[1, 2]", 422, "a JSON object"),
     (b'{"hello": "world"}', 422, "unknown report format"),
-    (json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.4"}).encode(), 422, "only 1.5 and 1.6"),
+    (json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.3"}).encode(), 422, "no vulnerabilities (they came"),
+    (json.dumps({"bomFormat": "CycloneDX", "specVersion": "2.0"}).encode(), 422, "only 1.x is read"),
+    (json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.7", "components": []}).encode(), 422,
+     "this is an SBOM, not a scan"),
+    (json.dumps({"spdxVersion": "SPDX-2.2", "packages": []}).encode(), 422, "only SPDX-2.3"),
+    (json.dumps({"spdxVersion": "SPDX-2.3", "packages": [{"SPDXID": "p", "name": "a"}]}).encode(), 422,
+     "1 packages but no vulnerabilities"),
     (json.dumps(FORMATS["trivy"](OTHER, "app:1", VULNS)).encode(), 422, f"not of {DIGEST}"),
     (json.dumps({"matches": [{"vulnerability": {}}], "source": {}}).encode(), 422, "without vulnerability.id"),
 ])
@@ -160,3 +175,32 @@ def test_a_report_past_the_limit_is_refused(client: TestClient, tmp_path: Path) 
     huge = b'{"Results": [], "padding": "' + b"x" * (64 * 1024 * 1024) + b'"}'
     r = client.post("/api/v1/images/app:1/vulnerabilities", content=huge)
     assert r.status_code == 413 and "at most" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("version, warned", [("1.4", False), ("1.6", False), ("1.7", False), ("1.8", True)])
+def test_cyclonedx_versions_are_read(client: TestClient, tmp_path: Path, version: str, warned: bool) -> None:
+    """1.7 is what Trivy's and Grype's current releases write; a later 1.x is read by its 1.7 fields."""
+    scanned_image(client, tmp_path / "img")
+    report = FORMATS["cyclonedx"](DIGEST, "app:1", VULNS) | {"specVersion": version}
+    body = client.post("/api/v1/images/app:1/vulnerabilities", content=json.dumps(report)).json()
+    assert (ids(body["in_use"]), ids(body["not_in_use"]), ids(body["unknown"])) == (IN_USE, NOT_IN_USE, UNKNOWN)
+    assert [w.startswith(f"CycloneDX {version} is newer than 1.7") for w in body["warnings"]] == \
+        ([True] if warned else [])
+
+
+def test_a_scan_before_the_inventory_is_pending(client: TestClient, tmp_path: Path) -> None:
+    """Stored at once; every verdict unknown with the reason, and judged once the inventory completes."""
+    use(client, {b"/usr/bin/tool": 4}, digest=DIGEST)
+    assert client.get(f"/api/v1/images/{DIGEST}/summary").json()["runtime_created"] is None
+    r = client.post(f"/api/v1/images/{DIGEST}/vulnerabilities",
+                    content=json.dumps(FORMATS["grype"](DIGEST, "app:1", VULNS)))
+    assert r.status_code == 200 and r.json()["inventory"] == "pending"
+    assert ids(r.json()["unknown"]) == {v.id for v in VULNS}
+    assert all("not complete yet" in e["reason"] for e in r.json()["unknown"])
+    vex = client.get(f"/api/v1/images/{DIGEST}/vulnerabilities", params={"format": "openvex"}).json()
+    assert {s["status"] for s in vex["statements"]} == {"under_investigation"}
+    assert "not complete yet" in vex["statements"][0]["status_notes"]
+    scanned_image(client, tmp_path / "img")
+    later = client.get(f"/api/v1/images/{DIGEST}/vulnerabilities").json()
+    assert later["inventory"] == "complete" and ids(later["in_use"]) == IN_USE
+    assert client.get(f"/api/v1/images/{DIGEST}/summary").json()["runtime_created"] is not None

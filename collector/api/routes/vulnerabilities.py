@@ -73,8 +73,9 @@ def _scan_of(body: bytes, image: Image) -> Scan:
              responses={200: {"model": schemas.Vulnerabilities}})
 async def upload_scan(digest: str, request: Request, session: Session = Depends(get_session),  # noqa: B008
                       format: VulnFormat = VulnFormat.json) -> Response:  # noqa: A002
-    """A Trivy, Grype or CycloneDX report of the image: stored (the latest per scanner), then answered
-    as in GET. Nothing of a report that is refused is stored."""
+    """A Trivy, Grype, CycloneDX or SPDX report of the image: stored (the latest per scanner), then
+    answered as in GET, with ``warnings`` about what was read but may be missed (a newer CycloneDX).
+    Nothing of a report that is refused is stored."""
     declared = int(request.headers.get("content-length") or 0)
     if declared > MAX_REPORT_BYTES:
         raise HTTPException(413, f"the report is {declared:,} bytes; at most {MAX_REPORT_BYTES:,} are taken")
@@ -85,7 +86,8 @@ async def upload_scan(digest: str, request: Request, session: Session = Depends(
         scan = _scan_of(body, image)
         store(session, image, scan, time.time_ns())
         session.commit()
-        return _answer(session, image, scan.scanner, scan.findings, format)
+        answer = _answer(session, image, scan.scanner, scan.findings, format)
+        return answer if format is VulnFormat.openvex else answer | {"warnings": scan.warnings}
 
     return SafeJSONResponse(await run_in_threadpool(work))
 
