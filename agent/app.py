@@ -228,7 +228,8 @@ class Agent:
         """Every running container, without files: the collector moves its and its image's last_seen."""
         assert self.streamer is not None
         events = self.tracer.cgroup_events()
-        running = [container_files_to_pb(ref, self.config.node_name, {}, events.get(ref.cgroup_id, 0))
+        running = [container_files_to_pb(ref, self.config.node_name, {}, events.get(ref.cgroup_id, 0),
+                                         self.started_ns)
                    for ref in self.registry.containers() if self.cgroups.exists(ref.cgroup_id)]
         if running:
             self.streamer.submit(running, dropped_events=self.tracer.stats()["dropped"])
@@ -256,7 +257,8 @@ class Agent:
         self._update_totals()
         if self.streamer:
             deltas = self.files.drain()
-            containers = [container_files_to_pb(ref, self.config.node_name, f, total) for ref, f, total in deltas]
+            containers = [container_files_to_pb(ref, self.config.node_name, f, total, self.started_ns)
+                          for ref, f, total in deltas]
             for batch in split_batches(containers, self.config.max_batch_files) if containers else []:
                 self.streamer.submit(batch, dropped_events=stats["dropped"])
         self._publish(stats)

@@ -8,7 +8,9 @@ from snoop.agent.events import ContainerRef, FileRecord
 from snoop.v1 import snoop_pb2 as pb
 
 
-def container_to_pb(ref: ContainerRef, node: str) -> pb.Container:
+def container_to_pb(ref: ContainerRef, node: str, watching_since_ns: int = 0) -> pb.Container:
+    """``watching_since_ns``: when this agent began tracing; the container was observed from its start
+    or from then, whichever came later."""
     return pb.Container(
         node=node,
         container_id=ref.container_id,
@@ -24,6 +26,7 @@ def container_to_pb(ref: ContainerRef, node: str) -> pb.Container:
         workload_kind=ref.workload_kind,
         workload_name=ref.workload_name,
         started_at_unix_ns=ref.started_at_ns,
+        observed_from_unix_ns=max(ref.started_at_ns, watching_since_ns) if ref.started_at_ns else 0,
     )
 
 
@@ -50,10 +53,10 @@ def split_batches(containers: list[pb.ContainerFiles], max_files: int) -> list[l
 
 
 def container_files_to_pb(
-    ref: ContainerRef, node: str, files: dict[bytes, FileRecord], total_events: int
+    ref: ContainerRef, node: str, files: dict[bytes, FileRecord], total_events: int, watching_since_ns: int = 0
 ) -> pb.ContainerFiles:
     return pb.ContainerFiles(
-        container=container_to_pb(ref, node),
+        container=container_to_pb(ref, node, watching_since_ns),
         files=[
             pb.FileAccess(
                 path=path, kinds=r.kinds, first_seen_unix_ns=r.first_seen_ns, last_seen_unix_ns=r.last_seen_ns,

@@ -96,7 +96,7 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None) -
                 image_digest=_expect(digest, str, f"{where}.image_digest"),
                 cgroup_id=_count(c.get("cgroup_id", 0), f"{where}.cgroup_id"),
                 cgroup_path=_expect(c.get("cgroup_path", ""), str, f"{where}.cgroup_path"),
-                started_at_unix_ns=started,
+                started_at_unix_ns=started, observed_from_unix_ns=started, observed_until_unix_ns=updated,
             ),
             files=files,
             total_events=_count(c.get("total_events", 0), f"{where}.total_events"),

@@ -148,11 +148,29 @@ def summary(server: Server, image: str, fmt: str) -> bytes:
         ["CREATED", f"{count(created['files'], 'file')} used at run time that the image does not hold"
                     if created is not None else "unknown until the inventory is recorded"],
         ["COVERAGE", f"{count(cov['instances'], 'container')} on {count(cov['nodes'], 'node')}, "
-                     f"{cov['observed_seconds']:,}s observed, last new file {cov['last_new_file'] or '-'}"],
+                     f"{cov['observed_seconds']:,}s observed ({cov['container_seconds']:,}s of container time)"],
+        ["STABLE", stable_line(body["discovery"])],
     ]
     if fmt == "csv":
         return tabular(fmt, ["FIELD", "VALUE"], rows)
     return "".join(f"{k:<11}{v}\n" for k, v in rows).encode("utf-8", "surrogateescape")
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    top = max(values, default=0)
+    return "".join(SPARKS[min(len(SPARKS) - 1, v * len(SPARKS) // (top + 1))] for v in values) if top else ""
+
+
+def stable_line(found: dict[str, Any]) -> str:
+    """When the last new file appeared, what ran since, and the discovery curve as a sparkline."""
+    if found["stable_since"] is None:
+        return "no file used yet"
+    curve = sparkline([p["files"] for p in found["curve"]])
+    return (f"no new file since {found['stable_since']}: {found['container_hours_since']:,} container-hours "
+            f"on {count(found['nodes_since'], 'node')} since  {curve}")
 
 
 def packages(server: Server, image: str, fmt: str, used: bool | None) -> bytes:

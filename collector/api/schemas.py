@@ -30,7 +30,9 @@ class ImageOut(BaseModel):
     digest: str
     references: list[str]
     containers: int = Field(description="container instances that ran the image")
-    files: int = Field(description="distinct paths its containers used")
+    files: int = Field(description="used files: the files and symlinks its containers used (with those created at "
+                                   "run time), as everywhere; directories apart")
+    directories: int = Field(description="directories its containers listed or opened")
     bytes: int | None = Field(description="what the image holds (null until inventoried)")
     used_bytes: int | None = Field(description="bytes of the image's files that some container used")
     first_seen: str | None
@@ -46,7 +48,8 @@ class ImageList(BaseModel):
 class FileOut(BaseModel):
     path: str = Field(description="bytes that are not UTF-8 appear as \\udcXX (surrogateescape)")
     type: str = Field(description="file, symlink, dir, runtime or unknown")
-    containers: int
+    containers: int = Field(description="container instances that used it")
+    nodes: int | None = Field(None, description="nodes those ran on (in pages, with limit)")
     kinds: list[str]
     first_seen: str | None
     last_seen: str | None
@@ -81,8 +84,22 @@ class PackageCounts(BaseModel):
 class Coverage(BaseModel):
     instances: int
     nodes: int
-    observed_seconds: int
+    observed_seconds: int = Field(description="wall-clock span during which at least one container of the image "
+                                              "was watched running, heartbeats included")
+    container_seconds: int = Field(description="the instances' spans added up")
     last_new_file: str | None
+
+
+class CurvePoint(BaseModel):
+    at: str
+    files: int = Field(description="used files (files, symlinks, untyped) first used by then")
+
+
+class Discovery(BaseModel):
+    curve: list[CurvePoint]
+    stable_since: str | None = Field(description="when a container last used a file no container had used before")
+    container_hours_since: float
+    nodes_since: int
 
 
 class Summary(BaseModel):
@@ -93,6 +110,7 @@ class Summary(BaseModel):
     runtime_created: dict[str, int] | None = Field(description="null until the image's inventory is complete")
     packages: PackageCounts | None
     package_errors: list[dict[str, str]]
+    discovery: Discovery
     coverage: Coverage
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from snoop.collector.reports.coverage import coverage, discovery
 from snoop.collector.reports.query import Page, fetch_all, sorted_rows, with_prefix
 from snoop.collector.storage.inventory import distinct_bytes
 from snoop.collector.storage.models import (
-    ContainerInstance,
     Image,
     ImageFile,
     Inventory,
@@ -74,17 +74,6 @@ def inventory_of(session: Session, image: Image) -> Inventory | None:
     return inv if inv is not None and inv.complete else None
 
 
-def coverage(session: Session, image: Image, last_new_file_ns: int) -> dict[str, Any]:
-    """How much observation a verdict of "unused" rests on; the user judges whether it is enough."""
-    c = ContainerInstance
-    instances, nodes, observed_ns = session.execute(
-        select(func.count(), func.count(func.distinct(c.node)),
-               func.coalesce(func.sum(c.last_seen_ns - c.first_seen_ns), 0))
-        .where(c.image_id == image.id)).one()
-    return {"instances": instances, "nodes": nodes, "observed_seconds": int(observed_ns) // 1_000_000_000,
-            "last_new_file_ns": last_new_file_ns}
-
-
 def summary(session: Session, image: Image) -> dict[str, Any]:
     """Every figure from a few aggregates and the used rows: never a scan of the inventory."""
     inv = inventory_of(session, image)
@@ -96,7 +85,8 @@ def summary(session: Session, image: Image) -> dict[str, Any]:
     created = could_be_created - sum(1 for _, _, t in used.files.values() if t in KEEP)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
                            "runtime_created": None, "packages": None, "package_errors": [],
-                           "coverage": coverage(session, image, last_new or 0)}
+                           "coverage": coverage(session, image, last_new or 0),
+                           "discovery": discovery(session, image)}
     if inv is None:
         return out  # without the image's files, nothing used can be told to be created at run time
     used_bytes = used.bytes

@@ -10,15 +10,18 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import image_bytes, inventory_of, owner
 from snoop.collector.reports.query import FileFilter, Page, fetch_all, prefix_range
+from snoop.collector.storage.ingest import path_digest
 from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
     Image,
     ImageFile,
     ImageReference,
+    InstanceFile,
     InventoryFile,
     Path,
 )
+from snoop.common.file_types import DIR, KEEP
 from snoop.common.references import digest_prefix, normalise
 
 
@@ -41,8 +44,12 @@ def image_summaries(
     containers = dict(session.execute(select(ContainerInstance.image_id, func.count())
                                       .where(ContainerInstance.image_id.in_(ids))
                                       .group_by(ContainerInstance.image_id)).all())
-    files = dict(session.execute(select(ImageFile.image_id, func.count()).where(ImageFile.image_id.in_(ids))
-                                 .group_by(ImageFile.image_id)).all())
+    # One count of used files everywhere: files and symlinks (and paths a pushed report left untyped);
+    # directories apart, runtime mounts not the image's.
+    files = {image_id: (used, dirs) for image_id, used, dirs in session.execute(
+        select(ImageFile.image_id, func.count().filter(ImageFile.file_type.in_(KEEP)),
+               func.count().filter(ImageFile.file_type == DIR))
+        .where(ImageFile.image_id.in_(ids)).group_by(ImageFile.image_id))}
     refs: dict[int, list[str]] = {}
     for image_id, reference in session.execute(
         select(ImageReference.image_id, ImageReference.reference)
@@ -57,7 +64,8 @@ def image_summaries(
             "digest": image.digest,
             "references": refs.get(image.id, []),
             "containers": containers.get(image.id, 0),
-            "files": files.get(image.id, 0),
+            "files": files.get(image.id, (0, 0))[0],
+            "directories": files.get(image.id, (0, 0))[1],
             "bytes": sizes.get(image.id, (None, None))[0],
             "used_bytes": sizes.get(image.id, (None, None))[1],
             "first_seen_ns": image.first_seen_ns,
@@ -189,6 +197,20 @@ def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) 
     if page.after is not None:
         q = q.where(ImageFile.path_key >= page.after[:PATH_KEY_BYTES], full_path() > page.after)
     return fetch_all(session, page.apply(q))
+
+
+def nodes_per_path(session: Session, image: Image, paths: list[bytes]) -> dict[bytes, int]:
+    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth: one
+    primary-key probe per instance and path), to tell rare paths from common ones."""
+    if not paths:
+        return {}
+    digests = [path_digest(p) for p in paths]
+    rows = session.execute(
+        select(Path.path, func.count(func.distinct(ContainerInstance.node)))
+        .join(InstanceFile, InstanceFile.path_id == Path.id)
+        .join(ContainerInstance, ContainerInstance.id == InstanceFile.instance_id)
+        .where(ContainerInstance.image_id == image.id, Path.digest.in_(digests)).group_by(Path.path))
+    return {bytes(path): n for path, n in rows}
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:

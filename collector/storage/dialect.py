@@ -24,6 +24,9 @@ class SqliteDialect:
     def greatest(self, a: Any, b: Any) -> Any:
         return func.max(a, b)  # two-argument max() is scalar in SQLite
 
+    def least(self, a: Any, b: Any) -> Any:
+        return func.min(a, b)
+
     def lock_migrations(self, conn: Connection) -> None:
         """One process writes a SQLite file; nothing to take turns on."""
 
@@ -51,6 +54,9 @@ class PostgresDialect:
 
     def greatest(self, a: Any, b: Any) -> Any:
         return func.greatest(a, b)
+
+    def least(self, a: Any, b: Any) -> Any:
+        return func.least(a, b)
 
     def lock_migrations(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})

@@ -68,6 +68,14 @@ class ContainerIn:
     total_events: int
     dropped_events: int
     files: tuple[FileIn, ...]
+    observed_from_ns: int = 0   # 0: since this message
+    observed_until_ns: int = 0  # 0: now
+
+    def observed(self, now_ns: int) -> tuple[int, int]:
+        """(from, until) of the sender's watch, capped at arrival: a report of last month keeps its times,
+        a clock ahead of the collector's moves nothing into the future."""
+        until = min(self.observed_until_ns or now_ns, now_ns)
+        return min(self.observed_from_ns or until, until), until
 
 
 def container_problem(c: ContainerIn) -> tuple[str, str] | None:
@@ -82,7 +90,8 @@ def container_problem(c: ContainerIn) -> tuple[str, str] | None:
             return "field-too-long", f"{field_name} is longer than {limit} characters"
         if "\0" in value:
             return "nul-in-field", f"{field_name} holds a NUL character"
-    for field_name in ("cgroup_id", "started_at_ns", "total_events", "dropped_events"):
+    for field_name in ("cgroup_id", "started_at_ns", "total_events", "dropped_events", "observed_from_ns",
+                       "observed_until_ns"):
         if not 0 <= getattr(c, field_name) <= INT64_MAX:
             return "out-of-range", f"{field_name} is out of range"
     return None
@@ -149,27 +158,30 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds
     image_id = known.image(c.image_digest, c.image_reference)
     if image_id is not None:
         return image_id
-    image_id = upsert_image(session, c.image_digest, c.image_reference, now_ns)
+    image_id = upsert_image(session, c.image_digest, c.image_reference, c.observed(now_ns)[1])
     learned.images[(c.image_digest, c.image_reference)] = image_id
     return image_id
 
 
 def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: int) -> int:
     kind, name = (c.workload_kind, c.workload_name) if c.workload_name else workload_of(c.pod)
+    seen_from, seen_until = c.observed(now_ns)
+    dialect = dialect_of(session)
     values = {
         "node": c.node, "container_id": c.container_id, "name": c.name, "namespace": c.namespace,
         "pod": c.pod, "pod_uid": c.pod_uid, "image_id": image_id, "image_reference": c.image_reference,
         "cgroup_id": c.cgroup_id, "cgroup_path": c.cgroup_path, "workload_kind": kind,
-        "workload_name": name, "started_at_ns": c.started_at_ns, "first_seen_ns": now_ns,
-        "last_seen_ns": now_ns, "total_events": c.total_events, "dropped_events": c.dropped_events,
+        "workload_name": name, "started_at_ns": c.started_at_ns, "first_seen_ns": seen_from,
+        "last_seen_ns": seen_until, "total_events": c.total_events, "dropped_events": c.dropped_events,
     }
-    stmt = dialect_of(session).insert(ContainerInstance).values(**values)
+    stmt = dialect.insert(ContainerInstance).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ContainerInstance.node, ContainerInstance.container_id],
         set_={
-            "last_seen_ns": dialect_of(session).greatest(ContainerInstance.last_seen_ns, now_ns),
-            "total_events": dialect_of(session).greatest(ContainerInstance.total_events, c.total_events),
-            "dropped_events": dialect_of(session).greatest(ContainerInstance.dropped_events, c.dropped_events),
+            "first_seen_ns": dialect.least(ContainerInstance.first_seen_ns, seen_from),
+            "last_seen_ns": dialect.greatest(ContainerInstance.last_seen_ns, seen_until),
+            "total_events": dialect.greatest(ContainerInstance.total_events, c.total_events),
+            "dropped_events": dialect.greatest(ContainerInstance.dropped_events, c.dropped_events),
         },
     ).returning(ContainerInstance.id)
     return session.execute(stmt).scalar_one()
@@ -196,9 +208,10 @@ def _path_ids(session: Session, merged: dict[bytes, FileIn], known: KnownIds, le
 
 def _merge_files(
     session: Session, instance_id: int, image_id: int, files: tuple[FileIn, ...], known: KnownIds,
-    learned: Learned,
+    learned: Learned, now_ns: int,
 ) -> int:
-    """Adds the instance's files; folds the new ones into image_files. Returns how many were new."""
+    """Adds the instance's files, their times capped at arrival; folds the new ones into image_files.
+    Returns how many were new."""
     merged: dict[bytes, FileIn] = {}
     for f in files:  # one path twice in a batch: one row, kinds united
         seen = merged.get(f.path)
@@ -210,7 +223,8 @@ def _merge_files(
     # batch's rows as one ascending run instead of random inserts.
     merged = dict(sorted(merged.items()))
     ids = _path_ids(session, merged, known, learned)
-    rows = [(pid, f.kinds, f.first_seen_ns, f.last_seen_ns, f.file_type, f.path[:PATH_KEY_BYTES])
+    rows = [(pid, f.kinds, min(f.first_seen_ns, now_ns), min(f.last_seen_ns, now_ns), f.file_type,
+             f.path[:PATH_KEY_BYTES])
             for pid, f in zip(ids, merged.values(), strict=True)]
     conn = session.connection()
     return dialect_of(conn).bulk.add_files(conn, instance_id, image_id, rows)
@@ -232,7 +246,7 @@ def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: 
         image_id = _upsert_image(session, c, now_ns, known, learned)
         instance_id = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
-            accepted += _merge_files(session, instance_id, image_id, c.files, known, learned)
+            accepted += _merge_files(session, instance_id, image_id, c.files, known, learned, now_ns)
             changed.add((image_id, c.node))
     for image_id, node in sorted(changed):  # in key order: concurrent writers lock rows alike
         _bump_revision(session, image_id, node)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from snoop.collector.api.render import iso
-from snoop.collector.reports.contents import coverage, inventory_of
+from snoop.collector.reports.contents import inventory_of
+from snoop.collector.reports.coverage import coverage
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import Image, ImageFile, VulnerabilityScan
 from snoop.collector.vulns.relevance import classify, counts

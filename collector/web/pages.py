@@ -19,7 +19,6 @@ from snoop.collector.api.render import iso
 from snoop.collector.auth import COOKIE, cookie_matches
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import (
-    coverage,
     inventory_of,
     packages,
     summary,
@@ -27,14 +26,23 @@ from snoop.collector.reports.contents import (
     unused_files,
     used_package_names,
 )
+from snoop.collector.reports.coverage import coverage
 from snoop.collector.reports.diff import diff_images
-from snoop.collector.reports.images import count_files, find_image, image_files_page, image_summaries
+from snoop.collector.reports.images import (
+    count_files,
+    find_image,
+    image_files_page,
+    image_summaries,
+    nodes_per_path,
+)
 from snoop.collector.reports.pods import pod_report_of
 from snoop.collector.reports.query import FileFilter, Page
 from snoop.collector.reports.workloads import workload_summaries
 from snoop.collector.storage.models import ContainerInstance, Image
 from snoop.collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
+from snoop.collector.web.chart import CHART, curve_points
 from snoop.collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
+from snoop.common.file_types import KEEP
 from snoop.common.file_types import NAMES as TYPE_NAMES
 from snoop.common.units import count, human_bytes
 
@@ -97,21 +105,24 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     want_used = used != "false"
     pfx = os.fsencode(prefix) if prefix else None
     if want_used:
-        found = image_files_page(session, image, FileFilter(prefix=pfx), Page(PAGE, offset))
-        total = count_files(session, image, FileFilter(prefix=pfx))
+        found = image_files_page(session, image, FileFilter(prefix=pfx, types=KEEP), Page(PAGE, offset))
+        total = count_files(session, image, FileFilter(prefix=pfx, types=KEEP))
+        spread = nodes_per_path(session, image, [r[0] for r in found])
         files = [{"path": os.fsdecode(r[0]), "type": TYPE_NAMES[r[5]], "size": r[6], "package": r[7],
-                  "containers": r[1]} for r in found]
+                  "containers": r[1], "nodes": spread.get(r[0], 0)} for r in found]
     elif inventory_of(session, image) is not None:
         found, total = unused_files(session, image, pfx, Page(PAGE, offset))
-        files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg, "containers": 0}
-                 for p, size, t, pkg in found]
+        files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg, "containers": 0,
+                  "nodes": 0} for p, size, t, pkg in found]
     else:
         files, total = [], 0
     scan = latest(session, image)
     vulns = verdicts(session, image, findings_of(scan)) if scan else None
     api = f"/api/v1/images/{quote(image.digest)}"
     return templates.TemplateResponse(request, "image.html", {
-        "image": image, "row": row, "name": _name(row), "facts": facts, "tiles": tiles, "inner": inner, "size": TREEMAP,
+        "image": image, "row": row, "name": _name(row), "facts": facts, "curve": curve_points(facts["discovery"]),
+        "chart": CHART,
+        "tiles": tiles, "inner": inner, "size": TREEMAP,
         "crumbs": crumbs, "dir": directory.decode("utf-8", "replace"), "packages": sorted(
             packages(session, image), key=lambda p: -p["bytes"]), "files": files, "total": total,
         "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,

@@ -25,6 +25,7 @@ def test_pages_agree_with_the_whole_report(client: TestClient) -> None:
         page = client.get("/api/v1/images/app:1/files", params={"limit": 100, "offset": offset}).json()
         assert page["total"] == len(files)
         paged += page["files"]
+    assert {f.pop("nodes") for f in paged} == {1}  # a page says on how many nodes; the whole report does not
     assert paged == whole["files"]
     text = client.get("/api/v1/images/app:1/files", params={"limit": 3, "format": "text"}).content
     assert text.splitlines() == [b"/a", b"/caf\xe9", b"/f/00000"]

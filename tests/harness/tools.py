@@ -23,11 +23,12 @@ def syft(source: str, fmt: str) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
-def trivy(archive: Path, fmt: str, cache: Path) -> dict[str, Any]:
-    """``trivy image --input ARCHIVE --format FMT`` (cyclonedx, spdx-json): an SBOM, no vulnerability
-    database needed or fetched."""
-    out = subprocess.run([str(tool("trivy")), "image", "--input", str(archive), "--format", fmt, "--quiet",
-                          "--cache-dir", str(cache), "--skip-db-update", "--skip-java-db-update",
+def trivy(layout: Path, fmt: str, cache: Path) -> dict[str, Any]:
+    """``trivy image --input LAYOUT --format FMT`` (an OCI layout directory; cyclonedx, spdx-json): an SBOM,
+    no vulnerability database needed or fetched. Jars are skipped: Trivy reads them only with its Java
+    database, which it fetches online."""
+    out = subprocess.run([str(tool("trivy")), "image", "--input", str(layout), "--format", fmt, "--quiet",
+                          "--cache-dir", str(cache), "--skip-db-update", "--skip-files", "**/*.jar",
                           "--offline-scan", "--disable-telemetry"],
                          check=True, capture_output=True, env={"PATH": "/usr/bin:/bin", "HOME": "/root"})
     return json.loads(out.stdout)

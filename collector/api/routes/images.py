@@ -33,7 +33,14 @@ from snoop.collector.api.render import (
 )
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import inventory_of, packages, summary, unused_files
-from snoop.collector.reports.images import count_files, image_files, image_files_page, image_paths, image_summaries
+from snoop.collector.reports.images import (
+    count_files,
+    image_files,
+    image_files_page,
+    image_paths,
+    image_summaries,
+    nodes_per_path,
+)
 from snoop.collector.reports.query import FileFilter, Page
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_counts
@@ -65,6 +72,9 @@ def summary_of_image(digest: str, session: SessionDep) -> Response:
     out["image"]["bytes"] = out["inventory"]["bytes"]
     out["image"]["used_bytes"] = out["used"]["bytes"] if out["used"] else None
     out["coverage"]["last_new_file"] = iso(out["coverage"].pop("last_new_file_ns"))
+    found = out["discovery"]
+    found["stable_since"] = iso(found.pop("stable_since_ns")) if found["stable_since_ns"] else None
+    found["curve"] = [{"at": iso(p["at_ns"]), "files": p["files"]} for p in found["curve"]]
     return SafeJSONResponse(out)
 
 
@@ -149,8 +159,9 @@ def files_of_image(
             response.headers.update(link)
             return response
         total = counts.get(("total", image.id, wanted), stamp, lambda: count_files(session, image, wanted))
+        nodes = nodes_per_path(session, image, [r[0] for r in rows])
         body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (
-            header(), encode([file_json(r) for r in rows]), total, encode(more))
+            header(), encode([file_json(r) | {"nodes": nodes.get(r[0], 0)} for r in rows]), total, encode(more))
         return Response(body, media_type="application/json", headers=link)
     cached = wanted in (FileFilter(), FileFilter(types=KEEP))
     get = (lambda kind, compute: cache.get((kind, image.id, wanted), stamp, compute)) if cached \
