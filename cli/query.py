@@ -118,9 +118,12 @@ def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[
     if unused:
         rows = [[f["path"], f["type"], human_bytes(f["size"]), f["package"] or "-"] for f in r.json()["files"]]
         return tabular(fmt, ["PATH", "TYPE", "SIZE", "PACKAGE"], rows)
-    rows = [[f["path"], f["type"], str(f["containers"]), ",".join(f["kinds"]), human_bytes(f.get("size")),
-             f.get("package") or "-"] for f in r.json()["files"]]
-    return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", "KINDS", "SIZE", "PACKAGE"], rows)
+    listed = r.json()["files"]
+    paged = bool(listed) and "nodes" in listed[0]  # the collector counts nodes for pages (--limit)
+    rows = [[f["path"], f["type"], str(f["containers"]), *([str(f["nodes"])] if paged else []),
+             ",".join(f["kinds"]), human_bytes(f.get("size")), f.get("package") or "-"] for f in listed]
+    return tabular(fmt, ["PATH", "TYPE", "CONTAINERS", *(["NODES"] if paged else []), "KINDS", "SIZE", "PACKAGE"],
+                   rows)
 
 
 def summary(server: Server, image: str, fmt: str) -> bytes:

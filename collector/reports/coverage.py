@@ -67,5 +67,5 @@ def discovery(session: Session, image: Image, points: int = CURVE_POINTS) -> dic
         curve.append({"at_ns": min(first + (int(step) + 1) * width - 1, last), "files": total})
     since = [(max(a, last), b, node) for a, b, node in _instances(session, image) if b > last]
     return {"curve": curve, "stable_since_ns": last,
-            "container_hours_since": round(sum(b - a for a, b, _ in since) / NS / 3600, 2),
+            "container_hours_since": round(sum(b - a for a, b, _ in since) / NS / 3600, 4),
             "nodes_since": len({node for *_, node in since})}
