@@ -89,7 +89,8 @@ class Agent:
         self.inventory = (
             InventoryWorker(config.collector, agent_id=f"{config.node_name}/inventory", pids=self.cgroups.pids,
                             proc_root=config.proc_root, host_roots=(config.host_root, "/"),
-                            tls=TlsFiles(config.tls_ca, config.tls_cert, config.tls_key), token=config.token)
+                            tls=TlsFiles(config.tls_ca, config.tls_cert, config.tls_key), token=config.token,
+                            containerd=config.cri_endpoint)
             if config.collector and config.inventory
             else None
         )

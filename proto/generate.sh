@@ -12,5 +12,6 @@ rm -f proto/snoop/v1/*_pb2*.py* agent/cri/*_pb2*.py* agent/containerd/*_pb2*.py*
 # grpc_tools emits absolute imports; the CRI stubs live inside the agent package.
 sed -i 's/^import cri_api_pb2 as/from snoop.agent.cri import cri_api_pb2 as/' agent/cri/cri_api_pb2_grpc.py
 "$python" -m grpc_tools.protoc -Iagent/containerd/proto --python_out=agent/containerd --pyi_out=agent/containerd \
-    --grpc_python_out=agent/containerd agent/containerd/proto/containers.proto agent/containerd/proto/images.proto
-sed -i -E 's/^import (containers|images)_pb2 as/from snoop.agent.containerd import \1_pb2 as/' agent/containerd/*_pb2_grpc.py
+    --grpc_python_out=agent/containerd agent/containerd/proto/containers.proto agent/containerd/proto/images.proto \
+    agent/containerd/proto/content.proto
+sed -i -E 's/^import (containers|images|content)_pb2 as/from snoop.agent.containerd import \1_pb2 as/' agent/containerd/*_pb2_grpc.py

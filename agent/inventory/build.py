@@ -7,7 +7,6 @@ paths of language package databases met on the way.
 
 from __future__ import annotations
 
-import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snoop.agent.inventory.packages import is_language_db, read_packages
-from snoop.agent.inventory.tree import ImageTree
+from snoop.agent.inventory.tree import Tree
 from snoop.v1 import snoop_pb2 as pb
 
 
@@ -27,7 +26,7 @@ class Upload:
     source: str  # "layers" | "rootfs"
 
 
-def inventory_chunks(tree: ImageTree, upload: Upload, *, chunk_files: int = 5000,
+def inventory_chunks(tree: Tree, upload: Upload, *, chunk_files: int = 5000,
                      prune: frozenset[bytes] = frozenset()) -> Iterator[pb.InventoryChunk]:
     upload_id = uuid.uuid4().hex
     index = 0
@@ -56,7 +55,7 @@ def inventory_chunks(tree: ImageTree, upload: Upload, *, chunk_files: int = 5000
                 language_dbs.append(entry.path)
         elif stat.S_ISLNK(mode):
             files.append(pb.InventoryFile(path=entry.path, type=pb.FILE_TYPE_SYMLINK,
-                                          target=os.readlink(entry.location)))
+                                          target=tree.link_target(entry)))
         else:
             continue
         total += 1

@@ -3,19 +3,21 @@
 The container's root mount (``/`` in its mountinfo) names the layers in ``lowerdir=``, top first, as
 paths on the host. The upper directory holds what the container wrote since it started and is left
 out. An agent in a pod reaches the host's paths through ``/proc/1/root`` (hostPID); an agent on the
-host reaches them as they are. Any other layout (a plain root, a snapshotter without overlayfs) falls
-back to the container's own root, at first sight, minus its other mounts. So do images of several
-layers when the agent lacks CAP_SYS_ADMIN: overlayfs marks opaque directories with ``trusted.*``
-extended attributes, which only that capability can read, and a merge blind to them would list files
-that the image hides.
+host reaches them as they are. This walk is exact for one layer, or with CAP_SYS_ADMIN: overlayfs marks
+opaque directories with ``trusted.*`` extended attributes, which only that capability can read, and a
+merge blind to them would list files that the image hides. Otherwise the caller reads the layer blobs
+from containerd's content store (``content.py``, ``layer_tree.py``); where none is reachable, the
+container's own root at first sight stands in, minus its other mounts and minus what its upper
+directory shows it wrote.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
-from snoop.agent.inventory.tree import ImageTree
+from snoop.agent.inventory.tree import ImageTree, Tree
 from snoop.agent.paths import mount_points, unescape
 
 CAP_SYS_ADMIN = 21
@@ -64,9 +66,28 @@ def lower_layers(mount: RootMount) -> list[bytes]:
     return layers
 
 
+def written(mount: RootMount, host_roots: tuple[str, ...]) -> frozenset[bytes]:
+    """Files and symlinks the container wrote, as its overlayfs upper directory holds them (whiteouts,
+    which mark deletions, and directories aside): what a root at first sight holds that the image does not."""
+    for upper in mount.options.get(b"upperdir", [])[:1]:
+        for host in host_roots:
+            top = os.fsencode(host).rstrip(b"/") + upper
+            if not os.path.isdir(top):
+                continue
+            out = set()
+            for directory, _dirs, files in os.walk(top):
+                for name in files:
+                    location = os.path.join(directory, name)
+                    st = os.lstat(location)
+                    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                        out.add(b"/" + os.path.relpath(location, top))
+            return frozenset(out)
+    return frozenset()
+
+
 @dataclass(frozen=True)
 class Located:
-    tree: ImageTree
+    tree: Tree
     source: str                 # "layers" | "rootfs"
     prune: frozenset[bytes]     # mount points inside a root that are not the image's
 
@@ -92,4 +113,5 @@ def locate(pid: int, *, proc_root: str, host_roots: tuple[str, ...], exact_layer
         tree = ImageTree([root], one_device=True)
     except OSError:
         return None
-    return Located(tree, "rootfs", frozenset(mount_points(mountinfo)))
+    wrote = written(mount, host_roots) if mount is not None and mount.fstype == b"overlay" else frozenset()
+    return Located(tree, "rootfs", frozenset(mount_points(mountinfo)) | wrote)

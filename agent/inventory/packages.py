@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from snoop.agent.inventory.tree import ImageTree
+from snoop.agent.inventory.tree import Tree
 
 MAX_DB_BYTES = 256 * 2**20  # a package database larger than this is not read whole
 MAX_META_BYTES = 2**20
@@ -84,7 +84,7 @@ class Canonical:
     A listed directory that the image holds as a link to one (``/bin`` -> ``usr/bin``) is no file of the
     package's: it becomes None."""
 
-    def __init__(self, tree: ImageTree) -> None:
+    def __init__(self, tree: Tree) -> None:
         self._tree = tree
         self._dirs: dict[bytes, bytes] = {}
 
@@ -103,7 +103,7 @@ class Canonical:
         return [p for p in map(self, paths) if p is not None]
 
 
-def _os_release(tree: ImageTree) -> dict[str, str]:
+def _os_release(tree: Tree) -> dict[str, str]:
     raw = tree.read(b"/etc/os-release", MAX_META_BYTES) or tree.read(b"/usr/lib/os-release", MAX_META_BYTES) or b""
     out = {}
     for line in raw.decode("utf-8", "replace").splitlines():
@@ -113,12 +113,12 @@ def _os_release(tree: ImageTree) -> dict[str, str]:
     return out
 
 
-def _text(tree: ImageTree, path: bytes) -> str | None:
+def _text(tree: Tree, path: bytes) -> str | None:
     raw = tree.read(path, MAX_DB_BYTES)
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
-def dpkg(tree: ImageTree, canonical: Canonical) -> Found:
+def dpkg(tree: Tree, canonical: Canonical) -> Found:
     """/var/lib/dpkg/status with info/<name>[:arch].list, and distroless's status.d/ with its md5sums."""
     os_release = _os_release(tree)
     distro = os_release.get("ID", "debian")
@@ -170,7 +170,7 @@ def dpkg(tree: ImageTree, canonical: Canonical) -> Found:
     return packages, errors
 
 
-def apk(tree: ImageTree, canonical: Canonical) -> Found:
+def apk(tree: Tree, canonical: Canonical) -> Found:
     """/lib/apk/db/installed: P name, V version, A arch, F directory, R file in the last F."""
     text = _text(tree, b"/lib/apk/db/installed")
     if text is None:
@@ -211,7 +211,7 @@ def apk(tree: ImageTree, canonical: Canonical) -> Found:
     return packages, errors
 
 
-def _metadata(tree: ImageTree, path: bytes) -> dict[str, str]:
+def _metadata(tree: Tree, path: bytes) -> dict[str, str]:
     raw = tree.read(path, MAX_META_BYTES)
     if raw is None:
         return {}
@@ -224,7 +224,7 @@ def _metadata(tree: ImageTree, path: bytes) -> dict[str, str]:
     return out
 
 
-def python(tree: ImageTree, canonical: Canonical, found: Iterable[bytes]) -> Found:
+def python(tree: Tree, canonical: Canonical, found: Iterable[bytes]) -> Found:
     """``*.dist-info/RECORD`` (paths relative to the directory holding the dist-info) and
     ``*.egg-info/installed-files.txt`` (relative to the egg-info)."""
     packages: list[Package] = []
@@ -254,7 +254,7 @@ def python(tree: ImageTree, canonical: Canonical, found: Iterable[bytes]) -> Fou
     return packages, errors
 
 
-def npm(tree: ImageTree, found: Iterable[bytes]) -> Found:
+def npm(tree: Tree, found: Iterable[bytes]) -> Found:
     """``node_modules/[@scope/]name/package.json``: the package owns its directory but for the packages
     nested in its own ``node_modules``."""
     packages: list[Package] = []
@@ -276,7 +276,7 @@ def npm(tree: ImageTree, found: Iterable[bytes]) -> Found:
     return packages, errors
 
 
-def rpm(tree: ImageTree) -> Found:
+def rpm(tree: Tree) -> Found:
     """Named, not read: see the module's docstring."""
     for path in RPM_DATABASES:
         if tree.lookup(path) is not None:
@@ -296,7 +296,7 @@ def is_language_db(path: bytes) -> bool:
                                 (len(parts) >= 5 and parts[-4] == b"node_modules" and parts[-3].startswith(b"@")))
 
 
-def read_packages(tree: ImageTree, language_dbs: list[bytes]) -> Found:
+def read_packages(tree: Tree, language_dbs: list[bytes]) -> Found:
     """Every package the image's databases name; language databases as the walk found them."""
     canonical = Canonical(tree)
     packages: list[Package] = []

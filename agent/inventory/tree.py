@@ -16,6 +16,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from snoop.agent.paths import follow_links
 
@@ -28,6 +29,21 @@ class Entry:
     path: bytes            # absolute in the image
     st: os.stat_result     # lstat of the entry in the layer that shows it
     location: bytes        # where it is on this machine
+
+
+class Tree(Protocol):
+    """What the inventory and the package readers ask of an image's tree: ``ImageTree`` (layer
+    directories or a root on this machine) and ``LayerTree`` (layer tarballs) answer it."""
+
+    def walk(self, top: bytes = b"/", *, prune: frozenset[bytes] = frozenset(),
+             skip: bytes | None = None) -> Iterator[Entry]: ...
+    def files_under(self, top: bytes, *, skip: bytes | None = None) -> Iterator[bytes]: ...
+    def lookup(self, path: bytes) -> Entry | None: ...
+    def link_target(self, entry: Entry) -> bytes: ...
+    def resolve(self, path: bytes) -> bytes: ...
+    def is_dir(self, path: bytes) -> bool: ...
+    def read(self, path: bytes, limit: int) -> bytes | None: ...
+    def listdir(self, path: bytes) -> list[bytes]: ...
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -156,6 +172,10 @@ class ImageTree:
         """``path`` with every symlink on it followed inside the image (never the host's), kept as it is
         where a component is missing: where the file really lives in the image."""
         return follow_links(path, self._readlink)[0]
+
+    def link_target(self, entry: Entry) -> bytes:
+        """What the symlink ``entry`` (from ``walk``) points to."""
+        return os.readlink(entry.location)
 
     def _readlink(self, path: bytes) -> bytes | None:
         entry = self.lookup(path)

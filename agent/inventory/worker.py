@@ -37,7 +37,7 @@ UPLOAD_TIMEOUT_S = 1800.0
 class InventoryWorker:
     def __init__(self, target: str, *, agent_id: str, pids: Callable[[int], list[int]], proc_root: str,
                  host_roots: tuple[str, ...], tls: TlsFiles = PLAINTEXT, token: str | None = None,
-                 chunk_files: int = 5000) -> None:
+                 chunk_files: int = 5000, containerd: str = "") -> None:
         self._target = target
         self._agent_id = agent_id
         self._pids = pids  # cgroup id -> its processes
@@ -47,10 +47,11 @@ class InventoryWorker:
         self._token = token
         self._metadata = token_metadata(token)
         self._chunk_files = chunk_files
+        self._containerd = containerd
         self._exact_layers = can_read_trusted_xattrs()
         if not self._exact_layers:
-            log.warning("no CAP_SYS_ADMIN: images of several layers are inventoried from a container's root at "
-                        "first sight (opaque directories are marked in trusted.* attributes, unreadable without it)")
+            log.info("no CAP_SYS_ADMIN: images of several layers are inventoried from their layer blobs in "
+                     "containerd's content store (overlayfs marks opaque directories in trusted.* attributes)")
         self._offered: dict[str, dict[str, ContainerRef]] = {}  # digest -> container id -> container
         self._busy: set[str] = set()  # being asked about or walked now
         self._settled: set[str] = set()
@@ -128,7 +129,7 @@ class InventoryWorker:
         job = Job(target=self._target, tls=tuple(str(p) if p else None for p in tls),  # type: ignore[arg-type]
                   agent_id=self._agent_id, image_digest=digest, image_reference=refs[0].image_reference,
                   pids=pids, proc_root=self._proc_root, host_roots=list(self._host_roots),
-                  exact_layers=self._exact_layers, chunk_files=self._chunk_files)
+                  exact_layers=self._exact_layers, chunk_files=self._chunk_files, containerd=self._containerd)
         env = {**os.environ, **({"SNOOP_TOKEN": self._token} if self._token else {})}
         try:
             done = subprocess.run([sys.executable, "-m", "snoop.agent.inventory.upload"], input=json.dumps(asdict(job)),
@@ -143,6 +144,8 @@ class InventoryWorker:
             self.errors += 1
             log.warning("inventory of %s: %s", digest, result.error)
             return False
+        if result.note:
+            log.warning("inventory of %s: %s", digest, result.note)
         if result.source:
             self.uploads[result.source] += 1
             self.files += result.files

@@ -124,9 +124,12 @@ def test_locate_takes_layers_where_it_can_and_the_root_where_it_must(tmp_path: P
     exact = locate(42, proc_root=proc_root, host_roots=hosts)
     assert exact is not None and exact.source == "layers"
     assert {e.path for e in exact.tree.walk()} == {b"/etc", b"/etc/new", b"/etc/old"}
-    # opaque directories unreadable: the root instead
+    # opaque directories unreadable: the root instead, minus what the upper directory shows written
+    write(tmp_path, "rootfs/etc/written-by-it")
+    write(tmp_path, "host/snap/3/fs/etc/written-by-it")
     blind = locate(42, proc_root=proc_root, host_roots=hosts, exact_layers=False)
-    assert blind is not None and blind.source == "rootfs" and blind.prune == frozenset({b"/etc/hosts"})
+    assert blind is not None and blind.source == "rootfs"
+    assert blind.prune == frozenset({b"/etc/hosts", b"/etc/written-by-it"})
     assert {e.path for e in blind.tree.walk(prune=blind.prune)} == {b"/etc", b"/etc/old"}
     gone = locate(42, proc_root=proc_root, host_roots=("/nonexistent",))  # layers not reachable
     assert gone is not None and gone.source == "rootfs"

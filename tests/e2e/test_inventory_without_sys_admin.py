@@ -1,0 +1,75 @@
+"""Exact inventories on nodes that grant no CAP_SYS_ADMIN (the DaemonSet as shipped): the agent reads
+a multi-layer image's blobs from containerd's content store, whiteouts and an opaque directory applied,
+and what a container wrote before the inventory ran is not the image's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from snoop.agent.inventory.layers import CAP_SYS_ADMIN
+from snoop.common.oci import layout_tar
+from tests.conftest import Process
+from tests.e2e.conftest import start_agent
+from tests.e2e.test_inventory import walk
+from tests.harness.containerd import Containerd
+from tests.harness.images import busybox_rootfs
+
+pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
+WRITTEN = ("/etc/written", "/opt/written-too", "/srv/new-dir/file")
+
+
+def summary(base: str, digest: str, timeout_s: float = 90) -> dict:
+    deadline = time.monotonic() + timeout_s
+    body: dict = {}
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{base}/api/v1/images/{digest}/summary", timeout=10)
+        body = r.json() if r.status_code == 200 else {}
+        if body and body["inventory"]["files"] is not None and (body["runtime_created"] or {}).get("files", 0) >= 3:
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"no inventory of {digest}: {body}")
+
+
+def test_layers_from_the_content_store_without_cap_sys_admin(
+    bpf_ready: None, containerd: Containerd, collector_proc: tuple[Process, str, str], tmp_path: Path
+) -> None:
+    _, base_url, grpc_addr = collector_proc
+    base = busybox_rootfs(tmp_path / "base")
+    for rel in ("etc/removed", "opt/old", "opt/sub/older", "srv/kept"):
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_text("base\n")
+    top = tmp_path / "top"
+    for rel in ("etc/.wh.removed", "opt/.wh..wh..opq", "opt/new", "srv/added"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text("" if "/.wh." in "/" + rel else "top\n")
+    image = containerd.import_image("layered-nocap", tar=layout_tar([base, top], tmp_path, cmd=["/bin/sleep", "600"]))
+    writes = "; ".join(f"mkdir -p {Path(p).parent}; echo w > {p}" for p in WRITTEN)
+    command = ["/bin/sh", "-c", f"{writes}; while true; do cat {' '.join(WRITTEN)} /srv/added >/dev/null; "
+                                "sleep 0.5; done"]
+    pod = containerd.run_pod("nocap-7d4f8b9c5d-abcde", {"app": (image, command)})
+    time.sleep(1)  # it has written before any agent runs
+    agent, _ = start_agent(containerd, tmp_path / "agent.log", "--collector", grpc_addr, "--batch-interval", "200ms",
+                           wrap=["setpriv", "--bounding-set", "-sys_admin", "--"])
+    try:
+        status = Path(f"/proc/{agent.proc.pid}/status").read_text()
+        cap_eff = int(next(line for line in status.splitlines() if line.startswith("CapEff:")).split()[1], 16)
+        assert not cap_eff >> CAP_SYS_ADMIN & 1
+        found = summary(base_url, image.digest)
+        assert found["inventory"]["source"] == "layers", agent.output()[-3000:]
+        unused = set(httpx.get(f"{base_url}/api/v1/images/{image.digest}/files",
+                               params={"used": "false", "format": "text"}, timeout=10).text.splitlines())
+        used_files = httpx.get(f"{base_url}/api/v1/images/{image.digest}/files", timeout=10).json()["files"]
+        in_image = {f["path"] for f in used_files if f["size"] is not None}
+        expected = walk(base)[0] - {"/etc/removed", "/opt/old", "/opt/sub/older"} | {"/opt/new", "/srv/added"}
+        assert unused | in_image == expected
+        assert found["inventory"]["files"] == len(expected)
+        assert not set(WRITTEN) & (unused | in_image)
+        assert found["runtime_created"]["files"] >= len(WRITTEN)
+        assert set(WRITTEN) <= {f["path"] for f in used_files if f["size"] is None}
+    finally:
+        containerd.remove_pod(pod)
+        assert agent.stop() == 0
