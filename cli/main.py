@@ -210,10 +210,47 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                    help="exit with N when head uses files base does not: an image slimmed to base's keep-list "
                         "would break (a CI gate)")
     p.set_defaults(run=_diff)
+    _slim_parser(sub, common)
     p = sub.add_parser("workloads", help="Deployments, StatefulSets, … and their pods, containers and images")
     common(p)
     p.add_argument("-n", "--namespace", default=None, help="only this namespace")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.workloads(s, a.format, a.namespace)))
+
+
+def _slim_parser(sub: argparse._SubParsersAction, common: Callable[..., None]) -> None:
+    p = sub.add_parser("slim", help="build a slim image holding only what the image's containers used, from its "
+                                    "layers (containerd's, or an OCI layout)")
+    common(p, ["text"], "the slim image's manifest digest, on the last line")
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    add(p, "--containerd", default="unix:///run/containerd/containerd.sock",
+        help="containerd's socket: where the base's layers are read and the slim image is imported")
+    add(p, "--namespace", default="k8s.io", help="containerd namespace (k8s.io: the CRI's)")
+    p.add_argument("--from-oci-layout", type=Path, default=None, metavar="DIR",
+                   help="read the base from this OCI layout (skopeo copy … oci:DIR) instead of containerd")
+    p.add_argument("--tag", default=None, help="the slim image's name in containerd (default: the base's "
+                                               "repository, tag <tag>-slim)")
+    p.add_argument("--oci-layout", type=Path, default=None, metavar="DIR", help="write an OCI layout here instead")
+    p.add_argument("--output", dest="archive", type=Path, default=None, metavar="FILE.tar",
+                   help="write an OCI archive (ctr import, skopeo copy oci-archive:) instead")
+    p.add_argument("--include", action="append", default=[], metavar="PATH",
+                   help="keep this path too (a directory with all it holds); repeatable")
+    p.add_argument("--include-file", type=Path, default=None, metavar="FILE",
+                   help="keep the paths listed in FILE, one per line (SlimToolkit's --include-path-file)")
+    p.add_argument("--exclude", action="append", default=[], metavar="PATH", help="leave this path out; repeatable")
+    p.add_argument("--coherent", choices=["packages"], default=None,
+                   help="packages: keep every file of each package that has a used file (interpreters whose "
+                        "failed imports the kernel cannot see)")
+    p.set_defaults(run=_slim)
+
+
+def _slim(args: argparse.Namespace) -> int:
+    from snoop.cli import query
+    from snoop.cli.slim.command import Request, main
+
+    server = query.Server(args.server, args.token, query.tls_context(args.tls_ca))
+    return main(Request(args.image, server, args.containerd, args.namespace, args.from_oci_layout, args.tag,
+                        args.oci_layout, args.archive, args.include, args.include_file, args.exclude,
+                        args.coherent == "packages"))
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from snoop.collector.api.render import SafeJSONResponse
-from snoop.collector.api.routes import diff, images, pods, vulnerabilities, workloads
+from snoop.collector.api.routes import diff, images, pods, slim, vulnerabilities, workloads
 from snoop.collector.auth import rest_guard
 from snoop.collector.config import CollectorConfig
 from snoop.collector.ingest.inventory import single_writer_lock
@@ -79,7 +79,7 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.report_cache = ReportCache()
     app.state.count_cache = ReportCache(max_entries=4096)  # image headers and page totals: small entries
-    for router in (vulnerabilities.router, images.router, diff.router, workloads.router, pods.router):
+    for router in (vulnerabilities.router, slim.router, images.router, diff.router, workloads.router, pods.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static/docs", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")

@@ -103,9 +103,9 @@ def _platform_manifest(index: dict[str, Any], digest: str) -> str:
     raise ContentError(f"the index {digest} lists no manifest for {os_name}/{arch}")
 
 
-def image_layers(store: ContentStore, digest: str, reference: str = "") -> list[Layer]:
-    """The layers of the image ``digest`` (a manifest, an index, or the config's digest with the image's
-    ``reference``), bottom first. ContentError when the store does not hold them all."""
+def image_manifest(store: ContentStore, digest: str, reference: str = "") -> tuple[str, dict[str, Any]]:
+    """(digest, document) of the manifest of the image ``digest`` (a manifest, an index, or the config's
+    digest with the image's ``reference``)."""
     doc = store.document(digest) if store.has(digest) else None
     if doc is None or "rootfs" in doc:  # absent, or the config: find the manifest by the image's name
         named = store.target(reference) if reference else None
@@ -116,6 +116,13 @@ def image_layers(store: ContentStore, digest: str, reference: str = "") -> list[
     if doc.get("mediaType") in INDEX_TYPES or "manifests" in doc:
         digest = _platform_manifest(doc, digest)
         doc = store.document(digest)
+    return digest, doc
+
+
+def image_layers(store: ContentStore, digest: str, reference: str = "") -> list[Layer]:
+    """The layers of the image ``digest`` (as ``image_manifest`` finds it), bottom first. ContentError when
+    the store does not hold them all."""
+    digest, doc = image_manifest(store, digest, reference)
     layers = [Layer(str(layer.get("digest", "")), str(layer.get("mediaType", "")), int(layer.get("size", 0)))
               for layer in doc.get("layers") or [] if isinstance(layer, dict)]
     if not layers or not all(layer.digest for layer in layers):

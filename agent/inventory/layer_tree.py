@@ -53,7 +53,7 @@ def wanted_by_package_readers(path: bytes) -> bool:
             or b".dist-info/" in path or b".egg-info/" in path or path.endswith(b"/package.json"))
 
 
-class _Chunks(io.RawIOBase):
+class ChunkReader(io.RawIOBase):
     """A file object over an iterator of byte strings: what tarfile's stream mode reads."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
@@ -95,7 +95,7 @@ class LayerTree:
         """Applies one layer, its tar stream (plain or gzip) given as byte strings."""
         self._layers += 1
         try:
-            with tarfile.open(fileobj=io.BufferedReader(_Chunks(chunks), 1 << 20), mode="r|*") as tar:
+            with tarfile.open(fileobj=io.BufferedReader(ChunkReader(chunks), 1 << 20), mode="r|*") as tar:
                 for member in tar:
                     self._add(member, tar)
         except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
@@ -229,12 +229,12 @@ class LayerTree:
         node = self._find(entry.path)
         return node.target if node is not None else b""
 
-    def _readlink(self, path: bytes) -> bytes | None:
+    def readlink(self, path: bytes) -> bytes | None:
         node = self._find(path)
         return node.target if node is not None and stat.S_ISLNK(node.mode) else None
 
     def resolve(self, path: bytes) -> bytes:
-        return follow_links(path, self._readlink)[0]
+        return follow_links(path, self.readlink)[0]
 
     def is_dir(self, path: bytes) -> bool:
         node = self._find(self.resolve(path))
