@@ -143,11 +143,14 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
-    def common(p: argparse.ArgumentParser, formats: list[str] = FORMATS,
-               described: str = "table, json, yaml, csv or text (one item per line: a keep-list for files)") -> None:
+    def connect(p: argparse.ArgumentParser) -> None:
         add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address (https:// with TLS)")
         add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
         add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
+
+    def common(p: argparse.ArgumentParser, formats: list[str] = FORMATS,
+               described: str = "table, json, yaml, csv or text (one item per line: a keep-list for files)") -> None:
+        connect(p)
         p.add_argument("-o", "--output", "--format", dest="format", choices=formats, default=formats[0],
                        help=described)
 
@@ -210,17 +213,17 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                    help="exit with N when head uses files base does not: an image slimmed to base's keep-list "
                         "would break (a CI gate)")
     p.set_defaults(run=_diff)
-    _slim_parser(sub, common)
+    _slim_parser(sub, connect)
     p = sub.add_parser("workloads", help="Deployments, StatefulSets, … and their pods, containers and images")
     common(p)
     p.add_argument("-n", "--namespace", default=None, help="only this namespace")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.workloads(s, a.format, a.namespace)))
 
 
-def _slim_parser(sub: argparse._SubParsersAction, common: Callable[..., None]) -> None:
+def _slim_parser(sub: argparse._SubParsersAction, connect: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("slim", help="build a slim image holding only what the image's containers used, from its "
-                                    "layers (containerd's, or an OCI layout)")
-    common(p, ["text"], "the slim image's manifest digest, on the last line")
+                                    "layers (containerd's, or an OCI layout); prints its manifest digest")
+    connect(p)
     p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
     add(p, "--containerd", default="unix:///run/containerd/containerd.sock",
         help="containerd's socket: where the base's layers are read and the slim image is imported")

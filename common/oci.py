@@ -14,6 +14,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -26,8 +27,10 @@ def _blob(layout: Path, data: bytes, media_type: str) -> dict:
     return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
 
 
-def layout_tar(layers: list[Path], work: Path, *, cmd: list[str], tag: str = "latest") -> Path:
-    """An OCI layout tarball of ``layers`` (directories, bottom first) under ``work``; returns its path."""
+def layout_tar(layers: list[Path], work: Path, *, cmd: list[str], tag: str = "latest",
+               runtime: dict[str, Any] | None = None) -> Path:
+    """An OCI layout tarball of ``layers`` (directories, bottom first) under ``work``; returns its path.
+    ``runtime``: more of the config's ``config`` (``Entrypoint``, ``User``, ``WorkingDir``, ``Env``, …)."""
     layout = work / "layout"
     shutil.rmtree(layout, ignore_errors=True)
     (layout / "blobs" / "sha256").mkdir(parents=True)
@@ -38,7 +41,7 @@ def layout_tar(layers: list[Path], work: Path, *, cmd: list[str], tag: str = "la
             for entry in sorted(layer.rglob("*")):
                 tar.add(entry, arcname=str(entry.relative_to(layer)), recursive=False)
         descriptors.append(_blob(layout, buf.getvalue(), LAYER))
-    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": cmd},
+    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": cmd, **(runtime or {})},
               "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]}}
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
                 "config": _blob(layout, json.dumps(config).encode(), CONFIG), "layers": descriptors}
