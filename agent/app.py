@@ -74,6 +74,8 @@ class Agent:
             exclude_mounts=config.exclude_mounts,
             max_pending=config.max_pending_events,
             roots=self.roots,
+            watch_missing=self.tracer.watch_missing,
+            max_missing=config.max_missing,
         )
         self.streamer = (
             Streamer(
@@ -248,6 +250,7 @@ class Agent:
             self._write_report()  # and into their pods' final reports
         for ref in doomed:
             self.files.forget(ref.container_id)
+            self.pipeline.forget(ref.container_id)
             self.registry.forget(ref)
         self.forgotten_containers += len(doomed)
         log.info("forgot %d containers that are gone", len(doomed))
@@ -297,6 +300,7 @@ class Agent:
                     **asdict(c),
                     "events_repeated": stats["repeated"],
                     "events_failed": stats["failed"],
+                    "events_missing": stats["missing"],
                     "events_runtime": stats["runtime"],
                     "roots_refused": self.roots.refused,
                     "process_table_full": stats["procs_full"],

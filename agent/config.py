@@ -55,6 +55,8 @@ class AgentConfig:
     host_root: str = setting("--host-root", "where the host's filesystem is reachable (image layers are read "
                              "there; with hostPID /proc/1/root, else the agent's own /)", "/proc/1/root")
     max_pending_events: int = 100_000       # events waiting for the CRI to name their container
+    max_missing: int = setting("--max-missing", "failed lookups recorded per container of a slim image (what it "
+                               "lacks); more are counted, not kept", 1000, parse=int)
     metrics_listen: tuple[str, int] = setting("--metrics-listen", "metrics and health endpoint", ("0.0.0.0", 9090),
                                               parse=listen, show=show_listen)
     shutdown_timeout_s: float = setting("--shutdown-timeout", "time to flush on SIGTERM", 10.0, parse=duration,

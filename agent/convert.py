@@ -27,6 +27,7 @@ def container_to_pb(ref: ContainerRef, node: str, watching_since_ns: int = 0) ->
         workload_name=ref.workload_name,
         started_at_unix_ns=ref.started_at_ns,
         observed_from_unix_ns=max(ref.started_at_ns, watching_since_ns) if ref.started_at_ns else 0,
+        base_image_digest=ref.slim_base,
     )
 
 

@@ -25,6 +25,7 @@ class FileType(enum.IntEnum):
     DIR = 2
     SYMLINK = 3
     RUNTIME = 4
+    MISSING = 5  # a failed lookup in a slim image's container: what the slim image lacks
 
 
 FILE_KINDS = AccessKind.READ | AccessKind.WRITE | AccessKind.EXEC | AccessKind.STAT | AccessKind.READLINK
@@ -33,6 +34,7 @@ KIND_CHDIR = 32
 KIND_FCHDIR = 64
 KIND_FORK = 128
 KIND_OPENDIR = 256  # with READ: an O_DIRECTORY open, whose fd (RawEvent.ret) names the directory
+KIND_MISSING = 1024  # with a file kind: the lookup failed (ENOENT, ENOTDIR)
 KIND_ENTER = 512  # no path: a process changed its root into its container's (pivot_root, chroot, setns)
 AT_FDCWD = -100
 
@@ -70,6 +72,7 @@ class ContainerRef:
     workload_name: str = ""
     started_at_ns: int = 0
     mounts: tuple[str, ...] = ()  # container paths of volumes/configmaps/secrets: not the image's
+    slim_base: str = ""  # the base's digest when the image is a slim image snoop built (its config's label)
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # The maps the agent reads or writes after the load; the others live on in the programs that use them.
-SHARED_MAPS = ("events", "cgroups", "procs", "stats")
+SHARED_MAPS = ("events", "cgroups", "procs", "stats", "missing_mode")
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 250  # SCM_MAX_FD is 253
 

@@ -31,6 +31,10 @@ COUNTERS = {
     "paths_unresolved": "Relative paths whose cwd or dirfd could not be learned",
     "paths_excluded": "Paths dropped by --exclude or because they lie on a volume mount",
     "events_unattributed": "Events of cgroups that turned out not to be CRI containers",
+    "events_missing": "Failed lookups the kernel sent (of slim images' containers, and of new containers "
+                      "until their image is known)",
+    "missing_ignored": "Failed lookups dropped: their container's image is no slim image",
+    "missing_cut": "Failed lookups dropped past --max-missing of one container",
     "pending_dropped": "Events dropped while waiting for the CRI, because the waiting room was full",
     "files_overflowed": "Files not recorded because a container reached --max-unique-files",
     "report_writes": "Report files written (--output)",

@@ -15,6 +15,7 @@ from snoop.agent.events import (
     KIND_ENTER,
     KIND_FCHDIR,
     KIND_FORK,
+    KIND_MISSING,
     KIND_OPENDIR,
     AccessKind,
     ContainerRef,
@@ -40,6 +41,8 @@ class PipelineCounters:
     pending_dropped: int = 0      # waited for attribution, but the waiting room was full
     events_unattributed: int = 0  # cgroup turned out not to be a container
     events_processed: int = 0     # new (container, path, kind)
+    missing_ignored: int = 0      # failed lookups of containers of images that are no slim images
+    missing_cut: int = 0          # failed lookups past --max-missing of one container
 
 
 class Pipeline:
@@ -54,8 +57,13 @@ class Pipeline:
         exclude_mounts: bool,
         max_pending: int,
         roots: ContainerRoots,
+        watch_missing: Callable[[int, bool], None] = lambda _cgroup, _watch: None,
+        max_missing: int = 1000,
     ) -> None:
         self._registry = registry
+        self._watch_missing = watch_missing
+        self._max_missing = max_missing
+        self._missing: dict[str, int] = {}  # container id -> failed lookups recorded
         self._processes = processes
         self._files = files
         self._ignore_cgroup = ignore_cgroup
@@ -98,11 +106,13 @@ class Pipeline:
         if paths is None:
             self.counters.paths_unresolved += 1
             return
-        if ev.kind & KIND_OPENDIR:
+        if ev.kind & KIND_MISSING and paths[-1][1] != FileType.RUNTIME:
+            paths[-1] = (paths[-1][0], FileType.MISSING)
+        elif ev.kind & KIND_OPENDIR:
             self._processes.on_opendir(ev.pid, ev.ret, paths[-1][0])
             paths[-1] = (paths[-1][0], max(paths[-1][1], FileType.DIR))  # a runtime mount stays one
         kind = ev.kind & FILE_KINDS
-        if kind & AccessKind.EXEC:
+        if kind & AccessKind.EXEC and not ev.kind & KIND_MISSING:
             paths += self._interpreters(root, paths[-1][0])
         verdict = self._registry.lookup(ev.cgroup_id, ev.pid)
         if verdict is Verdict.IGNORE:
@@ -112,7 +122,7 @@ class Pipeline:
             self._wait(ev.cgroup_id, (ev.pid, paths, kind, ev.ts_ns))
         else:
             assert isinstance(verdict, ContainerRef)
-            self._record(verdict, paths, kind, ev.ts_ns)
+            self._record(verdict, paths, kind, ev.ts_ns, ev.cgroup_id)
 
     def _wait(self, cgroup_id: int, item: tuple[int, list[TypedPath], int, int]) -> None:
         if self._pending_count >= self._max_pending:
@@ -136,7 +146,7 @@ class Pipeline:
                 continue
             assert isinstance(verdict, ContainerRef)
             for _pid, paths, kind, ts in items:
-                self._record(verdict, paths, kind, ts)
+                self._record(verdict, paths, kind, ts, cgroup_id)
 
     def _resolve(self, ev: RawEvent, root: Root | None) -> list[TypedPath] | None:
         """The symlinks on the way and the final path, absolute as the container sees them, each with
@@ -162,13 +172,36 @@ class Pipeline:
             executable = chain[-1][0]
         return found
 
-    def _record(self, ref: ContainerRef, paths: list[TypedPath], kind: int, ts_ns: int) -> None:
+    def _record(self, ref: ContainerRef, paths: list[TypedPath], kind: int, ts_ns: int, cgroup_id: int) -> None:
+        if paths[-1][1] == FileType.MISSING and not self._take_missing(ref, cgroup_id):
+            paths = paths[:-1]  # the links on the way were used; the failed lookup is not kept
         mounts = tuple(m.encode() for m in ref.mounts) if self._exclude_mounts else ()
         for path, type_ in paths:
             if excluded(path, self._excludes) or excluded(path, mounts):
                 self.counters.paths_excluded += 1
             elif self._files.record(ref, path, kind, ts_ns, type_):
                 self.counters.events_processed += 1
+
+
+    def forget(self, container_id: str) -> None:
+        self._missing.pop(container_id, None)
+
+    def _take_missing(self, ref: ContainerRef, cgroup_id: int) -> bool:
+        """Whether a failed lookup is kept: only for a slim image's containers, at most --max-missing
+        each. The kernel is told to stop sending what is not kept."""
+        if not ref.slim_base:
+            self.counters.missing_ignored += 1
+            self._watch_missing(cgroup_id, False)
+            return False
+        taken = self._missing.get(ref.container_id, 0)
+        if taken == 0:
+            self._watch_missing(cgroup_id, True)
+        if taken >= self._max_missing:
+            self.counters.missing_cut += 1
+            self._watch_missing(cgroup_id, False)
+            return False
+        self._missing[ref.container_id] = taken + 1
+        return True
 
 
 def typed(root: Root | None, path: bytes) -> list[TypedPath]:

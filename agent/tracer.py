@@ -19,8 +19,9 @@ STAT_NAMES = (
     "open", "openat", "openat2", "creat", "execve", "execveat", "stat", "lstat", "newfstatat", "statx",
     "access", "faccessat", "faccessat2", "readlink", "readlinkat", "chdir", "fchdir", "exec", "pivot_root",
     "chroot", "setns",
-    "dropped", "read_error", "failed", "repeated", "runtime", "emitted", "procs_full",
+    "dropped", "read_error", "failed", "repeated", "runtime", "emitted", "procs_full", "missing",
 )
+MISSING_WATCH, MISSING_DROP = 1, 2  # the BPF program's missing_mode values
 PROC_CONTAINER = 2  # the BPF program's PROC_CONTAINER
 SYSCALL_STATS = STAT_NAMES[: STAT_NAMES.index("dropped")]
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -143,6 +144,7 @@ class Tracer:
         self._cgroups = Map(loaded.maps["cgroups"], types["cgroups.key"], types["cgroups.value"], per_cpu=True)
         self._procs = Map(loaded.maps["procs"], types["procs.key"], types["procs.value"])
         self._stats = Map(loaded.maps["stats"], types["stats.key"], types["stats.value"], per_cpu=True)
+        self._missing = Map(loaded.maps["missing_mode"], types["missing_mode.key"], types["missing_mode.value"])
         self._ring = RingBuffer(loaded.maps["events"], self._handle)
 
     def _handle(self, data: int, _size: int) -> None:
@@ -171,6 +173,11 @@ class Tracer:
         state = self._cgroups.Value()
         state.ignored = 1
         self._cgroups.set(self._cgroups.Key(cgroup_id), state)
+
+    def watch_missing(self, cgroup_id: int, watch: bool) -> None:
+        """Whether the kernel sends the cgroup's failed lookups: yes for a slim image's containers (what
+        the slim image lacks), no for the others once their image is known."""
+        self._missing.set(self._missing.Key(cgroup_id), self._missing.Value(MISSING_WATCH if watch else MISSING_DROP))
 
     def adopt(self, pids: list[int]) -> int:
         """Marks processes that were already the container's before the program loaded (their pivot_root
@@ -201,6 +208,9 @@ class Tracer:
         for key in list(self._cgroups.keys()):
             if not alive(key.value):
                 self._cgroups.delete(key)
+        for key in list(self._missing.keys()):
+            if not alive(key.value):
+                self._missing.delete(key)
 
     def close(self) -> None:
         """Detaches (closing the perf events) and lets go of the maps; the kernel frees the rest."""

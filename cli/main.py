@@ -214,6 +214,13 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
                         "would break (a CI gate)")
     p.set_defaults(run=_diff)
     _slim_parser(sub, connect)
+    p = sub.add_parser("verify", help="whether a slim image ran on what it kept: what its containers looked for "
+                                      "and did not find, that its base holds")
+    common(p)
+    p.add_argument("image", help="the slim image (digest, digest prefix or reference)")
+    p.add_argument("--exit-code", type=int, default=0, metavar="N",
+                   help="exit with N when the slim image is broken (a canary or CI gate)")
+    p.set_defaults(run=_verify)
     p = sub.add_parser("workloads", help="Deployments, StatefulSets, … and their pods, containers and images")
     common(p)
     p.add_argument("-n", "--namespace", default=None, help="only this namespace")
@@ -254,6 +261,18 @@ def _slim(args: argparse.Namespace) -> int:
     return main(Request(args.image, server, args.containerd, args.namespace, args.from_oci_layout, args.tag,
                         args.oci_layout, args.archive, args.include, args.include_file, args.exclude,
                         args.coherent == "packages"))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    broken = False
+
+    def ask(q: Any, server: Any) -> bytes:
+        nonlocal broken
+        out, broken = q.verify(server, args.image, args.format)
+        return out
+
+    failed = _query(args, ask)
+    return failed or (args.exit_code if broken else 0)
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -243,6 +243,28 @@ def vulns(server: Server, image: str, fmt: str, report: str | None, scanner: str
     return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
+def verify(server: Server, image: str, fmt: str) -> tuple[bytes, bool]:
+    """Whether a slim image ran on what it kept; True as the second value when it is broken."""
+    body = server.get(f"/api/v1/images/{image}/verification").json()
+    broken = body["status"] == "broken"
+    if fmt in ("json", "yaml"):
+        return structured(body, fmt), broken
+    if fmt == "text":
+        return "".join(m["path"] + "\n" for m in body["missing"]).encode("utf-8", "surrogateescape"), broken
+    cov = body["coverage"]
+    lines = [f"{body['image']}: {body['status'].upper()}, slimmed from {body['base']}",
+             f"observed: {count(cov['instances'], 'container')} on {count(cov['nodes'], 'node')}, "
+             f"{cov['observed_seconds']:,}s"]
+    if not body["base_inventory"]:
+        lines.append("the base's inventory is not recorded: misses cannot be told from optional probes yet")
+    if body["missing"]:
+        lines += ["", table(["MISSING", "IN THE BASE AT", "CONTAINERS", "LAST SEEN"],
+                            [[m["path"], m["held_at"], str(m["containers"]), m["last_seen"] or "-"]
+                             for m in body["missing"]]),
+                  "", "snoop slim of the base keeps these from now on."]
+    return "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n", broken
+
+
 def sbom(server: Server, image: str, used: str) -> bytes:
     return server.get(f"/api/v1/images/{image}/sbom", {"used": used}).content
 

@@ -7,11 +7,12 @@ the image's at all: both are reported, typed, and left out of keep-lists and dif
 
 from __future__ import annotations
 
-UNKNOWN, FILE, DIR, SYMLINK, RUNTIME = range(5)
-NAMES = ("unknown", "file", "dir", "symlink", "runtime")
+UNKNOWN, FILE, DIR, SYMLINK, RUNTIME, MISSING = range(6)
+NAMES = ("unknown", "file", "dir", "symlink", "runtime", "missing")
 KEEP = (UNKNOWN, FILE, SYMLINK)
-# A pod report (the seed format) lists kept paths under ``files``, these under their own keys.
-REPORT_SECTIONS = {DIR: "directories", RUNTIME: "runtime_provided"}
+# A pod report (the seed format) lists kept paths under ``files``, these under their own keys. ``missing``:
+# what a slim image's container looked for and did not find (snoop verify).
+REPORT_SECTIONS = {DIR: "directories", RUNTIME: "runtime_provided", MISSING: "missing"}
 
 
 def type_codes(names: list[str]) -> tuple[int, ...]:

@@ -16,6 +16,11 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+# Labels (and manifest annotations) of a slim image snoop built: its base, and the evidence it rests on.
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+BASE_NAME = "org.opencontainers.image.base.name"
+SLIM_EVIDENCE = "io.snoop.slim.evidence"
+
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -42,6 +42,14 @@
 // once per process, without a path: the runtime's helper waits there for the start (runc's exec fifo),
 // so userspace can pin the container's root before an entrypoint that runs for a millisecond is gone.
 #define KIND_ENTER 512
+// Added to a file access whose lookup failed (ENOENT, ENOTDIR): sent for the containers of slim images
+// (the closed loop: what did the slim image lack?), and while userspace has not yet said whose a new
+// cgroup is, so that a missing library at the entrypoint's exec is not lost; dropped for the others.
+#define KIND_MISSING 1024
+#define ENOENT_VALUE 2
+#define ENOTDIR_VALUE 20
+#define MISSING_WATCH 1
+#define MISSING_DROP 2
 #define FILE_KINDS (KIND_READ | KIND_WRITE | KIND_EXEC | KIND_STAT | KIND_READLINK)
 #define CLONE_NEWNS_FLAG 0x00020000
 
@@ -62,6 +70,7 @@ enum stat_slot {
     STAT_RUNTIME,      // accesses and execs of processes that are not the container's (the runtime's)
     STAT_EMITTED,
     STAT_PROCS_FULL,   // `procs` had no room: a process of a container could not be marked
+    STAT_MISSING,      // failed lookups sent (KIND_MISSING), before userspace's verdict or for slim images
     STAT_SLOTS,
 };
 
@@ -113,6 +122,9 @@ struct cgroup_state {
     u64 ignored;   // set by userspace on every CPU: host, runtime and other non-container cgroups
 };
 BPF_TABLE("percpu_hash", u64, struct cgroup_state, cgroups, 65536);
+// cgroup id -> MISSING_WATCH or MISSING_DROP, set by userspace once it knows the container's image;
+// absent: not known yet. Looked up only when a lookup has failed.
+BPF_HASH(missing_mode, u64, u8, 65536);
 
 static __always_inline void count(u32 slot) {
     u64 *v = stats.lookup(&slot);
@@ -281,6 +293,27 @@ static __always_inline int on_enter(u32 slot, u32 kind, s32 dirfd, const char *p
     return 0;
 }
 
+// A failed lookup of a container's process, sent unless userspace said the container's image is no
+// slim image; once per (container, path, kind) like any access.
+static __always_inline int on_missing(struct pending *p, long ret) {
+    u64 cgroup_id = bpf_get_current_cgroup_id();
+    u8 *mode = missing_mode.lookup(&cgroup_id);
+    if (mode && *mode == MISSING_DROP)
+        return 0;
+    struct event *e = start_event(p->kind | KIND_MISSING, p->dirfd);
+    if (!e)
+        return 0;
+    int n = bpf_probe_read_user_str(e->path, PATH_MAX_LEN, p->path);
+    if (n <= 1) {
+        count(STAT_READ_ERROR);
+        return 0;
+    }
+    e->path_len = n - 1;
+    e->ret = ret;
+    count(STAT_MISSING);
+    return submit(e, e->path[0] == '/' || p->dirfd == AT_FDCWD_VALUE);
+}
+
 static __always_inline int on_exit(long ret) {
     u32 zero = 0;
     u64 *in_flight = inflight.lookup(&zero);
@@ -303,7 +336,7 @@ static __always_inline int on_exit(long ret) {
     }
     if (ret < 0) {
         count(STAT_FAILED);
-        return 0;
+        return (ret == -ENOENT_VALUE || ret == -ENOTDIR_VALUE) && (p.kind & FILE_KINDS) ? on_missing(&p, ret) : 0;
     }
     struct event *e = start_event(p.kind, p.dirfd);
     if (!e)

@@ -498,12 +498,23 @@ class ImageServiceStub:
                 request_serializer=cri__api__pb2.ListImagesRequest.SerializeToString,
                 response_deserializer=cri__api__pb2.ListImagesResponse.FromString,
                 _registered_method=True)
+        self.ImageStatus = channel.unary_unary(
+                '/runtime.v1.ImageService/ImageStatus',
+                request_serializer=cri__api__pb2.ImageStatusRequest.SerializeToString,
+                response_deserializer=cri__api__pb2.ImageStatusResponse.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def ListImages(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImageStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -516,6 +527,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.ListImages,
                     request_deserializer=cri__api__pb2.ListImagesRequest.FromString,
                     response_serializer=cri__api__pb2.ListImagesResponse.SerializeToString,
+            ),
+            'ImageStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImageStatus,
+                    request_deserializer=cri__api__pb2.ImageStatusRequest.FromString,
+                    response_serializer=cri__api__pb2.ImageStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -545,6 +561,33 @@ class ImageService:
             '/runtime.v1.ImageService/ListImages',
             cri__api__pb2.ListImagesRequest.SerializeToString,
             cri__api__pb2.ListImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImageStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runtime.v1.ImageService/ImageStatus',
+            cri__api__pb2.ImageStatusRequest.SerializeToString,
+            cri__api__pb2.ImageStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from snoop.agent.inventory.tree import Entry
-from snoop.agent.paths import follow_links
+from snoop.common.links import follow_links
 
 WHITEOUT = b".wh."
 OPAQUE = b".wh..wh..opq"

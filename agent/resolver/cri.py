@@ -5,6 +5,7 @@ Called at container lifecycle time (a new cgroup shows up), never per event.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Protocol
 
@@ -13,6 +14,7 @@ import grpc
 from snoop.agent.cri import cri_api_pb2 as cri
 from snoop.agent.cri import cri_api_pb2_grpc as cri_grpc
 from snoop.agent.events import ContainerRef
+from snoop.common.oci import BASE_DIGEST, SLIM_EVIDENCE
 from snoop.common.workload import workload_of
 
 # Labels a kubelet sets on every container it creates.
@@ -73,8 +75,10 @@ class CriClient:
     def __init__(self, endpoint: str, *, timeout_s: float = 5.0) -> None:
         self._channel = grpc.insecure_channel(endpoint)
         self._runtime = cri_grpc.RuntimeServiceStub(self._channel)
+        self._images = cri_grpc.ImageServiceStub(self._channel)
         self._timeout = timeout_s
         self._known: dict[str, ContainerRef] = {}
+        self._bases: dict[str, str] = {}  # image id -> its base's digest when it is a slim image, else ""
 
     def version(self) -> str:
         v = self._runtime.Version(cri.VersionRequest(), timeout=self._timeout)
@@ -94,12 +98,29 @@ class CriClient:
                     if exc.code() == grpc.StatusCode.NOT_FOUND:  # removed between list and status
                         continue
                     raise
-                ref = self._known[c.id] = ref_from_status(resp.status, dict(resp.info), c.image_ref)
+                ref = ref_from_status(resp.status, dict(resp.info), c.image_ref)
+                ref = self._known[c.id] = dataclasses.replace(ref, slim_base=self._slim_base(ref.image_id))
             refs.append(ref)
         live = {c.id for c in listed}
         for gone in set(self._known) - live:
             del self._known[gone]
         return refs
+
+    def _slim_base(self, image_id: str) -> str:
+        """The base's digest when the image is a slim image snoop built (its config's labels), else "";
+        asked once per image."""
+        if not image_id:
+            return ""
+        if image_id not in self._bases:
+            try:
+                resp = self._images.ImageStatus(cri.ImageStatusRequest(image=cri.ImageSpec(image=image_id),
+                                                                       verbose=True), timeout=self._timeout)
+                info = json.loads(resp.info.get("info", "{}") or "{}")
+            except (grpc.RpcError, ValueError):
+                return ""  # asked again next time
+            labels = ((info.get("imageSpec") or {}).get("config") or {}).get("Labels") or {}
+            self._bases[image_id] = labels.get(BASE_DIGEST, "") if SLIM_EVIDENCE in labels else ""
+        return self._bases[image_id]
 
     def close(self) -> None:
         self._channel.close()

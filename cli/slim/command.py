@@ -89,7 +89,7 @@ def run(req: Request) -> str:
         if req.output is not None:
             image.archive(slim, req.output)
         if req.oci_layout is None and req.output is None:
-            image.import_into_containerd(slim, req.containerd, req.namespace, work)
+            image.import_into_containerd(slim, tag, req.containerd, req.namespace, work)
             _say(f"imported as {tag}")
     _say(f"kept {written.entries:,} paths, {written.bytes:,} bytes; {len(keep.packages)} packages left, "
          f"{keep.dropped_packages} dropped")

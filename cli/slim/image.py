@@ -16,14 +16,12 @@ from typing import Any
 
 from snoop.cli.slim.layer import EPOCH, Written
 from snoop.cli.slim.source import Base
+from snoop.common.oci import BASE_DIGEST, BASE_NAME, SLIM_EVIDENCE
 from snoop.common.version import VERSION
 
 LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-BASE_DIGEST = "org.opencontainers.image.base.digest"
-BASE_NAME = "org.opencontainers.image.base.name"
-EVIDENCE = "io.snoop.slim.evidence"
 
 
 class OutputError(Exception):
@@ -61,7 +59,7 @@ def build(base: Base, base_name: str, layer: Written, evidence: dict[str, Any], 
     runtime = config.setdefault("config", {}) or {}
     config["config"] = runtime
     runtime["Labels"] = {**(runtime.get("Labels") or {}), BASE_DIGEST: base.digest, BASE_NAME: base_name,
-                         EVIDENCE: summary}
+                         SLIM_EVIDENCE: summary}
     config_desc = _put(layout, _canonical(config), CONFIG)
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST, "config": config_desc,
                 "layers": [{"mediaType": LAYER_GZIP, "digest": layer.digest, "size": layer.size}],
@@ -103,16 +101,19 @@ def copy_layout(slim: Slim, out: Path) -> None:
         raise OutputError(f"cannot write {out}: {exc}") from exc
 
 
-def import_into_containerd(slim: Slim, endpoint: str, namespace: str, work: Path) -> None:
-    """``ctr images import`` of the archive: the tag appears only once the image is whole."""
+def import_into_containerd(slim: Slim, tag: str, endpoint: str, namespace: str, work: Path) -> None:
+    """``ctr images import`` of the archive (the tag appears only once the image is whole), also named by
+    its digest as a registry pull names an image, so that the CRI reports the manifest's digest."""
     if shutil.which("ctr") is None:
         raise OutputError("ctr (containerd's client) is not installed: write the image with --oci-layout DIR or "
                           "--output FILE.tar instead")
     tar = work / "slim.tar"
     archive(slim, tar)
     address = endpoint.removeprefix("unix://")
-    done = subprocess.run(["ctr", "--address", address, "-n", namespace, "images", "import", str(tar)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise OutputError(f"ctr images import into {endpoint} ({namespace}): {done.stderr.strip()}")
+    ctr = ["ctr", "--address", address, "-n", namespace, "images"]
+    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    for step in (["import", str(tar)], ["tag", "--force", tag, f"{repository}@{slim.digest}"]):
+        done = subprocess.run(ctr + step, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise OutputError(f"ctr images {step[0]} in {endpoint} ({namespace}): {done.stderr.strip()}")
 

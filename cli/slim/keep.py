@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from snoop.agent.inventory.layer_tree import LayerTree
 from snoop.agent.inventory.packages import Package, is_language_db, paragraphs, read_packages
-from snoop.agent.paths import follow_links
+from snoop.common.links import follow_links
 
 DPKG_STATUS = b"/var/lib/dpkg/status"
 DPKG_INFO = b"/var/lib/dpkg/info"
@@ -79,7 +79,7 @@ def keep_set(tree: LayerTree, wanted: Wanted, config: dict) -> KeepSet:
     keep = KeepSet()
     closure = _Closure(tree, keep)
     for path, type_ in wanted.used:
-        closure.add(path, as_dir=type_ == "dir")
+        closure.add(path, as_dir=type_ == "dir", why="found missing in a slim image" if type_ == "missing" else "used")
     for path in wanted.include:
         closure.add(path, subtree=True, why="--include")
     runtime = config.get("config") or {}

@@ -25,6 +25,7 @@ def containers_from_batch(batch: pb.Batch) -> list[ContainerIn]:
             started_at_ns=c.container.started_at_unix_ns,
             observed_from_ns=c.container.observed_from_unix_ns,
             observed_until_ns=c.container.observed_until_unix_ns,
+            base_digest=c.container.base_image_digest,
             total_events=c.total_events,
             dropped_events=batch.dropped_events,
             files=tuple(FileIn(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns, f.type) for f in c.files),

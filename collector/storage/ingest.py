@@ -17,17 +17,25 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.known import KnownIds, Learned
-from snoop.collector.storage.models import PATH_KEY_BYTES, ContainerInstance, Image, ImageReference, ImageRevision
+from snoop.collector.storage.models import (
+    PATH_KEY_BYTES,
+    ContainerInstance,
+    Image,
+    ImageReference,
+    ImageRevision,
+    SlimImage,
+)
+from snoop.common.file_types import NAMES
 from snoop.common.kinds import ALL as ALL_KINDS
 from snoop.common.workload import workload_of
 
 PATH_MAX = 4096
-FILE_TYPES = range(5)  # snoop.v1.FileType
+FILE_TYPES = range(len(NAMES))  # snoop.v1.FileType
 INT64_MAX = 2**63 - 1
 # Column widths (collector/storage/models.py): longer values are refused here, never by the database.
 TEXT_LIMITS = {"node": 253, "container_id": 128, "name": 253, "namespace": 253, "pod": 253, "pod_uid": 64,
                "image_digest": 255, "image_reference": 1024, "cgroup_path": 4096, "workload_kind": 64,
-               "workload_name": 253}
+               "workload_name": 253, "base_digest": 255}
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class ContainerIn:
     files: tuple[FileIn, ...]
     observed_from_ns: int = 0   # 0: since this message
     observed_until_ns: int = 0  # 0: now
+    base_digest: str = ""       # the image is a slim image of this base
 
     def observed(self, now_ns: int) -> tuple[int, int]:
         """(from, until) of the sender's watch, capped at arrival: a report of last month keeps its times,
@@ -159,6 +168,9 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds
     if image_id is not None:
         return image_id
     image_id = upsert_image(session, c.image_digest, c.image_reference, c.observed(now_ns)[1])
+    if c.base_digest:
+        stmt = dialect_of(session).insert(SlimImage).values(image_id=image_id, base_digest=c.base_digest)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=[SlimImage.image_id]))
     learned.images[(c.image_digest, c.image_reference)] = image_id
     return image_id
 

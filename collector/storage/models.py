@@ -125,6 +125,17 @@ class ImageFile(Base):
     __table_args__ = (Index("ix_image_files_order", "image_id", "path_key", "file_type", "path_id"),)
 
 
+class SlimImage(Base):
+    """An image snoop built by slimming ``base_digest`` (its config's label, as agents report it)."""
+
+    __tablename__ = "slim_images"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    base_digest: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_slim_images_base", "base_digest"),)
+
+
 class ImageRevision(Base):
     """How many ingest transactions from each node changed an image's merged rows. Their sum moves
     with every change, so a cached report is checked against a few rows, not the image's 100,000;

@@ -17,6 +17,7 @@ from snoop.agent.inventory.packages import paragraphs
 from snoop.common.oci import layout_tar, manifest_digest
 from tests.conftest import SNOOP
 from tests.e2e.conftest import Stack
+from tests.e2e.test_inventory import wait_summary
 from tests.harness.containerd import Containerd, Image, Pod
 from tests.harness.images import busybox_rootfs
 
@@ -193,3 +194,37 @@ def test_bad_input_is_a_clear_error_and_no_image(stack: Stack, containerd: Conta
     gone = snoop("slim", image.digest, "--server", stack.base, "--from-oci-layout", str(layout),
                  "--output", str(tmp_path / "never.tar"))
     assert gone.returncode == 1 and "no blob" in gone.stderr and not (tmp_path / "never.tar").exists()
+
+
+def test_the_closed_loop_names_what_the_slim_image_lacks(stack: Stack, containerd: Containerd,
+                                                         tmp_path: Path) -> None:
+    """A second workload reads a file the first never did: it fails on the slim image, ``snoop verify``
+    names exactly that file of the base (not the optional probe the base lacks too) and exits with
+    --exit-code's code, and ``snoop slim`` again gives an image that runs it."""
+    root = busybox_rootfs(tmp_path / "rootfs")
+    (root / "etc/greeting").write_text("hello\n")
+    (root / "etc/extra.conf").write_text("extra\n")
+    base = containerd.import_image("loop-base", rootfs=root)
+    pod = containerd.run_pod("loop-1", {"app": (base, ["/bin/sh", "-c", "cat /etc/greeting; sleep 600"])})
+    try:  # the base's inventory tells a miss from an optional probe: it is taken while a container runs
+        wait_summary(stack, base.digest)
+        stack.wait_files(base.digest, {"/etc/greeting"})
+    finally:
+        containerd.remove_pod(pod)
+    slimmed = slim(stack, containerd, base, "localhost/loop-base:slim")
+
+    second = ["/bin/sh", "-c", "sleep 1; test -e /etc/optional.conf || true; cat /etc/greeting /etc/extra.conf"]
+    code, _ = run_to_end(containerd, slimmed, second, "loop-2",
+                         lambda: stack.wait_files(slimmed.digest, {"/etc/extra.conf"}))
+    assert code != 0
+    verdict = snoop("verify", slimmed.digest, "--server", stack.base, "--exit-code", "3", "-o", "json")
+    assert verdict.returncode == 3, verdict.stderr
+    body = json.loads(verdict.stdout)
+    assert body["status"] == "broken" and body["base"] == base.digest
+    assert [m["path"] for m in body["missing"]] == ["/etc/extra.conf"]  # /etc/optional.conf: not in the base
+    table = snoop("verify", slimmed.digest, "--server", stack.base)
+    assert table.returncode == 0 and "BROKEN" in table.stdout and "/etc/extra.conf" in table.stdout
+
+    fixed = slim(stack, containerd, base, "localhost/loop-base:slim2")
+    code, out = run_to_end(containerd, fixed, second, "loop-3")
+    assert (code, out) == (0, "hello\nextra\n")

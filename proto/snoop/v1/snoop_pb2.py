@@ -24,47 +24,47 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14snoop/v1/snoop.proto\x12\x08snoop.v1\"\xe9\x02\n\tContainer\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x04 \x01(\t\x12\x15\n\rpod_namespace\x18\x05 \x01(\t\x12\x0f\n\x07pod_uid\x18\x06 \x01(\t\x12\x17\n\x0fimage_reference\x18\x07 \x01(\t\x12\x14\n\x0cimage_digest\x18\x08 \x01(\t\x12\x10\n\x08image_id\x18\t \x01(\t\x12\x11\n\tcgroup_id\x18\n \x01(\x04\x12\x13\n\x0b\x63group_path\x18\x0b \x01(\t\x12\x15\n\rworkload_kind\x18\x0c \x01(\t\x12\x15\n\rworkload_name\x18\r \x01(\t\x12\x1a\n\x12started_at_unix_ns\x18\x0e \x01(\x03\x12\x1d\n\x15observed_from_unix_ns\x18\x0f \x01(\x03\x12\x1e\n\x16observed_until_unix_ns\x18\x10 \x01(\x03\"\x82\x01\n\nFileAccess\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12\r\n\x05kinds\x18\x02 \x01(\r\x12\x1a\n\x12\x66irst_seen_unix_ns\x18\x03 \x01(\x03\x12\x19\n\x11last_seen_unix_ns\x18\x04 \x01(\x03\x12 \n\x04type\x18\x05 \x01(\x0e\x32\x12.snoop.v1.FileType\"s\n\x0e\x43ontainerFiles\x12&\n\tcontainer\x18\x01 \x01(\x0b\x32\x13.snoop.v1.Container\x12#\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x14.snoop.v1.FileAccess\x12\x14\n\x0ctotal_events\x18\x03 \x01(\x04\"l\n\x05\x42\x61tch\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12,\n\ncontainers\x18\x03 \x03(\x0b\x32\x18.snoop.v1.ContainerFiles\x12\x16\n\x0e\x64ropped_events\x18\x04 \x01(\x04\"\\\n\x07Refusal\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66iles\x18\x04 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"T\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x16\n\x0e\x66iles_accepted\x18\x02 \x01(\r\x12\"\n\x07refused\x18\x04 \x03(\x0b\x32\x11.snoop.v1.RefusalJ\x04\x08\x03\x10\x04\"8\n\rWantedRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x15\n\rimage_digests\x18\x02 \x03(\t\"$\n\x0bWantedReply\x12\x15\n\rimage_digests\x18\x01 \x03(\t\"q\n\rInventoryFile\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.snoop.v1.FileType\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06target\x18\x04 \x01(\x0c\x12\x12\n\nlink_group\x18\x05 \x01(\x04\"\\\n\x10InventoryPackage\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0c\n\x04purl\x18\x04 \x01(\t\x12\r\n\x05\x66iles\x18\x05 \x03(\x0c\":\n\x0cPackageError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"^\n\rInventoryDone\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x04\x12.\n\x0epackage_errors\x18\x03 \x03(\x0b\x32\x16.snoop.v1.PackageError\"\xf0\x01\n\x0eInventoryChunk\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0cimage_digest\x18\x02 \x01(\t\x12\x17\n\x0fimage_reference\x18\x03 \x01(\t\x12\x11\n\tupload_id\x18\x04 \x01(\t\x12\r\n\x05index\x18\x05 \x01(\r\x12&\n\x05\x66iles\x18\x06 \x03(\x0b\x32\x17.snoop.v1.InventoryFile\x12,\n\x08packages\x18\x07 \x03(\x0b\x32\x1a.snoop.v1.InventoryPackage\x12%\n\x04\x64one\x18\x08 \x01(\x0b\x32\x17.snoop.v1.InventoryDone\"/\n\x0cInventoryAck\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t*\x9c\x01\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_READ\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_KIND_WRITE\x10\x02\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_EXEC\x10\x04\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_STAT\x10\x08\x12\x18\n\x14\x41\x43\x43\x45SS_KIND_READLINK\x10\x10*z\n\x08\x46ileType\x12\x19\n\x15\x46ILE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ILE_TYPE_FILE\x10\x01\x12\x11\n\rFILE_TYPE_DIR\x10\x02\x12\x15\n\x11\x46ILE_TYPE_SYMLINK\x10\x03\x12\x15\n\x11\x46ILE_TYPE_RUNTIME\x10\x04\x32\x36\n\x06Ingest\x12,\n\x06Stream\x12\x0f.snoop.v1.Batch\x1a\r.snoop.v1.Ack(\x01\x30\x01\x32~\n\tInventory\x12\x38\n\x06Wanted\x12\x17.snoop.v1.WantedRequest\x1a\x15.snoop.v1.WantedReply\x12\x37\n\x03Put\x12\x18.snoop.v1.InventoryChunk\x1a\x16.snoop.v1.InventoryAckb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14snoop/v1/snoop.proto\x12\x08snoop.v1\"\x84\x03\n\tContainer\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08pod_name\x18\x04 \x01(\t\x12\x15\n\rpod_namespace\x18\x05 \x01(\t\x12\x0f\n\x07pod_uid\x18\x06 \x01(\t\x12\x17\n\x0fimage_reference\x18\x07 \x01(\t\x12\x14\n\x0cimage_digest\x18\x08 \x01(\t\x12\x10\n\x08image_id\x18\t \x01(\t\x12\x11\n\tcgroup_id\x18\n \x01(\x04\x12\x13\n\x0b\x63group_path\x18\x0b \x01(\t\x12\x15\n\rworkload_kind\x18\x0c \x01(\t\x12\x15\n\rworkload_name\x18\r \x01(\t\x12\x1a\n\x12started_at_unix_ns\x18\x0e \x01(\x03\x12\x1d\n\x15observed_from_unix_ns\x18\x0f \x01(\x03\x12\x1e\n\x16observed_until_unix_ns\x18\x10 \x01(\x03\x12\x19\n\x11\x62\x61se_image_digest\x18\x11 \x01(\t\"\x82\x01\n\nFileAccess\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12\r\n\x05kinds\x18\x02 \x01(\r\x12\x1a\n\x12\x66irst_seen_unix_ns\x18\x03 \x01(\x03\x12\x19\n\x11last_seen_unix_ns\x18\x04 \x01(\x03\x12 \n\x04type\x18\x05 \x01(\x0e\x32\x12.snoop.v1.FileType\"s\n\x0e\x43ontainerFiles\x12&\n\tcontainer\x18\x01 \x01(\x0b\x32\x13.snoop.v1.Container\x12#\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x14.snoop.v1.FileAccess\x12\x14\n\x0ctotal_events\x18\x03 \x01(\x04\"l\n\x05\x42\x61tch\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12,\n\ncontainers\x18\x03 \x03(\x0b\x32\x18.snoop.v1.ContainerFiles\x12\x16\n\x0e\x64ropped_events\x18\x04 \x01(\x04\"\\\n\x07Refusal\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x66iles\x18\x04 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"T\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x16\n\x0e\x66iles_accepted\x18\x02 \x01(\r\x12\"\n\x07refused\x18\x04 \x03(\x0b\x32\x11.snoop.v1.RefusalJ\x04\x08\x03\x10\x04\"8\n\rWantedRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x15\n\rimage_digests\x18\x02 \x03(\t\"$\n\x0bWantedReply\x12\x15\n\rimage_digests\x18\x01 \x03(\t\"q\n\rInventoryFile\x12\x0c\n\x04path\x18\x01 \x01(\x0c\x12 \n\x04type\x18\x02 \x01(\x0e\x32\x12.snoop.v1.FileType\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0e\n\x06target\x18\x04 \x01(\x0c\x12\x12\n\nlink_group\x18\x05 \x01(\x04\"\\\n\x10InventoryPackage\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0c\n\x04purl\x18\x04 \x01(\t\x12\r\n\x05\x66iles\x18\x05 \x03(\x0c\":\n\x0cPackageError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"^\n\rInventoryDone\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x04\x12.\n\x0epackage_errors\x18\x03 \x03(\x0b\x32\x16.snoop.v1.PackageError\"\xf0\x01\n\x0eInventoryChunk\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0cimage_digest\x18\x02 \x01(\t\x12\x17\n\x0fimage_reference\x18\x03 \x01(\t\x12\x11\n\tupload_id\x18\x04 \x01(\t\x12\r\n\x05index\x18\x05 \x01(\r\x12&\n\x05\x66iles\x18\x06 \x03(\x0b\x32\x17.snoop.v1.InventoryFile\x12,\n\x08packages\x18\x07 \x03(\x0b\x32\x1a.snoop.v1.InventoryPackage\x12%\n\x04\x64one\x18\x08 \x01(\x0b\x32\x17.snoop.v1.InventoryDone\"/\n\x0cInventoryAck\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t*\x9c\x01\n\nAccessKind\x12\x1b\n\x17\x41\x43\x43\x45SS_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_READ\x10\x01\x12\x15\n\x11\x41\x43\x43\x45SS_KIND_WRITE\x10\x02\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_EXEC\x10\x04\x12\x14\n\x10\x41\x43\x43\x45SS_KIND_STAT\x10\x08\x12\x18\n\x14\x41\x43\x43\x45SS_KIND_READLINK\x10\x10*\x91\x01\n\x08\x46ileType\x12\x19\n\x15\x46ILE_TYPE_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ILE_TYPE_FILE\x10\x01\x12\x11\n\rFILE_TYPE_DIR\x10\x02\x12\x15\n\x11\x46ILE_TYPE_SYMLINK\x10\x03\x12\x15\n\x11\x46ILE_TYPE_RUNTIME\x10\x04\x12\x15\n\x11\x46ILE_TYPE_MISSING\x10\x05\x32\x36\n\x06Ingest\x12,\n\x06Stream\x12\x0f.snoop.v1.Batch\x1a\r.snoop.v1.Ack(\x01\x30\x01\x32~\n\tInventory\x12\x38\n\x06Wanted\x12\x17.snoop.v1.WantedRequest\x1a\x15.snoop.v1.WantedReply\x12\x37\n\x03Put\x12\x18.snoop.v1.InventoryChunk\x1a\x16.snoop.v1.InventoryAckb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'snoop.v1.snoop_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSKIND']._serialized_start=1692
-  _globals['_ACCESSKIND']._serialized_end=1848
-  _globals['_FILETYPE']._serialized_start=1850
-  _globals['_FILETYPE']._serialized_end=1972
+  _globals['_ACCESSKIND']._serialized_start=1719
+  _globals['_ACCESSKIND']._serialized_end=1875
+  _globals['_FILETYPE']._serialized_start=1878
+  _globals['_FILETYPE']._serialized_end=2023
   _globals['_CONTAINER']._serialized_start=35
-  _globals['_CONTAINER']._serialized_end=396
-  _globals['_FILEACCESS']._serialized_start=399
-  _globals['_FILEACCESS']._serialized_end=529
-  _globals['_CONTAINERFILES']._serialized_start=531
-  _globals['_CONTAINERFILES']._serialized_end=646
-  _globals['_BATCH']._serialized_start=648
-  _globals['_BATCH']._serialized_end=756
-  _globals['_REFUSAL']._serialized_start=758
-  _globals['_REFUSAL']._serialized_end=850
-  _globals['_ACK']._serialized_start=852
-  _globals['_ACK']._serialized_end=936
-  _globals['_WANTEDREQUEST']._serialized_start=938
-  _globals['_WANTEDREQUEST']._serialized_end=994
-  _globals['_WANTEDREPLY']._serialized_start=996
-  _globals['_WANTEDREPLY']._serialized_end=1032
-  _globals['_INVENTORYFILE']._serialized_start=1034
-  _globals['_INVENTORYFILE']._serialized_end=1147
-  _globals['_INVENTORYPACKAGE']._serialized_start=1149
-  _globals['_INVENTORYPACKAGE']._serialized_end=1241
-  _globals['_PACKAGEERROR']._serialized_start=1243
-  _globals['_PACKAGEERROR']._serialized_end=1301
-  _globals['_INVENTORYDONE']._serialized_start=1303
-  _globals['_INVENTORYDONE']._serialized_end=1397
-  _globals['_INVENTORYCHUNK']._serialized_start=1400
-  _globals['_INVENTORYCHUNK']._serialized_end=1640
-  _globals['_INVENTORYACK']._serialized_start=1642
-  _globals['_INVENTORYACK']._serialized_end=1689
-  _globals['_INGEST']._serialized_start=1974
-  _globals['_INGEST']._serialized_end=2028
-  _globals['_INVENTORY']._serialized_start=2030
-  _globals['_INVENTORY']._serialized_end=2156
+  _globals['_CONTAINER']._serialized_end=423
+  _globals['_FILEACCESS']._serialized_start=426
+  _globals['_FILEACCESS']._serialized_end=556
+  _globals['_CONTAINERFILES']._serialized_start=558
+  _globals['_CONTAINERFILES']._serialized_end=673
+  _globals['_BATCH']._serialized_start=675
+  _globals['_BATCH']._serialized_end=783
+  _globals['_REFUSAL']._serialized_start=785
+  _globals['_REFUSAL']._serialized_end=877
+  _globals['_ACK']._serialized_start=879
+  _globals['_ACK']._serialized_end=963
+  _globals['_WANTEDREQUEST']._serialized_start=965
+  _globals['_WANTEDREQUEST']._serialized_end=1021
+  _globals['_WANTEDREPLY']._serialized_start=1023
+  _globals['_WANTEDREPLY']._serialized_end=1059
+  _globals['_INVENTORYFILE']._serialized_start=1061
+  _globals['_INVENTORYFILE']._serialized_end=1174
+  _globals['_INVENTORYPACKAGE']._serialized_start=1176
+  _globals['_INVENTORYPACKAGE']._serialized_end=1268
+  _globals['_PACKAGEERROR']._serialized_start=1270
+  _globals['_PACKAGEERROR']._serialized_end=1328
+  _globals['_INVENTORYDONE']._serialized_start=1330
+  _globals['_INVENTORYDONE']._serialized_end=1424
+  _globals['_INVENTORYCHUNK']._serialized_start=1427
+  _globals['_INVENTORYCHUNK']._serialized_end=1667
+  _globals['_INVENTORYACK']._serialized_start=1669
+  _globals['_INVENTORYACK']._serialized_end=1716
+  _globals['_INGEST']._serialized_start=2025
+  _globals['_INGEST']._serialized_end=2079
+  _globals['_INVENTORY']._serialized_start=2081
+  _globals['_INVENTORY']._serialized_end=2207
 # @@protoc_insertion_point(module_scope)

@@ -23,6 +23,7 @@ class FileType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE_TYPE_DIR: _ClassVar[FileType]
     FILE_TYPE_SYMLINK: _ClassVar[FileType]
     FILE_TYPE_RUNTIME: _ClassVar[FileType]
+    FILE_TYPE_MISSING: _ClassVar[FileType]
 ACCESS_KIND_UNSPECIFIED: AccessKind
 ACCESS_KIND_READ: AccessKind
 ACCESS_KIND_WRITE: AccessKind
@@ -34,9 +35,10 @@ FILE_TYPE_FILE: FileType
 FILE_TYPE_DIR: FileType
 FILE_TYPE_SYMLINK: FileType
 FILE_TYPE_RUNTIME: FileType
+FILE_TYPE_MISSING: FileType
 
 class Container(_message.Message):
-    __slots__ = ("node", "container_id", "name", "pod_name", "pod_namespace", "pod_uid", "image_reference", "image_digest", "image_id", "cgroup_id", "cgroup_path", "workload_kind", "workload_name", "started_at_unix_ns", "observed_from_unix_ns", "observed_until_unix_ns")
+    __slots__ = ("node", "container_id", "name", "pod_name", "pod_namespace", "pod_uid", "image_reference", "image_digest", "image_id", "cgroup_id", "cgroup_path", "workload_kind", "workload_name", "started_at_unix_ns", "observed_from_unix_ns", "observed_until_unix_ns", "base_image_digest")
     NODE_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +55,7 @@ class Container(_message.Message):
     STARTED_AT_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_FROM_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_UNTIL_UNIX_NS_FIELD_NUMBER: _ClassVar[int]
+    BASE_IMAGE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     node: str
     container_id: str
     name: str
@@ -69,7 +72,8 @@ class Container(_message.Message):
     started_at_unix_ns: int
     observed_from_unix_ns: int
     observed_until_unix_ns: int
-    def __init__(self, node: _Optional[str] = ..., container_id: _Optional[str] = ..., name: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., pod_uid: _Optional[str] = ..., image_reference: _Optional[str] = ..., image_digest: _Optional[str] = ..., image_id: _Optional[str] = ..., cgroup_id: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., workload_kind: _Optional[str] = ..., workload_name: _Optional[str] = ..., started_at_unix_ns: _Optional[int] = ..., observed_from_unix_ns: _Optional[int] = ..., observed_until_unix_ns: _Optional[int] = ...) -> None: ...
+    base_image_digest: str
+    def __init__(self, node: _Optional[str] = ..., container_id: _Optional[str] = ..., name: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., pod_uid: _Optional[str] = ..., image_reference: _Optional[str] = ..., image_digest: _Optional[str] = ..., image_id: _Optional[str] = ..., cgroup_id: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., workload_kind: _Optional[str] = ..., workload_name: _Optional[str] = ..., started_at_unix_ns: _Optional[int] = ..., observed_from_unix_ns: _Optional[int] = ..., observed_until_unix_ns: _Optional[int] = ..., base_image_digest: _Optional[str] = ...) -> None: ...
 
 class FileAccess(_message.Message):
     __slots__ = ("path", "kinds", "first_seen_unix_ns", "last_seen_unix_ns", "type")
