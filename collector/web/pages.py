@@ -37,6 +37,7 @@ from snoop.collector.reports.images import (
 )
 from snoop.collector.reports.pods import pod_report_of
 from snoop.collector.reports.query import FileFilter, Page
+from snoop.collector.reports.verification import slims_of, verification
 from snoop.collector.reports.workloads import workload_summaries
 from snoop.collector.storage.models import ContainerInstance, Image
 from snoop.collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
@@ -119,6 +120,7 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     scan = latest(session, image)
     vulns = verdicts(session, image, findings_of(scan)) if scan else None
     api = f"/api/v1/images/{quote(image.digest)}"
+    slims = [(slim, (verification(session, slim) or {}).get("status", "")) for slim in slims_of(session, image)]
     return templates.TemplateResponse(request, "image.html", {
         "image": image, "row": row, "name": _name(row), "facts": facts, "curve": curve_points(facts["discovery"]),
         "chart": CHART,
@@ -126,6 +128,7 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
         "crumbs": crumbs, "dir": directory.decode("utf-8", "replace"), "packages": sorted(
             packages(session, image), key=lambda p: -p["bytes"]), "files": files, "total": total,
         "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,
+        "verified": verification(session, image), "slims": slims,
         "api": api, "ref": ref, "query": lambda **kw: urlencode({k: v for k, v in {
             "dir": dir, "prefix": prefix, "used": used, "offset": offset, **kw}.items() if v not in ("", None)})})
 

@@ -16,6 +16,7 @@ from snoop.agent.events import (
     AT_FDCWD,
     KIND_CHDIR,
     KIND_ENTER,
+    KIND_MISSING,
     KIND_OPENDIR,
     AccessKind,
     ContainerRef,
@@ -151,3 +152,32 @@ def test_a_process_in_the_hosts_mount_namespace_never_pins_the_root(node: dict) 
     assert roots.refused == 1
     assert root is not None and os.readlink("bin/sh", dir_fd=root.fd) == "busybox"
     assert root.mounts == (b"/etc/hosts",)
+
+
+@pytest.mark.parametrize("slim", [False, True])
+def test_failed_lookups_are_kept_only_for_slim_images(node: dict, slim: bool) -> None:
+    """A slim image's container records what it looked for in vain (at most max_missing, the kernel told
+    to stop after); any other container's failed lookups are dropped, and the kernel told to stop at once."""
+    import dataclasses
+
+    told: list[tuple[int, bool]] = []
+    pipeline, cgroup_id = node["pipeline"], node["cgroup_id"]
+    pipeline._watch_missing, pipeline._max_missing = (lambda c, w: told.append((c, w))), 2
+    node["cri"].listed = [dataclasses.replace(node["ref"], slim_base="sha256:base" if slim else "")]
+    for path in (b"/etc/extra.conf", b"/bin/sh/../../lib/libz.so.1", b"/opt/third"):
+        ev = event(cgroup_id, AccessKind.READ | KIND_MISSING, path)
+        pipeline.observe(ev)
+        pipeline.handle(ev)
+    ev = event(cgroup_id, AccessKind.READ, b"/app/conf/a.ini")
+    pipeline.observe(ev)
+    pipeline.handle(ev)
+    kept = recorded(node["files"])
+    if slim:
+        assert kept[b"/etc/extra.conf"] == (AccessKind.READ, FileType.MISSING)
+        assert kept[b"/lib/libz.so.1"] == (AccessKind.READ, FileType.MISSING)
+        assert b"/opt/third" not in kept and pipeline.counters.missing_cut == 1
+        assert told == [(cgroup_id, True), (cgroup_id, False)]
+    else:
+        assert not any(t == FileType.MISSING for _, t in kept.values())
+        assert pipeline.counters.missing_ignored == 3 and told[0] == (cgroup_id, False)
+    assert kept[b"/app/conf/a.ini"] == (AccessKind.READ, FileType.FILE)

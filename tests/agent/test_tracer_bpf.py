@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from snoop.agent.events import KIND_FORK, AccessKind, RawEvent
+from snoop.agent.events import KIND_FORK, KIND_MISSING, AccessKind, RawEvent
 from snoop.agent.loader import LoadError, spawn
 from snoop.agent.resolver.cgroup import cgroup2_mount
 from snoop.agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
@@ -64,9 +65,27 @@ def test_repeats_end_in_the_kernel(tracer: tuple[Tracer, list[RawEvent]], cgroup
     assert len(mine) == 1  # 500 opens, one event
     assert mine[0].kind == AccessKind.READ
     assert after["repeated"] - before["repeated"] >= 499
-    assert after["failed"] > before["failed"]  # the ENOENT: counted, never emitted
-    assert not any(b"nonexistent" in e.path for e in events if e.cgroup_id == cid)
+    assert after["failed"] > before["failed"]  # the ENOENT: counted, never emitted as an access
+    assert not any(b"nonexistent" in e.path and not e.kind & KIND_MISSING for e in events if e.cgroup_id == cid)
     assert t.cgroup_events()[cid] >= 500
+
+
+def test_failed_lookups_are_sent_until_userspace_says_whose(tracer: tuple[Tracer, list[RawEvent]],
+                                                            cgroup: Path) -> None:
+    """A new container's failed lookup comes as KIND_MISSING with its errno (a slim image's missing library
+    at the entrypoint's exec must not be lost); once userspace says the image is no slim image, none does."""
+    t, events = tracer
+    cid = os.stat(cgroup).st_ino
+    first, later = (f"/nonexistent-{uuid.uuid4().hex}" for _ in range(2))
+    run_in(cgroup, f"cat {first}; true")
+    drain(t)
+    sent = [e for e in events if e.cgroup_id == cid and e.path == os.fsencode(first)]
+    assert [(e.kind, e.ret) for e in sent] == [(AccessKind.READ | KIND_MISSING, -errno.ENOENT)]
+    assert t.stats()["missing"] >= 1
+    t.watch_missing(cid, False)
+    run_in(cgroup, f"cat {later}/below; true")
+    drain(t)
+    assert not [e for e in events if e.cgroup_id == cid and os.fsencode(later) in e.path]
 
 
 def test_host_processes_are_not_traced(tracer: tuple[Tracer, list[RawEvent]], tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from snoop.agent.inventory.packages import paragraphs
@@ -224,6 +225,9 @@ def test_the_closed_loop_names_what_the_slim_image_lacks(stack: Stack, container
     assert [m["path"] for m in body["missing"]] == ["/etc/extra.conf"]  # /etc/optional.conf: not in the base
     table = snoop("verify", slimmed.digest, "--server", stack.base)
     assert table.returncode == 0 and "BROKEN" in table.stdout and "/etc/extra.conf" in table.stdout
+    page = httpx.get(f"{stack.base}/images/{slimmed.digest}", timeout=10).text
+    assert 'id="slim-status">broken<' in page and "/etc/extra.conf" in page
+    assert slimmed.digest in httpx.get(f"{stack.base}/images/{base.digest}", timeout=10).text.split('id="slims"')[1]
 
     fixed = slim(stack, containerd, base, "localhost/loop-base:slim2")
     code, out = run_to_end(containerd, fixed, second, "loop-3")
