@@ -11,14 +11,16 @@ from tests.conftest import REPO
 STUBS = [
     "proto/snoop/v1/snoop_pb2.py", "proto/snoop/v1/snoop_pb2.pyi", "proto/snoop/v1/snoop_pb2_grpc.py",
     "agent/cri/cri_api_pb2.py", "agent/cri/cri_api_pb2.pyi", "agent/cri/cri_api_pb2_grpc.py",
-    *(f"agent/containerd/{name}_pb2{ext}" for name in ("containers", "images") for ext in (".py", ".pyi", "_grpc.py")),
+    *(f"agent/containerd/{name}_pb2{ext}" for name in ("containers", "images", "content")
+      for ext in (".py", ".pyi", "_grpc.py")),
 ]
 
 
 def test_generated_stubs_match_protos(tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     for rel in ["proto/generate.sh", "proto/snoop/v1/snoop.proto", "agent/cri/proto/cri_api.proto",
-                "agent/containerd/proto/containers.proto", "agent/containerd/proto/images.proto"]:
+                "agent/containerd/proto/containers.proto", "agent/containerd/proto/images.proto",
+                "agent/containerd/proto/content.proto"]:
         (copy / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, copy / rel)
     subprocess.run(

@@ -213,3 +213,39 @@ class PodReport(BaseModel):
     containers: list[dict[str, Any]]
     total_events: int
     dropped_events: int
+
+
+class PlannedPath(BaseModel):
+    path: str
+    type: str = Field(description="file, symlink, dir, unknown, or missing: a path a slim image of this one lacked")
+
+
+class SlimEvidence(BaseModel):
+    instances: int
+    nodes: int
+    observed_seconds: int
+    last_new_file: str | None
+    keep_list_sha256: str
+    missed_by_slim_images: int
+
+
+class SlimPlan(BaseModel):
+    digest: str
+    paths: list[PlannedPath]
+    evidence: SlimEvidence
+
+
+class Miss(BaseModel):
+    path: str = Field(description="as the container looked for it")
+    held_at: str = Field(description="where the base holds it, its symlinks followed")
+    containers: int
+    last_seen: str | None
+
+
+class Verification(BaseModel):
+    image: str
+    base: str
+    base_inventory: bool = Field(description="false: the base's inventory is not recorded, no miss can be told yet")
+    status: str = Field(description="clean, broken or unobserved")
+    coverage: Coverage
+    missing: list[Miss]

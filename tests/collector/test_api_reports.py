@@ -74,7 +74,7 @@ def test_pod_report_in_seed_format(client: TestClient) -> None:
                             "total_events", "dropped_events"]
     (c,) = report["containers"]
     assert list(c) == ["name", "container_id", "image", "image_digest", "cgroup_id", "cgroup_path", "files",
-                       "total_events", "unique_files", "directories", "runtime_provided"]
+                       "total_events", "unique_files", "directories", "runtime_provided", "missing"]
     assert (c["files"], c["unique_files"], c["image_digest"]) == (["/bin/db"], 1, "sha256:db")
     assert report["started_at"].endswith("Z")
     assert client.get("/api/v1/pods/shop/ghost/report").status_code == 404

@@ -63,7 +63,7 @@ def test_discovery_curve_over_workloads_started_at_different_times(
         assert late_start - 1 <= stable <= time.time()
         assert found["discovery"]["nodes_since"] == 1 and found["discovery"]["container_hours_since"] > 0
         cov = found["coverage"]
-        assert cov["instances"] == 2 and cov["observed_seconds"] >= 6
+        assert cov["instances"] == 2 and cov["observed_seconds"] >= 4  # 6 s of sleeps, heartbeats each second
         assert cov["container_seconds"] > cov["observed_seconds"]  # the two ran side by side
     finally:
         for pod in pods:

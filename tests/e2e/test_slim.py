@@ -126,10 +126,10 @@ def test_busybox_image_slimmed_runs_alike(stack: Stack, containerd: Containerd, 
     assert "opt/unused.bin" not in names and "opt" not in names
 
 
-def test_debian_python_and_dlopen_slimmed_runs_alike(stack: Stack, containerd: Containerd, debian_rootfs: Path,
-                                                     tmp_path: Path) -> None:
-    """A User named in the config, a WorkingDir, a #!/bin/sh entrypoint running coreutils, Python modules
-    with C extensions, a zoneinfo file, and a C program that dlopens libz by its soname."""
+def python_app_image(debian_rootfs: Path, tmp_path: Path) -> Path:
+    """The Debian image with python3 and an app layer: a User named in the config, a WorkingDir, a
+    #!/bin/sh entrypoint running coreutils, Python modules with C extensions, a zoneinfo file, and a C
+    program that dlopens libz by its soname. Its OCI layout tar."""
     app = tmp_path / "app-layer"
     (app / "app").mkdir(parents=True)
     (app / "app/data.txt").write_text("pear\napple\nfig\n")
@@ -141,8 +141,13 @@ def test_debian_python_and_dlopen_slimmed_runs_alike(stack: Stack, containerd: C
     (app / "etc").mkdir()
     (app / "etc/passwd").write_text((debian_rootfs / "etc/passwd").read_text() + "app:x:1000:1000::/app:/bin/sh\n")
     (app / "etc/group").write_text((debian_rootfs / "etc/group").read_text() + "app:x:1000:\n")
-    tar = layout_tar([debian_rootfs, app], tmp_path, cmd=[],
-                     runtime={"Entrypoint": ["/app/run.sh"], "User": "app", "WorkingDir": "/app"})
+    return layout_tar([debian_rootfs, app], tmp_path, cmd=[],
+                      runtime={"Entrypoint": ["/app/run.sh"], "User": "app", "WorkingDir": "/app"})
+
+
+def test_debian_python_and_dlopen_slimmed_runs_alike(stack: Stack, containerd: Containerd, debian_rootfs: Path,
+                                                     tmp_path: Path) -> None:
+    tar = python_app_image(debian_rootfs, tmp_path)
     image = containerd.import_image("slim-py", tar=tar)
     assert manifest_digest(tar) == image.digest
     code, before = run_to_end(containerd, image, [], "slim-py-1",

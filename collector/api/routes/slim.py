@@ -10,6 +10,7 @@ import os
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
+from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
 from snoop.collector.api.render import SafeJSONResponse, iso
 from snoop.collector.reports.coverage import coverage
@@ -22,7 +23,7 @@ from snoop.common.file_types import NAMES as TYPE_NAMES
 router = APIRouter(prefix="/images", tags=["slim"])
 
 
-@router.get("/{digest:path}/slim", response_model=None)
+@router.get("/{digest:path}/slim", response_model=None, responses={200: {"model": schemas.SlimPlan}})
 def slim_plan(digest: str, session: SessionDep) -> Response:
     """The paths the image's containers used (files, symlinks, untyped paths and the directories they
     listed; runtime mounts are not the image's), every path its slim images were found to miss, and the
@@ -45,7 +46,8 @@ def slim_plan(digest: str, session: SessionDep) -> Response:
                              "evidence": evidence})
 
 
-@router.get("/{digest:path}/verification", response_model=None)
+@router.get("/{digest:path}/verification", response_model=None,
+            responses={200: {"model": schemas.Verification}})
 def slim_verification(digest: str, session: SessionDep) -> Response:
     """Whether a slim image runs on what it kept: ``status`` clean (observed, nothing missing), broken
     (its containers looked for files its base holds), or unobserved; ``missing`` names them."""
