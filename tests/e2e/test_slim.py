@@ -125,6 +125,15 @@ def test_busybox_image_slimmed_runs_alike(stack: Stack, containerd: Containerd, 
     assert {"etc/greeting", "bin/busybox", "bin/sh", "srv"} <= names  # busybox sh runs cat as an applet
     assert "opt/unused.bin" not in names and "opt" not in names
 
+    layout, out = tmp_path / "base-layout", tmp_path / "slim-layout"
+    with tarfile.open(containerd.root / "build" / "slim-bb" / "image.tar") as tar:
+        tar.extractall(layout)
+    offline = snoop("slim", image.digest, "--server", stack.base, "--from-oci-layout", str(layout),
+                    "--oci-layout", str(out))
+    assert offline.returncode == 0, offline.stderr
+    assert offline.stdout.strip().splitlines()[-1] == slimmed.digest  # the same image without containerd
+    assert json.loads((out / "index.json").read_text())["manifests"][0]["digest"] == slimmed.digest
+
 
 def python_app_image(debian_rootfs: Path, tmp_path: Path) -> Path:
     """The Debian image with python3 and an app layer: a User named in the config, a WorkingDir, a
