@@ -9,6 +9,8 @@ import os
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from snoop.agent.inventory.layer_tree import LayerTree
 from snoop.cli.slim.keep import Wanted, keep_set
 from snoop.cli.slim.layer import write_layer
@@ -79,3 +81,35 @@ def test_layer_keeps_links_owners_capabilities_and_cuts_the_database(tmp_path: P
     assert got["bin"].issym() and got["bin"].linkname == "usr/bin"
     assert (got["usr/bin"].mode, got["usr/bin"].gid) == (0o711, 2) and got["app"].uid == 1000
     assert status.startswith("Package: tool\n") and "unused" not in status
+
+
+def tree_of_base() -> LayerTree:
+    tree = LayerTree()
+    for n, blob in enumerate(base_layers()):
+        tree.apply(iter([blob]), str(n))
+    return tree
+
+
+def test_include_exclude_and_coherent_packages() -> None:
+    tree = tree_of_base()
+    alone = keep_set(tree, Wanted([(b"/usr/bin/tool", "file")]), {})
+    assert b"/usr/bin/tool-alias" not in alone.entries and b"/etc/passwd" not in alone.entries  # no named User
+    coherent = keep_set(tree, Wanted([(b"/usr/bin/tool", "file")], coherent_packages=True), {})
+    assert b"/usr/bin/tool-alias" in coherent.entries  # every file of a package with a used file
+    adjusted = keep_set(tree, Wanted([(b"/usr/bin/tool", "file")], include=[b"/etc", b"/nowhere"],
+                                     exclude=[b"/etc/group"]), {})
+    assert {b"/etc/passwd"} <= adjusted.entries and b"/etc/group" not in adjusted.entries
+    assert adjusted.warnings == ["/nowhere (--include) is not in the image's layers: left out"]
+
+
+def test_include_file_takes_slimtoolkit_s_format(tmp_path: Path) -> None:
+    from snoop.cli.query import QueryError, Server
+    from snoop.cli.slim.command import Request, _includes
+
+    listed = tmp_path / "include.txt"
+    listed.write_bytes(b"# kept by hand\n/etc/ssl/certs\n\n/usr/share/zoneinfo/UTC\n")
+    request = Request("img", Server("http://x"), "", "", None, None, None, None, ["/opt/extra"], listed, [], False)
+    assert _includes(request) == [b"/opt/extra", b"/etc/ssl/certs", b"/usr/share/zoneinfo/UTC"]
+    bad = Request("img", Server("http://x"), "", "", None, None, None, None, ["relative"], None, [], False)
+    with pytest.raises(QueryError, match="not an absolute path"):
+        _includes(bad)
