@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SNOOP := $(VENV)/bin/snoop
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 # Running needs the BPF toolchain and a container runtime (busybox-static: the demo's sample app); the
 # tests and benchmarks also build images (umoci; buildah for deploy/'s Dockerfiles), run crun, PostgreSQL,
 # strace, bpftrace and a browser.
@@ -22,7 +23,7 @@ deps: system venv tools
 tools:
 	@./scripts/tool.sh $$(awk '!/^#/ && NF { print $$1 }' tools/versions)
 
-run-deps: venv
+run-deps: $(RUN_STAMP)
 	@./scripts/install-system.sh $(RUN_PACKAGES)
 
 system:
@@ -30,9 +31,14 @@ system:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Running needs snoop alone; the tests add the dev extra (pytest, mypy, ruff, selenium, grpcio-tools).
+$(RUN_STAMP): pyproject.toml
 	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
@@ -56,5 +62,6 @@ lint: venv
 	$(VENV)/bin/ruff check agent collector cli common proto tests bench scripts
 	$(PY) scripts/typecheck.py
 
+# Also make run's data (.snoop: its database, reports and spool): the next make run starts over.
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info .snoop

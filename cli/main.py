@@ -126,6 +126,7 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
                                     "work on a bare machine (make run does, unless DEMO=0)")
     add(p, "--cri-endpoint", default="unix:///run/containerd/containerd.sock", help="CRI socket (containerd)")
     p.add_argument("--stop", action="store_true", help="remove the demo's pods")
+    add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address, for the sample reports")
     p.set_defaults(run=_run_demo)
 
 
@@ -133,7 +134,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from snoop.cli import demo
 
     try:
-        print(demo.stop(args.cri_endpoint) if args.stop else demo.start(args.cri_endpoint), flush=True)
+        print(demo.stop(args.cri_endpoint) if args.stop else demo.start(args.cri_endpoint, args.server), flush=True)
     except (grpc.RpcError, subprocess.CalledProcessError) as exc:
         detail = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) \
             else exc.details()

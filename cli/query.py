@@ -62,7 +62,11 @@ def since_param(text: str | None) -> str | None:
     try:
         ago = duration(text)
     except ValueError:
-        return text  # the collector checks the ISO time and says what is wrong
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(f"--since {text!r}: give a duration ago or a time: 1h, 2d, 2026-01-31T00:00") from None
+        return text
     return (datetime.now(UTC) - timedelta(seconds=ago)).isoformat()
 
 
@@ -86,9 +90,25 @@ def structured(body: Any, fmt: str) -> bytes:
     return yaml.safe_dump(body, sort_keys=False, allow_unicode=False).encode()
 
 
-def tabular(fmt: str, headers: list[str], rows: list[list[str]]) -> bytes:
-    text = as_csv(headers, rows) if fmt == "csv" else table(headers, rows)
+def tabular(fmt: str, headers: list[str], rows: list[list[str]], raw: list[list[Any]] | None = None) -> bytes:
+    """A table for people; for ``csv``, snake_case headers and ``raw`` values (bytes and counts as numbers,
+    times as ISO 8601) where the table shows them rounded."""
+    if fmt == "csv":
+        keys = [h.lower().replace(" ", "_") for h in headers]
+        text = as_csv(keys, [["" if v is None else v for v in r] for r in (raw if raw is not None else rows)])
+    else:
+        text = table(headers, rows)
     return text.encode("utf-8", "surrogateescape")
+
+
+def flattened(body: Any, prefix: str = "") -> list[list[Any]]:
+    """(dotted key, value) rows of a JSON answer: a CSV of it keeps every raw figure."""
+    if isinstance(body, dict):
+        return [row for k, v in body.items() for row in flattened(v, f"{prefix}{k}.")]
+    if isinstance(body, list) and body and all(isinstance(v, (dict, list)) for v in body):
+        return [row for i, v in enumerate(body) for row in flattened(v, f"{prefix}{i}.")]
+    value = ";".join(map(str, body)) if isinstance(body, list) else body
+    return [[prefix.rstrip("."), value]]
 
 
 def images(server: Server, fmt: str, namespace: str | None, since: str | None, limit: int | None) -> bytes:
@@ -100,7 +120,11 @@ def images(server: Server, fmt: str, namespace: str | None, since: str | None, l
         return "".join(i["digest"] + "\n" for i in body["images"]).encode()
     rows = [[i["digest"], ", ".join(i["references"]) or "-", str(i["containers"]), str(i["files"]),
              human_bytes(i["used_bytes"]), human_bytes(i["bytes"]), i["last_seen"] or "-"] for i in body["images"]]
-    return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED", "SIZE", "LAST SEEN"], rows)
+    raw = [[i["digest"], ";".join(i["references"]), i["containers"], i["files"], i["used_bytes"], i["bytes"],
+            i["last_seen"]] for i in body["images"]]
+    return tabular(fmt, ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED BYTES", "BYTES", "LAST SEEN"]
+                   if fmt == "csv" else ["DIGEST", "REFERENCES", "CONTAINERS", "FILES", "USED", "SIZE", "LAST SEEN"],
+                   rows, raw)
 
 
 def files(server: Server, image: str, fmt: str, prefix: str | None, kinds: list[str], since: str | None,
@@ -155,7 +179,7 @@ def summary(server: Server, image: str, fmt: str) -> bytes:
         ["STABLE", stable_line(body["discovery"])],
     ]
     if fmt == "csv":
-        return tabular(fmt, ["FIELD", "VALUE"], rows)
+        return tabular(fmt, ["FIELD", "VALUE"], rows, flattened(body))
     return "".join(f"{k:<11}{v}\n" for k, v in rows).encode("utf-8", "surrogateescape")
 
 
@@ -276,12 +300,13 @@ def workloads(server: Server, fmt: str, namespace: str | None) -> bytes:
     if fmt == "text":
         return "".join(f"{w['namespace']}/{w['name']}\n" for w in body["workloads"]).encode()
     rows = [[w["namespace"], w["name"], w["kind"], str(w["pods"]), str(w["containers"]), " ".join(w["images"]),
-             w["last_seen"] or "-"] for w in body["workloads"]]
+             w["last_seen"] or ("" if fmt == "csv" else "-")] for w in body["workloads"]]
     return tabular(fmt, ["NAMESPACE", "NAME", "KIND", "PODS", "CONTAINERS", "IMAGES", "LAST SEEN"], rows)
 
 
 def write(out: bytes) -> None:
-    sys.stdout.buffer.write(out)
+    """Every answer ends with a newline (an SBOM's JSON comes without one)."""
+    sys.stdout.buffer.write(out if not out or out.endswith(b"\n") else out + b"\n")
     sys.stdout.flush()
 
 

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snoop.collector.api.render import SafeJSONResponse
 from snoop.collector.api.routes import diff, images, pods, slim, vulnerabilities, workloads
-from snoop.collector.auth import rest_guard
+from snoop.collector.auth import rest_guard, wants_page
 from snoop.collector.config import CollectorConfig
 from snoop.collector.ingest.inventory import single_writer_lock
 from snoop.collector.ingest.server import build_server
@@ -119,6 +122,20 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
             return SafeJSONResponse({"status": "database unreachable"}, status_code=503)
         return SafeJSONResponse({"status": "ready"})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Errors render as pages for a person's browser; programs get JSON as before."""
+        if wants_page(request):
+            return pages.error_page(request, exc.status_code, str(exc.detail), getattr(exc, "suggestions", []))
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if wants_page(request):
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+            return pages.error_page(request, 422, detail, [])
+        return await request_validation_exception_handler(request, exc)
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def database_down(_request: Request, exc: Exception) -> Response:
@@ -149,7 +166,7 @@ def run_collector(config: CollectorConfig) -> int:
     # stop exit 0, as a Kubernetes pod being replaced should (not 143, which reads as an error).
     signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(app, host=host, port=port, log_config=None,  # the root logger's JSON lines (cli/logs.py)
-                timeout_graceful_shutdown=int(config.shutdown_grace_s),
+                access_log=config.access_log, timeout_graceful_shutdown=int(config.shutdown_grace_s),
                 # with TLS configured, REST is HTTPS too: its bearer token never crosses in clear
                 ssl_certfile=config.tls_cert, ssl_keyfile=config.tls_key)
     return 0

@@ -26,6 +26,8 @@ class CollectorConfig:
     stream_idle_timeout_s: float = setting("--stream-idle-timeout", "end an agent's stream after it sent nothing "
                                            "this long (it reconnects when it has news)", 300.0, parse=duration,
                                            show=show_duration)
+    access_log: bool = setting("--access-log", "log every HTTP request (the request metrics count them anyway)",
+                               False, boolean=True)
     db_workers: int = setting("--db-workers", "threads writing batches to the database", 8, parse=int)
     retain_instances_s: float = setting("--retain-instances", "delete container instances not seen for this long "
                                         "(their files stay in their image's merged report); 0 keeps them all",

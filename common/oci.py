@@ -32,6 +32,12 @@ def _blob(layout: Path, data: bytes, media_type: str) -> dict:
     return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
 
 
+def _reproducible(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Times fixed: the same tree gives the same layer, and so the same image digest, every time."""
+    info.mtime = 0
+    return info
+
+
 def layout_tar(layers: list[Path], work: Path, *, cmd: list[str], tag: str = "latest",
                runtime: dict[str, Any] | None = None) -> Path:
     """An OCI layout tarball of ``layers`` (directories, bottom first) under ``work``; returns its path.
@@ -44,7 +50,7 @@ def layout_tar(layers: list[Path], work: Path, *, cmd: list[str], tag: str = "la
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for entry in sorted(layer.rglob("*")):
-                tar.add(entry, arcname=str(entry.relative_to(layer)), recursive=False)
+                tar.add(entry, arcname=str(entry.relative_to(layer)), recursive=False, filter=_reproducible)
         descriptors.append(_blob(layout, buf.getvalue(), LAYER))
     config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": cmd, **(runtime or {})},
               "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descriptors]}}

@@ -72,6 +72,14 @@ def file_filter(prefix: str | None, kind: list[str] | None, since: str | None,
                       types=types)
 
 
+class ImageNotFound(HTTPException):
+    """A 404 that carries the nearest names, for a page to link them."""
+
+    def __init__(self, detail: str, suggestions: list[str]) -> None:
+        super().__init__(404, detail)
+        self.suggestions = suggestions
+
+
 def image_or_404(session: Session, key: str, side: str = "") -> Image:
     """The image a digest, digest prefix or reference names; else a 404 that suggests the nearest ones."""
     image = find_image(session, key)
@@ -79,4 +87,4 @@ def image_or_404(session: Session, key: str, side: str = "") -> Image:
         return image
     near = closest_references(session, key)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
-    raise HTTPException(404, f"{side + ': ' if side else ''}no image with digest or reference {key!r}{hint}")
+    raise ImageNotFound(f"{side + ': ' if side else ''}no image with digest or reference {key!r}{hint}", near)

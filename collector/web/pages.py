@@ -205,6 +205,12 @@ def pod_page(request: Request, session: SessionDep, namespace: str, pod: str) ->
 
 
 
+def error_page(request: Request, status: int, detail: str, suggestions: list[str]) -> HTMLResponse:
+    """An error a person meets in the web view, as a page: what went wrong, and the nearest names."""
+    return templates.TemplateResponse(request, "error.html", {"status": status, "detail": detail,
+                                                              "suggestions": suggestions}, status_code=status)
+
+
 def login_page(request: Request, *, wrong: bool = False, then: str | None = None) -> HTMLResponse:
     """401 with a form that takes the collector's token once, then goes on to the page asked for."""
     target = then or request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -33,14 +33,43 @@ def shims() -> list[str]:
     return out.stdout.splitlines()
 
 
+def mounts() -> list[str]:
+    return [line for line in Path("/proc/mounts").read_text().splitlines() if "/run/containerd" in line]
+
+
+def start_run(tmp_path: Path, log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen([str(REPO / "scripts/run.sh")], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "SNOOP_DATA": str(tmp_path / "data")}, start_new_session=True)
+
+
+def interrupt(run: subprocess.Popen) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group, the script and its children alike."""
+    os.killpg(run.pid, signal.SIGINT)
+    try:
+        run.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        raise
+
+
+def assert_nothing_left() -> None:
+    assert not SOCKET.exists() and shims() == [] and mounts() == []
+    assert all(port_free(p) for p in PORTS)
+
+
+def demo_rows() -> list[dict]:
+    out = subprocess.run([str(SNOOP), "images", "-o", "json"], capture_output=True, timeout=30)
+    return [i for i in json.loads(out.stdout)["images"] if any("demo/app" in r for r in i["references"])] \
+        if out.returncode == 0 else []
+
+
 def test_make_run_shows_two_images_and_their_diff(bpf_ready: None, tmp_path: Path) -> None:
     require(not SOCKET.exists(), f"a container runtime already serves {SOCKET}: not a bare machine")
     require(all(port_free(p) for p in PORTS), f"ports {PORTS} are taken")
     log = tmp_path / "run.log"
     started = time.monotonic()
-    with open(log, "wb") as out:
-        run = subprocess.Popen([str(REPO / "scripts/run.sh")], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                               env={**os.environ, "SNOOP_DATA": str(tmp_path / "data")}, start_new_session=True)
+    run = start_run(tmp_path, log)
     try:
         diff: dict = {}
         while time.monotonic() - started < 60:
@@ -56,16 +85,41 @@ def test_make_run_shows_two_images_and_their_diff(bpf_ready: None, tmp_path: Pat
         assert "/app/config.yaml" in diff.get("added", []), log.read_text()[-3000:]
         assert {"/app/config.json", "/app/legacy/report.txt"} <= set(diff["removed"])
         assert "/app/unused/big.bin" not in diff["added"] + diff["removed"] + diff["common"]
+        deadline = time.monotonic() + 40  # the hints come once the sample reports are stored
+        while "snoop vulns demo/app:2" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
         printed = log.read_text()
-        assert "snoop diff demo/app:1 demo/app:2" in printed  # the commands to try
+        assert "snoop diff demo/app:1 demo/app:2" in printed and "snoop vulns demo/app:2" in printed, printed
+        assert len(printed.splitlines()) < 40 and "GET /" not in printed  # one line a step, no access log
         page = httpx.get("http://127.0.0.1:8080/", timeout=10).text
         assert "docker.io/demo/app:1" in page and "docker.io/demo/app:2" in page
+        workloads = subprocess.run([str(SNOOP), "workloads", "-n", "demo", "-o", "json"], capture_output=True)
+        assert {w["kind"] for w in json.loads(workloads.stdout)["workloads"]} == {"Deployment?"}  # guessed by name
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the demo's packages, once the agent has inventoried the image
+            packages = subprocess.run([str(SNOOP), "packages", "demo/app:2", "-o", "json"], capture_output=True)
+            found = {p["name"]: p["used"] for p in json.loads(packages.stdout or b"{}").get("packages", [])}
+            if found:
+                break
+            time.sleep(1)
+        assert found == {"busybox-static": True, "demo-app": True, "demo-assets": False}
+        vulns = json.loads(subprocess.run([str(SNOOP), "vulns", "demo/app:2", "-o", "json"],
+                                          capture_output=True).stdout)
+        assert {e["id"] for e in vulns["in_use"]} == {"SAMPLE-2026-0001", "SAMPLE-2026-0003"}
+        assert {e["id"] for e in vulns["not_in_use"]} == {"SAMPLE-2026-0002"}
     finally:
-        run.send_signal(signal.SIGTERM)  # as systemd or a terminal's Ctrl-C would: the script stops the rest
-        try:
-            run.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
-            raise
+        interrupt(run)
     assert re.search(r"demo: removed [2-9]\d* pods", log.read_text())  # 2, and any a killed run left
-    assert not SOCKET.exists() and shims() == []  # the containerd it started is gone, and its pods with it
+    assert_nothing_left()
+
+    again = start_run(tmp_path, log)  # the same data directory: the same images, one row each
+    try:
+        deadline = time.monotonic() + 60
+        rows = demo_rows()
+        while time.monotonic() < deadline and not (rows and all(i["containers"] == 2 for i in rows)):
+            time.sleep(1)  # each image's pod of this run seen beside the first run's
+            rows = demo_rows()
+        assert len(rows) == 2 and all(i["containers"] == 2 for i in rows), rows
+    finally:
+        interrupt(again)
+    assert_nothing_left()
