@@ -51,5 +51,6 @@ def test_inventory_over_grpc_then_summary_packages_and_remove_list(collector_pro
     assert table[0].split() == ["TYPE", "NAME", "VERSION", "FILES", "BYTES", "USED", "FILES", "USED", "BYTES"]
     remove = snoop("files", "app:1", "--unused", "-o", "text", "--server", base).stdout.decode().splitlines()
     assert "/usr/share/doc/a" in remove and "/usr/bin/tool" not in remove and len(remove) == 8
+    assert snoop("sbom", "app:1", "--all", "--server", base).stdout.endswith(b"}\n")  # a newline after the JSON
     as_json = json.loads(snoop("summary", "app:1", "-o", "json", "--server", base).stdout)
     assert as_json["unused"]["files"] == 8 and as_json["inventory"]["source"] == "layers"

@@ -158,4 +158,25 @@ def test_cli_speaks_like_kubectl(collector_proc: tuple[Process, str, str], tmp_p
     assert [(w["name"], w["kind"]) for w in workloads["workloads"]] == [("web", "Deployment?")]
     assert b"Deployment?" in snoop("workloads", "--server", base).stdout
     bad = snoop("images", "--since", "yesterday", "--server", base)
-    assert bad.returncode == 1 and b"422" in bad.stderr
+    assert bad.returncode == 1 and b"1h, 2d, 2026-01-31T00:00" in bad.stderr  # said before asking
+
+
+def test_output_for_scripts_is_raw_and_newline_ended(collector_proc: tuple[Process, str, str],
+                                                     tmp_path: Path) -> None:
+    """-o csv: snake_case headers, bytes and counts as numbers, ISO times; every answer ends with a newline;
+    a bad --since names what is taken."""
+    _, base, grpc_addr = collector_proc
+    push = tmp_path / "r.json"
+    push.write_text(json.dumps(report("web-1", "sha256:" + "e" * 64, ["/bin/sh", "/etc/a"])))
+    assert snoop("push", "--collector", grpc_addr, str(push)).returncode == 0
+    images = snoop("images", "-o", "csv", "--server", base).stdout.decode()
+    header, row = images.splitlines()[:2]
+    assert header == "digest,references,containers,files,used_bytes,bytes,last_seen"
+    assert row.split(",")[2:5] == ["1", "2", ""] and row.split(",")[6].startswith("2026-01-15T10:31")
+    summary = snoop("summary", "app:1", "-o", "csv", "--server", base).stdout.decode()
+    assert summary.startswith("field,value\n") and "coverage.instances,1\n" in summary
+    for args in (["images", "-o", "json"], ["summary", "app:1", "-o", "json"], ["files", "app:1", "-o", "csv"]):
+        out = snoop(*args, "--server", base)
+        assert out.stdout.endswith(b"\n"), args
+    bad = snoop("images", "--since", "yesterday", "--server", base)
+    assert bad.returncode == 1 and b"1h, 2d, 2026-01-31T00:00" in bad.stderr

@@ -90,3 +90,16 @@ def test_cached_report_follows_every_ingest(client: TestClient) -> None:
     assert "/new" in by_path
     diff = client.get("/api/v1/diff", params={"base": "sha256:aaa", "head": "sha256:aaa"}).json()
     assert diff["added"] == [] and "/new" in diff["common"]
+
+
+def test_errors_are_pages_for_people_and_json_for_programs(client: TestClient) -> None:
+    """A misspelt image in the web view: a page naming the nearest images as links, never raw JSON."""
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c1", files={b"/bin/sh": 4}, reference="shop/web:1.2")], now_ns=1)
+    page = client.get("/images/shop/wbe:1.2", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert 'id="error-detail"' in page.text and '<a href="/images/shop/web:1.2">shop/web:1.2</a>' in page.text
+    bad = client.get("/images/shop/web:1.2", params={"offset": "many"}, headers={"accept": "text/html"})
+    assert bad.status_code == 422 and "offset" in bad.text and bad.headers["content-type"].startswith("text/html")
+    api = client.get("/api/v1/images/shop/wbe:1.2/summary")
+    assert api.status_code == 404 and "did you mean" in api.json()["detail"]
