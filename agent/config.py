@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from snoop.common.channels import check_tls
 from snoop.common.settings import (
     byte_prefixes,
     duration,
@@ -86,3 +87,4 @@ class AgentConfig:
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")
+        check_tls(self.tls_cert, self.tls_key, self.tls_ca)

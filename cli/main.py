@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Any
 import grpc
 
 from snoop.cli.logs import configure
-from snoop.cli.options import add, add_config_flags
+from snoop.cli.options import add, add_config_flags, unknown_variables
 from snoop.cli.query import FORMATS, VULN_FORMATS
 from snoop.common import kinds
 from snoop.common.settings import from_args
@@ -302,7 +303,7 @@ def _query(args: argparse.Namespace, ask: Callable[[Any, Any], bytes]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="snoop",
+        prog="snoop", allow_abbrev=False,
         description="Which files do container images really use at run time?",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -322,13 +323,18 @@ class _SubParser(argparse.ArgumentParser):
     """Every command also takes --log-level, after its name as before it."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{**kwargs, "allow_abbrev": False})  # --serv is no --server: later flags stay free
         self.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
                           help="log verbosity (also before the command)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    typos = unknown_variables(dict(os.environ))
+    if typos:
+        print("snoop: " + "; ".join(typos), file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     configure(args.log_level)
     return int(args.run(args))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,24 @@ def arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+# Read by scripts and tests, not by a command: scripts/run.sh, tests/harness, scripts/tool.sh.
+NOT_FLAGS = frozenset({"SNOOP_DATA", "SNOOP_TEST_CACHE", "SNOOP_DEBIAN_MIRROR", "SNOOP_TOOLS", "SNOOP_SCREENSHOTS"})
+KNOWN: set[str] = set()  # every flag's variable, as the parsers are built
+
+
 def env_name(flag: str) -> str:
     return "SNOOP_" + flag.lstrip("-").upper().replace("-", "_")
+
+
+def unknown_variables(environ: dict[str, str]) -> list[str]:
+    """``SNOOP_*`` variables no flag reads, each with the nearest known one: a typo must not pass silently
+    (an operator who set SNOOP_TOKNE believes a token is set)."""
+    out = []
+    for name in sorted(environ):
+        if name.startswith("SNOOP_") and name not in KNOWN | NOT_FLAGS:
+            near = difflib.get_close_matches(name, sorted(KNOWN), n=1)
+            out.append(f"{name} is not a snoop setting" + (f" (did you mean {near[0]}?)" if near else ""))
+    return out
 
 
 def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False,
@@ -32,6 +49,7 @@ def add(parser: argparse.ArgumentParser, flag: str, *, secret: bool = False,
     value (a token, a database URL with its password) is never printed by ``--help``; ``show`` writes
     the default as a user would type it."""
     env = env_name(flag)
+    KNOWN.add(env)
     if env in os.environ:
         raw = os.environ[env]
         if kwargs.get("action") == argparse.BooleanOptionalAction:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snoop.collector.api.render import SafeJSONResponse
 from snoop.collector.api.routes import diff, images, pods, slim, vulnerabilities, workloads
-from snoop.collector.auth import rest_guard, wants_page
+from snoop.collector.auth import cross_site, rest_guard, wants_page
 from snoop.collector.config import CollectorConfig
 from snoop.collector.ingest.inventory import single_writer_lock
 from snoop.collector.ingest.server import build_server
@@ -97,6 +97,14 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
 
     if config.token:
         app.middleware("http")(rest_guard(config.token, pages.login_page))
+
+    @app.middleware("http")
+    async def same_origin(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Changes come from this site or from programs, never from another site's page (CSRF)."""
+        why = cross_site(request)
+        if why is not None:
+            return SafeJSONResponse({"detail": why}, status_code=403)
+        return await call_next(request)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from snoop.common.channels import check_tls
 from snoop.common.settings import duration, listen, setting, show_duration, show_listen
 
 
@@ -51,6 +52,7 @@ class CollectorConfig:
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")
+        check_tls(self.tls_cert, self.tls_key, self.tls_client_ca)
         if self.retain_instances_s < 0 or self.retain_images_s < 0 or self.retention_interval_s <= 0:
             raise ValueError("--retain-instances and --retain-images must be 0 or more, --retention-interval positive")
         if self.max_streams < 1 or self.db_workers < 1 or self.stream_idle_timeout_s <= 0:

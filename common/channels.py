@@ -3,6 +3,7 @@ a client certificate is given (mTLS with both), and the shared token as call met
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,31 @@ class TlsFiles:
 
 
 PLAINTEXT = TlsFiles()
+
+
+def check_tls(cert: Path | None, key: Path | None, ca: Path | None) -> None:
+    """Loads the files as TLS will: a ValueError of one line naming the file and why, never a traceback
+    at the first connection (a garbage certificate, a key of another certificate)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if cert is not None and key is not None:
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"--tls-cert {cert} with --tls-key {key}: {_reason(exc)}") from None
+    if ca is not None:
+        try:
+            context.load_verify_locations(cafile=ca)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"{ca}: not a CA bundle TLS can load ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
+    if "KEY_VALUES_MISMATCH" in text:
+        return "the key does not match the certificate"
+    if "PEM" in text.upper() or "NO_START_LINE" in text:
+        return "not a PEM certificate or key"
+    return text.lower().replace("_", " ")
 
 
 def credentials(tls: TlsFiles) -> grpc.ChannelCredentials | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,29 @@ def test_agent_prints_its_bpf_program_without_privileges() -> None:
     assert "TRACEPOINT_PROBE(syscalls, sys_enter_openat)" in program
     bad = subprocess.run([str(SNOOP), "agent", "--ebpf", "--ring-buffer-pages", "3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "power of two" in bad.stderr
+
+
+def test_typos_are_errors_not_silence() -> None:
+    """A misspelt SNOOP_* variable names the nearest one; flags are spelled in full (no abbreviations)."""
+    env = {**os.environ, "SNOOP_TOKNE": "x"}
+    typo = subprocess.run([str(SNOOP), "images"], capture_output=True, text=True, env=env)
+    assert typo.returncode == 2 and "SNOOP_TOKNE is not a snoop setting (did you mean SNOOP_TOKEN?)" in typo.stderr
+    short = subprocess.run([str(SNOOP), "images", "--serv", "http://127.0.0.1:1"], capture_output=True, text=True)
+    assert short.returncode == 2 and "unrecognized arguments: --serv" in short.stderr
+
+
+def test_tls_files_that_do_not_load_are_one_line(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", f"/CN={name}", "-keyout", str(tmp_path / f"{name}.key"),
+                        "-out", str(tmp_path / f"{name}.crt")],
+                       check=True, capture_output=True)
+    (tmp_path / "garbage.crt").write_text("not a certificate\n")
+    cases = {("a.crt", "b.key"): "the key does not match the certificate",
+             ("garbage.crt", "a.key"): "not a PEM certificate or key"}
+    for (cert, key), reason in cases.items():
+        for command in (["collector"], ["agent", "--collector", "127.0.0.1:1"]):
+            done = subprocess.run([str(SNOOP), *command, "--tls-cert", str(tmp_path / cert), "--tls-key",
+                                   str(tmp_path / key)], capture_output=True, text=True, timeout=60)
+            assert done.returncode == 2 and reason in done.stderr and str(tmp_path / cert) in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

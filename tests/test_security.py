@@ -48,6 +48,34 @@ def test_rest_requires_the_token_except_probes(tmp_path: Path) -> None:
         assert client.get("/api/v1/images", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
+def test_changes_by_cookie_need_this_site_and_the_page_s_csrf_token(tmp_path: Path) -> None:
+    """A scan POSTed by another site's page with only the login cookie (text/plain, Origin evil) is refused;
+    so is one from this site without the page's CSRF token; the page's token lets it through. A program
+    with the bearer token is unaffected, wherever it says it comes from."""
+    from snoop.collector.storage.ingest import ingest
+    from tests.collector.conftest import container
+
+    config = CollectorConfig(db_url=f"sqlite:///{tmp_path}/s.db", token=TOKEN)
+    with TestClient(create_app(config, start_grpc=False), base_url="http://snoop.local") as client:
+        with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+            ingest(s, [container("c1", files={b"/bin/sh": 4}, digest="sha256:" + "a" * 64)], now_ns=1)
+        scan = json.dumps({"SchemaVersion": 2, "ArtifactName": "app:1", "Results": []})
+        url = "/api/v1/images/app:1/vulnerabilities"
+        evil = {"content-type": "text/plain", "origin": "http://evil.example", "sec-fetch-site": "cross-site"}
+        assert client.post("/login", data={"token": TOKEN, "next": "/"}, follow_redirects=False).status_code == 303
+        assert client.post(url, content=scan, headers=evil).status_code == 403
+        sibling = {"origin": "http://snoop.local:8081", "sec-fetch-site": "same-site"}  # another port of the host
+        assert client.post(url, content=scan, headers=sibling).status_code == 403
+        assert client.post(url, content=scan, headers={"origin": "http://snoop.local"}).status_code == 403  # no token
+        page = client.get("/", headers={"accept": "text/html"}).text
+        csrf = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+        ok = client.post(url, content=scan, headers={"origin": "http://snoop.local", "x-csrf-token": csrf})
+        assert ok.status_code == 200, ok.text
+        client.cookies.clear()
+        program = client.post(url, content=scan, headers={**evil, "authorization": f"Bearer {TOKEN}"})
+        assert program.status_code == 200
+
+
 def test_grpc_requires_the_token(sessions: sessionmaker[Session]) -> None:
     config = CollectorConfig(grpc_listen=("127.0.0.1", 0), token=TOKEN)
     server, port = build_server(config, sessions, CollectorMetrics())

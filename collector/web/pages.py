@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from snoop.collector.api.deps import SessionDep, image_or_404
+from snoop.collector.api.deps import Offset, SessionDep, image_or_404
 from snoop.collector.api.render import iso
-from snoop.collector.auth import COOKIE, cookie_matches
+from snoop.collector.auth import COOKIE, cookie_matches, csrf_token
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import (
     inventory_of,
@@ -61,6 +61,9 @@ templates.env.filters["urlpart"] = lambda s: quote(str(s), safe="/:@")
 templates.env.filters["shade"] = shade
 templates.env.globals["severities"] = SEVERITIES
 templates.env.filters["count"] = count
+templates.env.globals["csrf_for"] = lambda request: (
+    csrf_token(request.app.state.token) if request.app.state.token
+    and cookie_matches(request.cookies.get(COOKIE), request.app.state.token) else "")
 
 
 def _name(summary_row: dict[str, Any]) -> str:
@@ -91,7 +94,7 @@ def images_page(request: Request, session: SessionDep, namespace: str | None = N
 
 @router.get("/images/{ref:path}", response_class=HTMLResponse)
 def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", prefix: str = "",  # noqa: A002
-               used: str = "true", offset: int = 0) -> HTMLResponse:
+               used: str = "true", offset: Offset = 0) -> HTMLResponse:
     image = image_or_404(session, ref)
     row = image_summaries(session, Page(None), digests=[image.digest])[0][0]
     facts = summary(session, image)

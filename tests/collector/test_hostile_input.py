@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -101,3 +102,23 @@ def test_report_names_stay_in_the_output_directory(tmp_path: Path, namespace: st
     assert written.parent == out and written.name == report_file_name(namespace, pod)
     assert list(tmp_path.iterdir()) == [out]
     assert report_file_name("default", "web-0") == "default_web-0.json"  # real names are unchanged
+
+
+def test_no_500_for_deep_scans_or_huge_page_offsets(client: TestClient) -> None:
+    """A 100,000-deep array as a scan and an offset past any integer: each a 4xx with the reason."""
+    from snoop.collector.storage.ingest import ingest
+    from tests.collector.conftest import container
+
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c1", files={b"/bin/sh": 4})], now_ns=1)
+    deep = client.post("/api/v1/images/app:1/vulnerabilities", content=b"[" * 100_000 + b"]" * 100_000)
+    assert deep.status_code == 422 and "nests deeper" in deep.json()["detail"]
+    nested = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}
+    inner = nested["components"]
+    for _ in range(100):  # deep, yet decodable: refused before any reader walks it
+        child: dict = {"type": "library", "name": "x", "components": []}
+        inner.append(child)
+        inner = child["components"]
+    assert client.post("/api/v1/images/app:1/vulnerabilities", content=json.dumps(nested)).status_code == 422
+    page = client.get("/images/app:1", params={"offset": "99999999999999999999999"}, headers={"accept": "text/html"})
+    assert page.status_code == 422 and "offset" in page.text

@@ -26,6 +26,18 @@ from snoop.collector.vulns.service import findings_of, latest, store, verdicts
 
 router = APIRouter(prefix="/images", tags=["vulnerabilities"])
 MAX_REPORT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64  # CycloneDX nests components (a jar in a jar); scanners stay far below this
+
+
+def depth(doc: object) -> int:
+    """How deep a decoded JSON document nests, counted without recursion."""
+    deepest, todo = 0, [(doc, 1)]
+    while todo:
+        node, level = todo.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            todo += [(child, level + 1) for child in (node.values() if isinstance(node, dict) else node)]
+    return deepest
 
 
 class VulnFormat(StrEnum):
@@ -60,6 +72,10 @@ def _scan_of(body: bytes, image: Image) -> Scan:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"the report is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise HTTPException(422, "the report nests deeper than JSON decoding allows: no scanner writes that") from exc
+    if depth(doc) > MAX_DEPTH:
+        raise HTTPException(422, f"the report nests deeper than {MAX_DEPTH} levels: no scanner writes that")
     try:
         scan = parse(doc)
     except ReportError as exc:
