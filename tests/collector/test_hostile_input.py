@@ -113,7 +113,7 @@ def test_no_500_for_deep_scans_or_huge_page_offsets(client: TestClient) -> None:
         ingest(s, [container("c1", files={b"/bin/sh": 4})], now_ns=1)
     deep = client.post("/api/v1/images/app:1/vulnerabilities", content=b"[" * 100_000 + b"]" * 100_000)
     assert deep.status_code == 422 and "nests deeper" in deep.json()["detail"]
-    nested = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}
+    nested: dict = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}
     inner = nested["components"]
     for _ in range(100):  # deep, yet decodable: refused before any reader walks it
         child: dict = {"type": "library", "name": "x", "components": []}
