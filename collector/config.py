@@ -29,6 +29,9 @@ class CollectorConfig:
                                            show=show_duration)
     access_log: bool = setting("--access-log", "log every HTTP request (the request metrics count them anyway)",
                                False, boolean=True)
+    max_message_files: int = setting("--max-message-files", "files one batch or inventory chunk may hold; more are "
+                                     "refused with the reason, unread (agents and snoop push cut at 10,000): "
+                                     "memory follows this, not what a sender sends", 10_000, parse=int)
     db_workers: int = setting("--db-workers", "threads writing batches to the database", 8, parse=int)
     retain_instances_s: float = setting("--retain-instances", "delete container instances not seen for this long "
                                         "(their files stay in their image's merged report); 0 keeps them all",

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 class InventoryServicer(pb_grpc.InventoryServicer):
     def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor,
-                 write_lock: threading.Lock | contextlib.nullcontext) -> None:
+                 write_lock: threading.Lock | contextlib.nullcontext, *, max_files: int = 10_000) -> None:
+        self._max_files = max_files
         self._sessions = sessions
         self._metrics = metrics
         self._writers = writers
@@ -40,6 +41,11 @@ class InventoryServicer(pb_grpc.InventoryServicer):
         return pb.WantedReply(image_digests=self.leases.grant(request.agent_id, missing))
 
     def _put(self, request: pb.InventoryChunk) -> pb.InventoryAck:
+        files = len(request.files) + sum(len(p.files) for p in request.packages)
+        if files > self._max_files:  # refused before a Python object is made per file
+            self._metrics.inventory_errors.labels(reason="too-many-files").inc()
+            return pb.InventoryAck(error=f"too-many-files: the chunk holds {files:,} files and package files; this "
+                                         f"collector takes at most {self._max_files:,} (--max-message-files)")
         chunk = chunk_from_pb(request)
         problem = chunk_problem(chunk) or self.leases.refusal(chunk.agent_id, chunk.image_digest)
         if problem is not None:

@@ -50,8 +50,9 @@ class IngestServer:
         self._writers = futures.ThreadPoolExecutor(max_workers=config.db_workers, thread_name_prefix="ingest-db")
         lock = write_lock if write_lock is not None else single_writer_lock(sessions)
         self._servicer = IngestServicer(sessions, metrics, self._writers, write_lock=lock,
-                                        idle_timeout_s=config.stream_idle_timeout_s)
-        self._inventory = InventoryServicer(sessions, metrics, self._writers, lock)
+                                        idle_timeout_s=config.stream_idle_timeout_s,
+                                        max_files=config.max_message_files)
+        self._inventory = InventoryServicer(sessions, metrics, self._writers, lock, max_files=config.max_message_files)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="grpc-ingest", daemon=True)
         self._server: grpc.aio.Server | None = None

@@ -45,8 +45,9 @@ def refusal_to_pb(r: Refusal) -> pb.Refusal:
 class IngestServicer(pb_grpc.IngestServicer):
     def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor, *,
                  write_lock: threading.Lock | contextlib.nullcontext | None = None,
-                 idle_timeout_s: float = 300.0) -> None:
+                 idle_timeout_s: float = 300.0, max_files: int = 10_000) -> None:
         self._sessions = sessions
+        self._max_files = max_files
         self._metrics = metrics
         self._writers = writers
         self._idle_timeout = idle_timeout_s
@@ -83,6 +84,15 @@ class IngestServicer(pb_grpc.IngestServicer):
         """Commits what can be stored of one batch and names what was refused. A database failure
         propagates: the agent keeps the batch and resends it."""
         started = time.perf_counter()
+        files = sum(len(c.files) for c in batch.containers)
+        if files > self._max_files:  # refused before a Python object is made per file
+            refused = [Refusal(c.container.container_id, b"", "batch-too-large", len(c.files),
+                               f"the batch holds {files:,} files; this collector takes at most {self._max_files:,} "
+                               "(--max-message-files; agents cut at --max-batch-files)") for c in batch.containers]
+            for r in refused:
+                self._metrics.files_refused.labels(reason=r.reason).inc(r.files)
+            log.warning("batch %d of %s refused: %s", batch.seq, batch.agent_id[:80], refused[0].detail)
+            return pb.Ack(seq=batch.seq, files_accepted=0, refused=[refusal_to_pb(r) for r in refused])
         containers, refused = screen(containers_from_batch(batch))
         try:
             accepted = self._commit(containers)

@@ -160,3 +160,26 @@ def test_a_quiet_stream_is_ended_after_the_idle_timeout(server: str) -> None:
     release.set()
     assert [a.seq for a in acks] == [1]
     assert 1.5 < time.monotonic() - started < 15
+
+
+def test_messages_over_the_file_limit_are_refused_unread(sessions: sessionmaker[Session]) -> None:
+    """Memory follows --max-message-files, not what a sender sends: a batch or an inventory chunk over it
+    is refused whole with the reason, and nothing of it is stored."""
+    config = CollectorConfig(grpc_listen=("127.0.0.1", 0), max_message_files=100)
+    srv, port = build_server(config, sessions, CollectorMetrics())
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            big = batch(1, b"/etc/0")
+            big.containers[0].files.extend(pb.FileAccess(path=b"/etc/%d" % i, kinds=1) for i in range(1, 101))
+            (ack,) = list(pb_grpc.IngestStub(channel).Stream(iter([big])))
+            assert ack.files_accepted == 0 and [(r.reason, r.files) for r in ack.refused] == [("batch-too-large", 101)]
+            assert "at most 100" in ack.refused[0].detail
+            chunk = pb.InventoryChunk(agent_id="a", image_digest="sha256:" + "c" * 64, upload_id="u", index=0,
+                                      files=[pb.InventoryFile(path=b"/f%d" % i, type=pb.FILE_TYPE_FILE)
+                                             for i in range(101)])
+            put = pb_grpc.InventoryStub(channel).Put(chunk)
+            assert not put.complete and put.error.startswith("too-many-files")
+        with sessions() as s:
+            assert find_image(s, "sha256:abc") is None
+    finally:
+        srv.stop(0)
