@@ -71,6 +71,7 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
     python_package(extra, "idna", "3.4")
     (extra / "opt/app/lib").mkdir(parents=True)
     (extra / "opt/app/lib/outer.jar").write_bytes(b"PK\x03\x04")
+    (extra / "opt/app/built-for").write_text("test_web\n")  # layouts are reproducible: not another test's image
     v2 = containerd.import_image("web-py-v2", tar=layout_tar([debian_rootfs, extra], tmp_path,
                                                                 cmd=["/usr/bin/python3"]))
     pods = [containerd.run_pod(f"web-py-{n}-7d4f8b9c5d-abcde", {"app": (image, ["/usr/bin/python3", "-c", code])},
