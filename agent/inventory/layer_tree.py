@@ -216,11 +216,6 @@ class LayerTree:
                     subdirs.append((path, child))
             todo.extend(reversed(subdirs))
 
-    def files_under(self, top: bytes, *, skip: bytes | None = None) -> Iterator[bytes]:
-        for entry in self.walk(top, skip=skip):
-            if stat.S_ISREG(entry.st.st_mode) or stat.S_ISLNK(entry.st.st_mode):
-                yield entry.path
-
     def lookup(self, path: bytes) -> Entry | None:
         node = self._find(path)
         return None if node is None or path.rstrip(b"/") == b"" else self._entry(path, node)

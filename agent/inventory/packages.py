@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from snoop.agent.inventory.tree import Tree
+from snoop.agent.inventory.tree import Tree, files_under
 
 MAX_DB_BYTES = 256 * 2**20  # a package database larger than this is not read whole
 MAX_META_BYTES = 2**20
@@ -271,7 +271,7 @@ def npm(tree: Tree, found: Iterable[bytes]) -> Found:
             continue
         scope, _, bare = name.rpartition("/")
         package = Package("npm", name, version, purl("npm", scope, bare, version))
-        package.files = list(tree.files_under(os.path.dirname(path), skip=b"node_modules"))
+        package.files = list(files_under(tree, os.path.dirname(path), skip=b"node_modules"))
         packages.append(package)
     return packages, errors
 

@@ -37,13 +37,19 @@ class Tree(Protocol):
 
     def walk(self, top: bytes = b"/", *, prune: frozenset[bytes] = frozenset(),
              skip: bytes | None = None) -> Iterator[Entry]: ...
-    def files_under(self, top: bytes, *, skip: bytes | None = None) -> Iterator[bytes]: ...
     def lookup(self, path: bytes) -> Entry | None: ...
     def link_target(self, entry: Entry) -> bytes: ...
     def resolve(self, path: bytes) -> bytes: ...
     def is_dir(self, path: bytes) -> bool: ...
     def read(self, path: bytes, limit: int) -> bytes | None: ...
     def listdir(self, path: bytes) -> list[bytes]: ...
+
+
+def files_under(tree: Tree, top: bytes, *, skip: bytes | None = None) -> Iterator[bytes]:
+    """Paths of the regular files and symlinks under ``top``."""
+    for entry in tree.walk(top, skip=skip):
+        if stat.S_ISREG(entry.st.st_mode) or stat.S_ISLNK(entry.st.st_mode):
+            yield entry.path
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -145,12 +151,6 @@ class ImageTree:
                     continue  # another mount in a plain root
                 subdirs.append((path, self._merged(stack, child.path)))
             todo.extend(reversed(subdirs))
-
-    def files_under(self, top: bytes, *, skip: bytes | None = None) -> Iterator[bytes]:
-        """Paths of the regular files and symlinks under ``top``."""
-        for entry in self.walk(top, skip=skip):
-            if stat.S_ISREG(entry.st.st_mode) or stat.S_ISLNK(entry.st.st_mode):
-                yield entry.path
 
     def lookup(self, path: bytes) -> Entry | None:
         """The entry at ``path`` (absolute; its last component not followed), or None."""

@@ -88,7 +88,12 @@ def test_debian_image_inventory_packages_and_usage(stack: Stack, containerd: Con
         containerd.remove_pod(pod)
 
 
-def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd: Containerd, tmp_path: Path) -> None:
+LAYERED_GONE = {"/etc/removed", "/opt/old", "/opt/sub/older"}  # a whiteout, and an opaque directory's below
+LAYERED_NEW = {"/opt/new", "/srv/added"}
+
+
+def layered_image(tmp_path: Path) -> tuple[Path, Path]:
+    """(base layer, OCI layout tar) of a busybox base and a top layer with a whiteout and an opaque directory."""
     base = busybox_rootfs(tmp_path / "base")
     for rel in ("etc/removed", "opt/old", "opt/sub/older", "srv/kept"):
         (base / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +102,11 @@ def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd:
     for rel in ("etc/.wh.removed", "opt/.wh..wh..opq", "opt/new", "srv/added"):
         (top / rel).parent.mkdir(parents=True, exist_ok=True)
         (top / rel).write_text("" if "/.wh." in "/" + rel else "top\n")
-    tar = layout_tar([base, top], tmp_path, cmd=["/bin/sleep", "600"])
+    return base, layout_tar([base, top], tmp_path, cmd=["/bin/sleep", "600"])
+
+
+def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd: Containerd, tmp_path: Path) -> None:
+    base, tar = layered_image(tmp_path)
     image = containerd.import_image("layered", tar=tar)
     command = ["/bin/sh", "-c", "cat /srv/added; sleep 600"]
     pod = containerd.run_pod("layered-7d4f8b9c5d-abcde", {"app": (image, command)})
@@ -107,7 +116,7 @@ def test_layers_with_whiteouts_and_an_opaque_directory(stack: Stack, containerd:
                                params={"used": "false", "format": "text"}, timeout=10).text.splitlines())
         used = {f for f, v in stack.wait_files(image.digest, {"/srv/added"}).items() if v["size"] is not None}
         base_paths, _ = walk(base)
-        expected = base_paths - {"/etc/removed", "/opt/old", "/opt/sub/older"} | {"/opt/new", "/srv/added"}
+        expected = base_paths - LAYERED_GONE | LAYERED_NEW
         assert listed | used == expected
         assert summary["inventory"]["files"] == len(expected) and summary["inventory"]["source"] == "layers"
     finally:

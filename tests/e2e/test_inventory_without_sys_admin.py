@@ -11,12 +11,10 @@ import httpx
 import pytest
 
 from snoop.agent.inventory.layers import CAP_SYS_ADMIN
-from snoop.common.oci import layout_tar
 from tests.conftest import Process
 from tests.e2e.conftest import start_agent
-from tests.e2e.test_inventory import walk
+from tests.e2e.test_inventory import LAYERED_GONE, LAYERED_NEW, layered_image, walk
 from tests.harness.containerd import Containerd
-from tests.harness.images import busybox_rootfs
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 WRITTEN = ("/etc/written", "/opt/written-too", "/srv/new-dir/file")
@@ -38,15 +36,8 @@ def test_layers_from_the_content_store_without_cap_sys_admin(
     bpf_ready: None, containerd: Containerd, collector_proc: tuple[Process, str, str], tmp_path: Path
 ) -> None:
     _, base_url, grpc_addr = collector_proc
-    base = busybox_rootfs(tmp_path / "base")
-    for rel in ("etc/removed", "opt/old", "opt/sub/older", "srv/kept"):
-        (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_text("base\n")
-    top = tmp_path / "top"
-    for rel in ("etc/.wh.removed", "opt/.wh..wh..opq", "opt/new", "srv/added"):
-        (top / rel).parent.mkdir(parents=True, exist_ok=True)
-        (top / rel).write_text("" if "/.wh." in "/" + rel else "top\n")
-    image = containerd.import_image("layered-nocap", tar=layout_tar([base, top], tmp_path, cmd=["/bin/sleep", "600"]))
+    base, tar = layered_image(tmp_path)
+    image = containerd.import_image("layered-nocap", tar=tar)
     writes = "; ".join(f"mkdir -p {Path(p).parent}; echo w > {p}" for p in WRITTEN)
     command = ["/bin/sh", "-c", f"{writes}; while true; do cat {' '.join(WRITTEN)} /srv/added >/dev/null; "
                                 "sleep 0.5; done"]
@@ -64,7 +55,7 @@ def test_layers_from_the_content_store_without_cap_sys_admin(
                                params={"used": "false", "format": "text"}, timeout=10).text.splitlines())
         used_files = httpx.get(f"{base_url}/api/v1/images/{image.digest}/files", timeout=10).json()["files"]
         in_image = {f["path"] for f in used_files if f["size"] is not None}
-        expected = walk(base)[0] - {"/etc/removed", "/opt/old", "/opt/sub/older"} | {"/opt/new", "/srv/added"}
+        expected = walk(base)[0] - LAYERED_GONE | LAYERED_NEW
         assert unused | in_image == expected
         assert found["inventory"]["files"] == len(expected)
         assert not set(WRITTEN) & (unused | in_image)
