@@ -5,6 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${SNOOP_TOOLS:-/var/cache/snoop-tools}
+export PATH="$PATH:/usr/local/go/bin"  # where Go's own archive installs it, off a root login's PATH
+[ -n "${HOME:-}" ] || export GOPATH="$cache/go" GOCACHE="$cache/go-build"
 
 build() {
     local name=$1 line package experiment dir
