@@ -59,6 +59,8 @@ class _Spool:
 
 
 class _Window(io.RawIOBase):
+    """One content of the spool, read as a file of its own."""
+
     def __init__(self, f: IO[bytes], start: int, size: int) -> None:
         self._f, self._pos, self._end = f, start, start + size
 
@@ -78,6 +80,8 @@ class _Window(io.RawIOBase):
 
 def write_layer(layers: list[str], stream: Callable[[str], Iterable[bytes]], tree: LayerTree, keep: KeepSet,
                 work: Path) -> Written:
+    """Streams ``layers`` (bottom first) once more, keeping the last header and contents of each kept path
+    (and the contents of hard-link groups a kept path belongs to), then writes the layer under ``work``."""
     wanted = keep.entries | keep.dirs | set(keep.rewritten)
     shared = {e.st.st_ino for p in keep.entries if (e := tree.lookup(p)) is not None and e.st.st_nlink > 1}
     headers: dict[bytes, tarfile.TarInfo] = {}
