@@ -75,7 +75,7 @@ class ChunkReader(io.RawIOBase):
         return n
 
 
-def _normal(name: str) -> bytes:
+def member_path(name: str) -> bytes:
     """A tar member's name as an absolute path of the image."""
     parts = [p for p in os.fsencode(name).split(b"/") if p not in (b"", b".")]
     return b"/" + b"/".join(parts)
@@ -102,7 +102,7 @@ class LayerTree:
             raise LayerError(f"{name}: not a tar stream this reader takes (plain or gzip): {exc}") from exc
 
     def _add(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
-        path = _normal(member.name)
+        path = member_path(member.name)
         if path == b"/":
             self._root.mode = stat.S_IFDIR | (member.mode & 0o7777)
             return
@@ -122,7 +122,7 @@ class LayerTree:
                 return
             node = Node(stat.S_IFDIR | (member.mode & 0o7777), layer=self._layers, children={})
         elif member.islnk():
-            target = self._find(_normal(member.linkname))
+            target = self._find(member_path(member.linkname))
             if target is None or target.is_dir:
                 return  # a link to nothing this image holds: the layer is malformed there; skip it
             if not target.inode:

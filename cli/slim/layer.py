@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from snoop.agent.inventory.layer_tree import ChunkReader, LayerTree
+from snoop.agent.inventory.layer_tree import ChunkReader, LayerTree, member_path
 from snoop.cli.slim.keep import KeepSet
 
 EPOCH = 0  # every time in the layer: reproducible
@@ -36,10 +36,6 @@ class Written:
     diff_id: str        # of the uncompressed tar
     entries: int
     bytes: int          # of regular files, hard links once
-
-
-def _path(name: str) -> bytes:
-    return b"/" + b"/".join(p for p in os.fsencode(name).split(b"/") if p not in (b"", b"."))
 
 
 class _Spool:
@@ -92,7 +88,7 @@ def write_layer(layers: list[str], stream: Callable[[str], Iterable[bytes]], tre
         for digest in layers:
             with tarfile.open(fileobj=io.BufferedReader(ChunkReader(stream(digest)), 1 << 20), mode="r|*") as tar:
                 for member in tar:
-                    path = _path(member.name)
+                    path = member_path(member.name)
                     inode = _inode(tree, path) if member.isreg() and shared else 0
                     if path not in wanted and inode not in shared:
                         continue
