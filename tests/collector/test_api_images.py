@@ -103,3 +103,17 @@ def test_errors_are_pages_for_people_and_json_for_programs(client: TestClient) -
     assert bad.status_code == 422 and "offset" in bad.text and bad.headers["content-type"].startswith("text/html")
     api = client.get("/api/v1/images/shop/wbe:1.2/summary")
     assert api.status_code == 404 and "did you mean" in api.json()["detail"]
+
+
+def test_slim_plan_of_an_image_with_no_used_file_is_a_409(client: TestClient) -> None:
+    """Known to the collector, yet its containers touched only what the runtime mounts: nothing to slim from."""
+    from snoop.common.file_types import FILE, RUNTIME
+
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c1", files={b"/etc/hosts": 1}, types={b"/etc/hosts": RUNTIME})], now_ns=1)
+    r = client.get("/api/v1/images/app:1/slim")
+    assert r.status_code == 409 and "has used a file yet" in r.json()["detail"]
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c2", files={b"/bin/sh": 4}, types={b"/bin/sh": FILE})], now_ns=2)
+    plan = client.get("/api/v1/images/app:1/slim").json()
+    assert plan["paths"] == [{"path": "/bin/sh", "type": "file"}] and plan["evidence"]["instances"] == 2
