@@ -11,17 +11,19 @@ RUN_STAMP := $(VENV)/.installed-run
 # strace, bpftrace and a browser.
 RUN_PACKAGES := python3-bpfcc libbpf1 python3-venv linux-headers-amd64 containerd runc busybox-static curl
 TEST_PACKAGES := $(RUN_PACKAGES) crun umoci buildah debootstrap strace bpftrace postgresql gcc libc6-dev openssl \
-                 chromium chromium-driver
+                 chromium chromium-driver containernetworking-plugins iptables conntrack
 
-.PHONY: all run test deps run-deps system venv tools proto check-proto bench lint clean
+.PHONY: all run test deps run-deps system venv tools proto check-proto bench lint clean cluster cluster-down images \
+        manifests
 
 all: test
 
 deps: system venv tools
 
-# Go tools pinned in tools/versions (syft, Trivy), built once per version into /var/cache/snoop-tools.
+# Go tools pinned in tools/versions (syft, Trivy, CoreDNS) and tools/cluster/go.mod (Kubernetes, etcd, crictl,
+# helm), built once per version into /var/cache/snoop-tools.
 tools:
-	@./scripts/tool.sh $$(awk '!/^#/ && NF { print $$1 }' tools/versions)
+	@./scripts/tool.sh $$(awk '!/^#/ && NF { print $$1 }' tools/versions) kubelet
 
 run-deps: $(RUN_STAMP)
 	@./scripts/install-system.sh $(RUN_PACKAGES)
@@ -57,6 +59,22 @@ test: deps
 bench: deps
 	$(PY) bench/agent_overhead.py
 	$(PY) bench/collector.py
+
+# A single-node Kubernetes on this machine (tests/harness/cluster); it prints how to use it.
+CLUSTER := .snoop/cluster
+cluster: deps
+	$(PY) -m tests.harness.cluster up $(CLUSTER)
+
+cluster-down: venv
+	$(PY) -m tests.harness.cluster down $(CLUSTER)
+
+# Both images, with buildah (or docker where an engine runs); REGISTRY=host/path also pushes them there.
+images:
+	./scripts/images.sh $(REGISTRY)
+
+# deploy/'s kustomize files, rendered from the Helm chart (deploy/helm/snoop).
+manifests: tools
+	./scripts/render-manifests.py
 
 lint: venv
 	$(VENV)/bin/ruff check agent collector cli common proto tests bench scripts

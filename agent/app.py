@@ -171,12 +171,7 @@ class Agent:
         self._adopt_running_containers()
         if self.streamer and config.spool_dir:
             self.disk = DiskSpool(config.spool_dir, token=uuid.uuid4().hex[:12])
-            if self.disk.unclean_start:
-                log.warning("the previous agent stopped without flushing (killed?): its spooled batches are "
-                            "sent again; files it had seen in its last batch interval come again when touched")
-            self.streamer.recover(self.disk)
-            log.info("spool %s: %d files left by the previous agent", config.spool_dir,
-                     self.streamer.recovered_files)
+            self._adopt_spool()
         self.registry.refresh(force=True)
         if self.streamer:
             self.streamer.start()
@@ -206,6 +201,7 @@ class Agent:
                 self._forget_gone()
                 self.roots.release(self.cgroups.exists)
                 self.tracer.forget_cgroups(self.cgroups.exists)
+                self._adopt_spool()
                 last_prune = now
             if config.output and now - last_report >= config.interval_s:
                 self._write_report()
@@ -226,6 +222,19 @@ class Agent:
         self.tracer.close()
         self.roots.close()
         return 0
+
+    def _adopt_spool(self) -> None:
+        """Sends what agents that are gone left unacknowledged in --spool-dir: at start, and later what one that
+        ran beside this one (a rolling update) leaves when it stops."""
+        if self.streamer is None or self.disk is None:
+            return
+        unclean = self.disk.unclean_start
+        taken = self.streamer.recover(self.disk)
+        if self.disk.unclean_start and not unclean:
+            log.warning("an agent before this one stopped without flushing (killed?): its spooled batches are "
+                        "sent again; files it had seen in its last batch interval come again when touched")
+        if taken:
+            log.info("spool %s: %d files left by an agent that is gone, sent again", self.config.spool_dir, taken)
 
     def _heartbeat(self) -> None:
         """Every running container, without files: the collector moves its and its image's last_seen."""

@@ -42,7 +42,7 @@ COUNTERS = {
     "batches_sent": "Batches sent to the collector (resends included)",
     "batches_acked": "Batches the collector acknowledged",
     "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
-    "spool_recovered_files": "Unacknowledged files a previous agent left in --spool-dir, sent by this one",
+    "spool_recovered_files": "Unacknowledged files agents that are gone left in --spool-dir, sent by this one",
     "cri_errors": "Failed CRI calls",
     "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
     "event_errors": "Events whose handling failed in userspace (each one logged)",

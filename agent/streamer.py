@@ -2,7 +2,7 @@
 
 Every batch stays in the spool until the collector acknowledges it; on reconnect the whole spool is
 sent again (the collector's upserts make that harmless). With a ``DiskSpool`` each batch is also on disk
-until then, and a restarted agent sends what its predecessor left (``recover``). The spool is bounded
+until then, and an agent sends what its predecessors left (``recover``). The spool is bounded
 in files: when the bound bites, the oldest batches go and ``dropped_files`` says how much was lost.
 What the collector refuses (a path past PATH_MAX, a container it cannot store) is counted per reason
 in ``refused_files``.
@@ -90,14 +90,17 @@ class Streamer:
                     self._disk.delete(seq)
             self._cond.notify_all()
 
-    def recover(self, disk: DiskSpool) -> None:
-        """Keeps every batch on ``disk`` from now on, and takes over the batches a previous agent left
-        there unacknowledged; they go out first. Before ``start``."""
+    def recover(self, disk: DiskSpool) -> int:
+        """Keeps every batch on ``disk`` from now on, and takes over the batches agents that are gone left there
+        unacknowledged; they go out first. Called at start and again from time to time: an agent that ran
+        beside this one (a rolling update) lets go of its directory only when it stops. Returns files taken."""
         self._disk = disk
-        for path, batch in disk.leftovers():
+        taken = 0
+        for batch in disk.adopt():
             self.submit(list(batch.containers), batch.dropped_events)
-            self.recovered_files += _files_in(batch)
-            path.unlink(missing_ok=True)  # now saved under this agent's name
+            taken += _files_in(batch)
+        self.recovered_files += taken
+        return taken
 
     def drain(self, timeout_s: float) -> bool:
         """Waits until every batch is acknowledged; False on timeout."""

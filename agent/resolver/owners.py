@@ -1,4 +1,4 @@
-"""Pod owners from the Kubernetes API: the Deployment, StatefulSet, DaemonSet or Job a pod belongs to.
+"""Pod owners from the Kubernetes API: the Deployment, StatefulSet, DaemonSet, CronJob or Job a pod belongs to.
 
 Optional (``--kube-api``). Without it, or for a pod the API has not shown yet, the workload is guessed
 from the pod name (common/workload.py) and marked as a guess. Asked once per new pod, never per event.
@@ -36,7 +36,8 @@ def owner_from_pod(pod: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class KubeApiOwners:
-    """Lists this node's pods from the API server (RBAC: pods get/list) when an unknown pod shows up."""
+    """Lists this node's pods from the API server (RBAC: pods get/list) when an unknown pod shows up; a Job's own
+    controller, the CronJob that made it, is asked once per Job (RBAC: jobs get)."""
 
     def __init__(
         self, url: str, *, node: str, token_file: Path, ca_file: Path, refresh_every_s: float = 5.0,
@@ -50,6 +51,7 @@ class KubeApiOwners:
         self._clock = clock
         self._owners: dict[str, tuple[str, str] | None] = {}
         self._last = float("-inf")
+        self._job_owners: dict[tuple[str, str], tuple[str, str]] = {}
         self.errors = 0
 
     def owner_of(self, pod_uid: str) -> tuple[str, str] | None:
@@ -59,15 +61,37 @@ class KubeApiOwners:
 
     def _refresh(self) -> None:
         self._last = self._clock()
-        headers = {}
-        if self._token_file.exists():  # re-read each time: projected tokens rotate
-            headers["Authorization"] = f"Bearer {self._token_file.read_text().strip()}"
         try:
-            r = self._client.get(f"{self._url}/api/v1/pods", params={"fieldSelector": f"spec.nodeName={self._node}"},
-                                 headers=headers)
-            r.raise_for_status()
-            for pod in r.json().get("items", []):
-                self._owners[pod["metadata"]["uid"]] = owner_from_pod(pod)
+            pods = self._get("/api/v1/pods", {"fieldSelector": f"spec.nodeName={self._node}"}).get("items", [])
+            for pod in pods:
+                owner = owner_from_pod(pod)
+                if owner is not None and owner[0] == "Job":
+                    owner = self._job_owner(pod["metadata"].get("namespace", ""), owner[1])
+                self._owners[pod["metadata"]["uid"]] = owner
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             self.errors += 1
             log.warning("listing pods from %s failed: %s", self._url, exc)
+
+    def _job_owner(self, namespace: str, job: str) -> tuple[str, str]:
+        """("CronJob", name) for a Job a CronJob made, else ("Job", job). A Job that cannot be read stays a Job
+        and is asked again next time."""
+        key = (namespace, job)
+        if key not in self._job_owners:
+            try:
+                found = self._get(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}", {})
+            except (httpx.HTTPError, ValueError) as exc:
+                self.errors += 1
+                log.warning("reading Job %s/%s from %s failed: %s", namespace, job, self._url, exc)
+                return "Job", job
+            controllers = [r for r in found.get("metadata", {}).get("ownerReferences", []) if r.get("controller")]
+            cron = [r["name"] for r in controllers if r.get("kind") == "CronJob"]
+            self._job_owners[key] = ("CronJob", cron[0]) if cron else ("Job", job)
+        return self._job_owners[key]
+
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        headers = {}
+        if self._token_file.exists():  # re-read each time: projected tokens rotate
+            headers["Authorization"] = f"Bearer {self._token_file.read_text().strip()}"
+        r = self._client.get(f"{self._url}{path}", params=params, headers=headers)
+        r.raise_for_status()
+        return r.json()

@@ -55,6 +55,23 @@ def test_lists_this_nodes_pods_with_the_token_and_rate_limits(api: FakeKubeApi, 
     assert owners.owner_of("uid-2") == ("StatefulSet", "db")
 
 
+def test_a_cronjobs_pod_names_the_cronjob_through_its_job_asked_once(api: FakeKubeApi, tmp_path: Path) -> None:
+    api.add_pod("uid-1", "report-29012345-abcde", "Job", "report-29012345")
+    api.add_pod("uid-2", "migrate-xyz", "Job", "migrate")
+    api.add_pod("uid-3", "gone-1-x", "Job", "gone-1")  # its Job already deleted: stays a Job
+    api.add_job("default", "report-29012345", cronjob="report")
+    api.add_job("default", "migrate", cronjob=None)
+    now = [0.0]
+    owners = KubeApiOwners(api.url, node="n", token_file=tmp_path / "t", ca_file=tmp_path / "c", clock=lambda: now[0])
+    assert owners.owner_of("uid-1") == ("CronJob", "report")
+    assert owners.owner_of("uid-2") == ("Job", "migrate")
+    assert owners.owner_of("uid-3") == ("Job", "gone-1") and owners.errors == 1
+    asked = [path for path, _, _ in api.requests if "/jobs/" in path]
+    now[0] = 10
+    owners.owner_of("uid-new")  # a refresh lists pods again; Jobs already known are not asked again
+    assert [path for path, _, _ in api.requests if "/jobs/" in path] == [*asked, asked[-1]]
+
+
 def test_unreachable_api_counts_errors(tmp_path: Path) -> None:
     owners = KubeApiOwners("http://127.0.0.1:1", node="n", token_file=tmp_path / "t", ca_file=tmp_path / "c")
     assert owners.owner_of("uid") is None and owners.errors == 1
