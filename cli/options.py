@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +33,18 @@ def env_name(flag: str) -> str:
     return "SNOOP_" + flag.lstrip("-").upper().replace("-", "_")
 
 
+# What a kubelet puts in every container for each Service of its namespace (enableServiceLinks): the Service
+# snoop-collector becomes SNOOP_COLLECTOR_SERVICE_HOST, SNOOP_COLLECTOR_PORT_8080_TCP_ADDR, …
+SERVICE_LINK = re.compile(r"SNOOP_\w+?_(SERVICE_HOST|SERVICE_PORT(_\w+)?"
+                          r"|PORT(_\d+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?)?)")
+
+
 def unknown_variables(environ: dict[str, str]) -> list[str]:
     """``SNOOP_*`` variables no flag reads, each with the nearest known one: a typo must not pass silently
-    (an operator who set SNOOP_TOKNE believes a token is set)."""
+    (an operator who set SNOOP_TOKNE believes a token is set). A Service's variables are not settings."""
     out = []
     for name in sorted(environ):
-        if name.startswith("SNOOP_") and name not in KNOWN | NOT_FLAGS:
+        if name.startswith("SNOOP_") and name not in KNOWN | NOT_FLAGS and not SERVICE_LINK.fullmatch(name):
             near = difflib.get_close_matches(name, sorted(KNOWN), n=1)
             out.append(f"{name} is not a snoop setting" + (f" (did you mean {near[0]}?)" if near else ""))
     return out

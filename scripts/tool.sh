@@ -40,11 +40,23 @@ install_pinned() {
     GOEXPERIMENT=$experiment GOBIN="$dir.partial" GOFLAGS=-trimpath CGO_ENABLED=0 go install "$package"
 }
 
+# What `make` in k8s.io/kubernetes stamps into its binaries: without it they say v0.0.0 and Helm refuses the cluster.
+cluster_ldflags() {
+    local version major minor rest
+    version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$cluster/go.mod")
+    IFS=. read -r major minor rest <<<"${version#v}"
+    for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        printf -- '-X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean ' \
+            "$package" "$version" "$package" "$major" "$package" "$minor" "$package"
+    done
+    echo "-s"
+}
+
 build_cluster() {
     local dir=$1
     # shellcheck disable=SC2046
     (cd "$cluster" && GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0 \
-        go build -ldflags=-s -o "$dir.partial/" $(cluster_packages))
+        go build -ldflags="$(cluster_ldflags)" -o "$dir.partial/" $(cluster_packages))
 }
 
 build() {
@@ -55,7 +67,7 @@ build() {
         dir="$cache/$name-${package##*@}"
         build_once "$name" "$dir" "$package" install_pinned "$package" "$experiment" "$dir"
     elif cluster_packages | grep -x ".*/$name" >/dev/null; then  # not -q: awk would die of SIGPIPE
-        dir="$cache/cluster-$(sha256sum "$cluster/go.sum" "$cluster/go.mod" | sha256sum | cut -c1-12)"
+        dir="$cache/cluster-$(cat "$cluster/go.sum" "$cluster/go.mod" <(cluster_ldflags) | sha256sum | cut -c1-12)"
         build_once "$name" "$dir" "the cluster's binaries from tools/cluster/go.mod" build_cluster "$dir"
     else
         echo "tool.sh: $name is neither in tools/versions nor in tools/cluster/go.mod" >&2

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from snoop.cli.main import build_parser
+from snoop.cli.options import unknown_variables
 from snoop.common.settings import duration, listen
 from tests.conftest import SNOOP, require
 
@@ -83,6 +84,19 @@ def test_typos_are_errors_not_silence() -> None:
     assert typo.returncode == 2 and "SNOOP_TOKNE is not a snoop setting (did you mean SNOOP_TOKEN?)" in typo.stderr
     short = subprocess.run([str(SNOOP), "images", "--serv", "http://127.0.0.1:1"], capture_output=True, text=True)
     assert short.returncode == 2 and "unrecognized arguments: --serv" in short.stderr
+
+
+def test_a_services_variables_are_not_taken_for_typos() -> None:
+    """A kubelet gives every container SNOOP_COLLECTOR_SERVICE_HOST, SNOOP_COLLECTOR_PORT_8080_TCP, … for the Service
+    snoop-collector of its namespace: none is a setting, none is an error; a typo beside them still is."""
+    links = {"SNOOP_COLLECTOR_SERVICE_HOST": "10.96.4.2", "SNOOP_COLLECTOR_SERVICE_PORT": "8080",
+             "SNOOP_COLLECTOR_SERVICE_PORT_GRPC": "50051", "SNOOP_COLLECTOR_PORT": "tcp://10.96.4.2:8080",
+             "SNOOP_COLLECTOR_PORT_8080_TCP": "tcp://10.96.4.2:8080", "SNOOP_POSTGRES_PORT_5432_TCP_ADDR": "10.96.4.3",
+             "SNOOP_COLLECTOR_PORT_50051_TCP_PROTO": "tcp"}
+    build_parser()  # every flag's variable known
+    assert unknown_variables(links) == []
+    assert unknown_variables({**links, "SNOOP_COLLECTR": "x"}) == [
+        "SNOOP_COLLECTR is not a snoop setting (did you mean SNOOP_COLLECTOR?)"]
 
 
 def test_tls_files_that_do_not_load_are_one_line(tmp_path: Path) -> None:

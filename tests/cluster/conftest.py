@@ -45,14 +45,17 @@ def cluster(bpf_ready: None) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def snoop_images(cluster: Cluster) -> dict[str, str]:
-    """Agent, collector and the PostgreSQL stand-in, built by buildah and imported into the node's image store:
-    part -> the name the manifests give it (the PostgreSQL stand-in under its own name)."""
+    """Agent, collector and the PostgreSQL stand-in, built by buildah and imported into the node's image store, the
+    first two also under localhost/NAME:TAG, as `make images REGISTRY=localhost` would push them: part -> the
+    name the manifests give it (the PostgreSQL stand-in under its own name)."""
     tags = {part: template(kind, name)["spec"]["containers"][0]["image"] for part, (kind, name, _) in WORKLOADS.items()}
     dockerfiles = {tags[part]: REPO / dockerfile for part, (_, _, dockerfile) in WORKLOADS.items()}
     dockerfiles[POSTGRES] = REPO / "tests/harness/cluster/postgres.Dockerfile"
     for tag, archive in build_images(REPO, dockerfiles).items():
         cluster.import_archive(archive)
         assert tag in cluster.ctr("images", "list", "--quiet").split()
+    for tag in tags.values():
+        cluster.ctr("images", "tag", "--force", tag, f"localhost/{tag.rsplit('/', 1)[1]}")
     return {**tags, "postgres": POSTGRES}
 
 

@@ -28,7 +28,8 @@ def helm(cluster: Cluster, *args: str) -> str:
     done = subprocess.run([cluster.bin["helm"], f"--kubeconfig={cluster.kubeconfig}", "-n", NAMESPACE, *args],
                           capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, f"helm {' '.join(args[:2])}: {done.stdout[-2000:]}{done.stderr[-3000:]}\n" \
-                                 f"{cluster.kubectl('-n', NAMESPACE, 'get', 'pods', '-o', 'wide', check=False)}"
+                                 f"{cluster.kubectl('-n', NAMESPACE, 'get', 'pods', '-o', 'wide', check=False)}" \
+                                 f"{cluster.pod_logs(NAMESPACE)}"
     return done.stdout
 
 

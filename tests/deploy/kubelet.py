@@ -94,7 +94,8 @@ def plan(template: dict[str, Any], name: str, namespace: str, uid: str, node: No
     known("template.metadata", meta, {"labels", "annotations"})
     known("spec", spec, NOT_THE_KUBELETS | {"containers", "volumes", "hostPID", "securityContext",
                                             "serviceAccountName", "automountServiceAccountToken",
-                                            "terminationGracePeriodSeconds"})
+                                            "terminationGracePeriodSeconds",
+                                            "enableServiceLinks"})  # this translation injects no Service variables
     pod_security = spec.get("securityContext", {})
     known("spec.securityContext", pod_security, {"runAsNonRoot", "runAsUser", "seccompProfile"})
     labels = {**meta.get("labels", {}), "io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace,

@@ -22,9 +22,10 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 
 def manifests() -> list[tuple[Path, dict[str, Any]]]:
-    """Every Kubernetes object under deploy/ (kustomizations are kustomize's config, not objects)."""
-    return [(p, d) for p in sorted(DEPLOY.rglob("*.yaml")) if p.name != "kustomization.yaml"
-            for d in documents(p)]
+    """Every Kubernetes object under deploy/ (kustomizations are kustomize's config, not objects; the chart's
+    templates are rendered into these files)."""
+    return [(p, d) for p in sorted(DEPLOY.rglob("*.yaml"))
+            if p.name != "kustomization.yaml" and DEPLOY / "helm" not in p.parents for d in documents(p)]
 
 
 def find(kind: str, name: str) -> dict[str, Any]:

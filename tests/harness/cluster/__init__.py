@@ -273,6 +273,14 @@ class Cluster:
                                f"{self.diagnose()}")
         return done.stdout
 
+    def pod_logs(self, namespace: str) -> str:
+        """The last lines of every container in ``namespace`` (and of their previous runs), for a failure's message."""
+        logs = []
+        for previous in ("false", "true"):
+            logs.append(self.kubectl("-n", namespace, "logs", "--all-containers", "--prefix", "--tail=15",
+                                     f"--previous={previous}", "-l", "app.kubernetes.io/part-of", check=False))
+        return "\n".join(logs)
+
     def diagnose(self) -> str:
         """The last lines of each component's log, for a failure's message."""
         parts = []
