@@ -70,8 +70,10 @@ def test_install_upgrade_uninstall(cluster: Cluster, namespace: str) -> None:
     before = collector_pods(cluster)
     helm(cluster, "upgrade", "snoop", CHART, "--reuse-values", "--set", "collector.retainInstances=30d", "--wait",
          "--timeout=5m")
+    cluster.kubectl("-n", NAMESPACE, "wait", "--for=delete", *(f"pod/{pod}" for pod in before), "--timeout=120s",
+                    timeout_s=150)
     after = collector_pods(cluster)
-    assert after and not after & before  # every collector pod replaced
+    assert len(after) == 2 and not after & before  # every collector pod replaced
     deployment = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "deployment", "snoop-collector", "-o", "json"))
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["SNOOP_RETAIN_INSTANCES"] == "30d"
