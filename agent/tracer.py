@@ -58,7 +58,8 @@ def _has_field(tracefs: Path | None, category: str, name: str, field: str) -> bo
 
 
 def cflags(
-    *, ringbuf_pages: int, seen_entries: int, procs_entries: int = 65536, tracefs: Path | None = None
+    *, ringbuf_pages: int, seen_entries: int, procs_entries: int = 65536, tracefs: Path | None = None,
+    host_pidns: tuple[int, int] | None = None,
 ) -> list[str]:
     """The -D flags that configure the program for this kernel and these limits."""
     if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
@@ -75,7 +76,19 @@ def cflags(
             flags.append(f"-D{define}")
     if _has_field(tracefs, "sched", "sched_process_exit", "group_dead"):
         flags.append("-DHAVE_EXIT_GROUP_DEAD")
+    if host_pidns is not None:
+        flags += [f"-DHOST_PIDNS_DEV={host_pidns[0]}ULL", f"-DHOST_PIDNS_INO={host_pidns[1]}ULL"]
     return flags
+
+
+def host_pid_namespace() -> tuple[int, int] | None:
+    """(device, inode) of the host's pid namespace, as the kernel encodes them: the agent's own (it runs in the
+    host's, with hostPID or outside any container; /proc/1/ns may be closed to it). None where it cannot be read."""
+    try:
+        st = os.stat("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return (os.major(st.st_dev) << 20) | os.minor(st.st_dev), st.st_ino
 
 
 CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF = 21, 38, 39
@@ -130,7 +143,8 @@ class Tracer:
 
     def open(self) -> None:
         preflight()
-        flags = cflags(ringbuf_pages=self._ringbuf_pages, seen_entries=self._seen_entries, tracefs=tracefs())
+        flags = cflags(ringbuf_pages=self._ringbuf_pages, seen_entries=self._seen_entries, tracefs=tracefs(),
+                       host_pidns=host_pid_namespace())
         try:
             loaded = spawn(program_text(), flags)
         except LoadError as exc:

@@ -452,9 +452,21 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     count(STAT_EXEC_DONE);
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     u8 was = proc_state(tgid);
-    if (was == 0) {  // the runtime exec-ing itself, or a process moved into the cgroup from outside
-        count(STAT_RUNTIME);
-        return 0;
+    if (was == 0) {
+        // Not seen entering. `runc exec` joins the container's namespaces before it joins its cgroup, so its
+        // setns went unseen: a process outside the host's pid namespace exec-ing here is that exec's, the
+        // container's. One in the host's is the runtime exec-ing itself, or a process moved in from outside.
+#ifdef HOST_PIDNS_INO
+        struct bpf_pidns_info ns = {};
+        if (bpf_get_ns_current_pid_tgid(HOST_PIDNS_DEV, HOST_PIDNS_INO, &ns, sizeof(ns)) != 0) {
+            set_proc_state(tgid, PROC_CONTAINER);
+            was = PROC_CONTAINER;
+        }
+#endif
+        if (was == 0) {
+            count(STAT_RUNTIME);
+            return 0;
+        }
     }
     if (was == PROC_ENTERED)
         set_proc_state(tgid, PROC_CONTAINER);
