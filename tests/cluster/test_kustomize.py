@@ -40,8 +40,9 @@ def installed(cluster: Cluster, snoop_images: dict[str, str],
     cluster.kubectl("delete", "-k", str(overlay), "--wait=true", "--timeout=180s", timeout_s=200, check=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def rest(cluster: Cluster, installed: Path) -> Iterator[str]:
+    """A port-forward per test: one follows a single pod, and the collector's rollout replaces them all."""
     with port_forward(cluster, "service/snoop-collector", 8080) as url:
         yield url
 
@@ -160,7 +161,7 @@ def test_a_rollout_while_files_keep_coming_loses_none(cluster: Cluster, shop: st
     cluster.kubectl("-n", NAMESPACE, "rollout", "restart", component)
     cluster.kubectl("-n", NAMESPACE, "rollout", "status", component, "--timeout=240s", timeout_s=260)
     cluster.kubectl("-n", shop, "wait", "--for=condition=complete", f"job/{name}", "--timeout=240s", timeout_s=260)
-    with port_forward(cluster, "service/snoop-collector", 8080) as fresh:  # the old forward's pod may be gone
+    with port_forward(cluster, "service/snoop-collector", 8080) as fresh:  # `rest` forwards to a pod now gone
         expected = {f"/tmp/{name}-{i}" for i in range(1, TICKS + 1)}
         got = poll("every tick at the collector", lambda: (lambda f: f if expected <= f else None)(
             files_of(fresh, shop, name)), 90, every_s=2)
@@ -170,10 +171,12 @@ def test_a_rollout_while_files_keep_coming_loses_none(cluster: Cluster, shop: st
 
 
 def agent_metrics(cluster: Cluster) -> dict[str, float]:
-    pod = cluster.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=snoop-agent",
-                          "-o", "jsonpath={.items[0].metadata.name}")
+    """The node's agent's metrics (the one not on its way out after a rollout)."""
+    pods = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=snoop-agent",
+                                      "-o", "json"))["items"]
+    (pod,) = [p["metadata"]["name"] for p in pods if "deletionTimestamp" not in p["metadata"]]
     with port_forward(cluster, f"pod/{pod}", 9090) as url:
-        text = httpx.get(f"{url}/metrics", timeout=10).text
+        text = poll("the agent's metrics", lambda: httpx.get(f"{url}/metrics", timeout=10).text, 30)
     return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
             if line and not line.startswith("#") and "{" not in line.split()[0]}
 
