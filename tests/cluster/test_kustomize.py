@@ -19,7 +19,7 @@ import pytest
 
 from tests.cluster.conftest import NAMESPACE, poll, port_forward, registry_overlay
 from tests.conftest import REPO, SNOOP
-from tests.harness.cluster import Cluster
+from tests.harness.cluster import SOCKET, Cluster
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd, pytest.mark.cluster]
 TICKS = 600  # files the ticker makes, one every 0.1 s: a minute of new files across each rollout
@@ -95,6 +95,9 @@ def test_installed_as_the_readme_says_pods_ready_and_pod_security_admission_real
     pods = json.loads(cluster.kubectl("-n", NAMESPACE, "get", "pods", "-o", "json"))["items"]
     ready = {p["metadata"]["name"]: all(c["ready"] for c in p["status"].get("containerStatuses", [])) for p in pods}
     assert len(ready) == 4 and all(ready.values()), ready  # agent, 2 collectors, PostgreSQL
+    collector, agent_status = (status(cluster, pods, name) for name in ("snoop-collector", "snoop-agent"))
+    assert collector["Uid"].split()[0] == "10001" and collector["Seccomp"] == "2"  # non-root, RuntimeDefault filter
+    assert agent_status["Seccomp"] == "2" and agent_status["NoNewPrivs"] == "1"  # BPF loaded under RuntimeDefault
     # The namespace admits the agent (privileged); a namespace enforcing `restricted` refuses the same pod.
     cluster.kubectl("create", "namespace", "locked-down")
     cluster.kubectl("label", "namespace", "locked-down", "pod-security.kubernetes.io/enforce=restricted")
@@ -106,6 +109,15 @@ def test_installed_as_the_readme_says_pods_ready_and_pod_security_admission_real
                              text=True)
     assert refused.returncode != 0 and 'violates PodSecurity "restricted' in refused.stderr, refused.stderr
     cluster.kubectl("delete", "namespace", "locked-down", "--wait=false")
+
+
+def status(cluster: Cluster, pods: list[dict[str, Any]], name: str) -> dict[str, str]:
+    """/proc/PID/status of the first container of a pod of ``name``, read on the node."""
+    pod = next(p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/name") == name)
+    container = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("containerd://")
+    pid = json.loads(subprocess.run([cluster.bin["crictl"], f"--runtime-endpoint=unix://{SOCKET}", "inspect",
+                                     container], check=True, capture_output=True, text=True).stdout)["info"]["pid"]
+    return dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
 
 
 def test_workloads_reach_the_collector_per_workload_with_kinds_from_owner_references(

@@ -39,13 +39,6 @@ def test_deploy_is_the_charts_rendering_with_default_values() -> None:
     assert done.returncode == 0, f"deploy/ differs from the chart (run make manifests):\n{done.stdout}{done.stderr}"
 
 
-@pytest.mark.parametrize("part", ["collector", "daemonset"])
-def test_each_kustomization_lists_exactly_the_rendered_files(part: str) -> None:
-    listed = yaml.safe_load((REPO / "deploy" / part / "kustomization.yaml").read_text())["resources"]
-    assert sorted(listed) == sorted(p.name for p in (REPO / "deploy" / part).glob("*.yaml")
-                                    if p.name != "kustomization.yaml")
-
-
 @pytest.mark.parametrize("values", [[], ["--set", "database.type=sqlite"],
                                     ["--set", "database.type=external", "--set", "database.external.url=x"]])
 def test_helm_lint(values: list[str]) -> None:

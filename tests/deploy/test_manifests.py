@@ -58,7 +58,8 @@ def test_agent_has_what_it_needs_and_no_more() -> None:
     assert spec["hostPID"] is True
     assert spec["tolerations"] == [{"operator": "Exists"}]
     role = find("ClusterRole", "snoop-agent")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]}]
     binding = find("ClusterRoleBinding", "snoop-agent")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"],
                                     "namespace": "snoop-system"}]
@@ -81,8 +82,9 @@ def test_collector_is_replicated_and_guarded() -> None:
     assert deployment["spec"]["replicas"] >= 2
     assert find("PodDisruptionBudget", "snoop-collector")["spec"]["minAvailable"] == 1
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
-    secret = find("Secret", "snoop-database")
-    assert secret["stringData"]["url"].startswith("postgresql+psycopg://")
+    env = {e["name"]: e for e in container("Deployment", "snoop-collector")["env"]}
+    assert env["DATABASE_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "snoop-database", "key": "password"}}
+    assert env["SNOOP_DB"]["value"] == "postgresql+psycopg://snoop:$(DATABASE_PASSWORD)@snoop-postgres:5432/snoop"
 
 
 def test_compose_file_matches_the_compose_spec() -> None:

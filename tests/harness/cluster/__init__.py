@@ -18,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -64,7 +65,7 @@ state = "/run/containerd/state"
     conf_dir = "{root}/cni"
 """
 
-KUBELET_CONFIG = {
+KUBELET_CONFIG: dict[str, Any] = {
     "apiVersion": "kubelet.config.k8s.io/v1beta1",
     "kind": "KubeletConfiguration",
     "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True}},
