@@ -16,7 +16,7 @@ import signal
 import ssl
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ def binaries() -> dict[str, str]:
 class Cluster:
     root: Path
     bin: dict[str, str]
+    _stopped: set[str] = field(default_factory=set)  # components this process stopped
 
     @property
     def kubeconfig(self) -> Path:
@@ -306,6 +307,9 @@ class Cluster:
             self._stop(name)
         for mount in reversed(mounts_under(self.root, Path("/run/containerd"))):
             subprocess.run(["umount", "-l", mount], capture_output=True)
+        if "containerd" in self._stopped:  # its sockets, or the node's socket path looks taken
+            for path in (SOCKET, SOCKET.with_name(SOCKET.name + ".ttrpc")):
+                path.unlink(missing_ok=True)
         subprocess.run(["ip", "link", "delete", "cni0"], capture_output=True)
 
     # --- processes ----------------------------------------------------------------------------------
@@ -334,6 +338,7 @@ class Cluster:
         if proc is not None:
             proc.wait()
         pidfile.unlink()
+        self._stopped.add(name)
 
     def _wait(self, ready, what: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
