@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from snoop.collector.web import pages
 from snoop.common.version import VERSION
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_S = 2.0
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI, shipped by a maintained package
 
 
@@ -52,20 +54,44 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
     retention = Retention(sessions, retain_instances_s=config.retain_instances_s,
                           retain_images_s=config.retain_images_s, write_lock=write_lock, on_removed=count_removed)
 
+    def open_for_business(app: FastAPI) -> None:
+        """What needs the database, once its schema is current: the gRPC ingest, retention, the REST."""
+        if start_grpc:
+            app.state.grpc_server, app.state.grpc_port = build_server(config, sessions, metrics, write_lock)
+            retention.start(config.retention_interval_s)
+        app.state.ready.set()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)
-        server = None
-        if start_grpc:
-            server, app.state.grpc_port = build_server(config, sessions, metrics, write_lock)
-            retention.start(config.retention_interval_s)
+        stopping = threading.Event()
+        try:
+            upgrade(engine)
+            open_for_business(app)
+        except (OperationalError, InterfaceError) as exc:
+            # A database that is not up yet (a pod started beside its PostgreSQL, a restart) is waited for: the
+            # collector answers /healthz meanwhile, and 503 with Retry-After elsewhere.
+            log.warning("database unreachable at start, retrying every %.0f s: %s", DATABASE_RETRY_S, exc)
+            threading.Thread(target=await_database, args=(app, stopping), name="await-database", daemon=True).start()
         try:
             yield
         finally:
+            stopping.set()
             retention.stop()
-            if server is not None:
-                server.stop(config.shutdown_grace_s).wait()
+            if app.state.grpc_server is not None:
+                app.state.grpc_server.stop(config.shutdown_grace_s).wait()
             engine.dispose()
+
+    def await_database(app: FastAPI, stopping: threading.Event) -> None:
+        while not stopping.wait(DATABASE_RETRY_S):
+            try:
+                upgrade(engine)
+            except (OperationalError, InterfaceError) as exc:
+                log.info("database still unreachable: %s", exc)
+                continue
+            if not stopping.is_set():
+                log.info("database reached: serving")
+                open_for_business(app)
+            return
 
     app = FastAPI(
         title="snoop collector",
@@ -77,6 +103,8 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.sessions = sessions
+    app.state.ready = threading.Event()  # set once the schema is current and ingest runs
+    app.state.grpc_server = None
     app.state.token = config.token
     app.state.metrics = metrics
     app.state.engine = engine
@@ -116,12 +144,23 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
         ).observe(time.perf_counter() - started)
         return response
 
+    @app.middleware("http")
+    async def until_database(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Before the database was first reached, only health, metrics and static files answer."""
+        path = request.scope["path"]
+        if app.state.ready.is_set() or path in ("/healthz", "/readyz", "/metrics") or path.startswith("/static/"):
+            return await call_next(request)
+        return SafeJSONResponse({"detail": "database not reached yet; retry later"}, status_code=503,
+                                headers={"Retry-After": "5"})
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> Response:
+        if not app.state.ready.is_set():
+            return SafeJSONResponse({"status": "database not reached yet"}, status_code=503)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
