@@ -1,8 +1,10 @@
 """A kubelet's part, for the fields snoop's manifests use: a pod template becomes the CRI sandbox and container
 configs a kubelet would send, and its probes the URLs a kubelet would poll.
 
-Every field of a pod template is translated, or named below as the scheduler's or a controller's. Anything else
-raises UnknownField, so a manifest cannot grow a field the image tests do not run.
+Used by bench/images.py, to measure the images as the manifests run them with no cluster's own processes in the
+figures; tests/cluster runs them on a real kubelet. Every field of a pod template is translated, or named below as
+the scheduler's or a controller's. Anything else raises UnknownField, so a manifest cannot grow a field the
+benchmark does not run.
 
 What this node cannot provide is stood in for, each by name in ``Node``: no CNI (every pod shares the node's
 network), no cluster DNS (a Service's name is an /etc/hosts line for 127.0.0.1), no API server (its URL points at
@@ -29,7 +31,7 @@ NOT_THE_KUBELETS = {"priorityClassName", "tolerations", "affinity"}
 
 
 class UnknownField(AssertionError):
-    """A manifest field this translation does not know: teach it here, or the image tests stop covering it."""
+    """A manifest field this translation does not know: teach it here, or the benchmark stops running it."""
 
 
 @dataclass
