@@ -28,8 +28,9 @@ POSTGRES = "localhost/snoop-test-postgres:15"
 NAMESPACE = "snoop-system"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(bpf_ready: None) -> Iterator[Cluster]:
+    """Up for tests/cluster only, down before the next package: its pods would run beside other tests."""
     require(os.geteuid() == 0, "a kubelet needs root")
     for tool in ("containerd", "runc", "ctr", "iptables", "buildah", "umoci"):
         require(shutil.which(tool) is not None, f"{tool} not installed")
@@ -43,7 +44,7 @@ def cluster(bpf_ready: None) -> Iterator[Cluster]:
         shutil.rmtree(node.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def snoop_images(cluster: Cluster) -> dict[str, str]:
     """Agent, collector and the PostgreSQL stand-in, built by buildah and imported into the node's image store, the
     first two also under localhost/NAME:TAG, as `make images REGISTRY=localhost` would push them: part -> the
@@ -59,7 +60,7 @@ def snoop_images(cluster: Cluster) -> dict[str, str]:
     return {**tags, "postgres": POSTGRES}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def workload_images(cluster: Cluster, debian_rootfs: Path) -> dict[str, str]:
     """What people run: a Debian image with Python (debootstrap) and busybox."""
     scratch = cluster.root / "images"

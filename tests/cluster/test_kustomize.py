@@ -75,14 +75,15 @@ def workloads_manifest(images: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def shop(cluster: Cluster, installed: Path, workload_images: dict[str, str]) -> str:
+def shop(cluster: Cluster, installed: Path, workload_images: dict[str, str]) -> Iterator[str]:
     """The workloads, in a namespace whose Pod Security admission enforces `baseline`."""
     cluster.kubectl("create", "namespace", "shop")
     cluster.kubectl("label", "namespace", "shop", "pod-security.kubernetes.io/enforce=baseline")
     cluster.kubectl("-n", "shop", "apply", "-f", "-", input=workloads_manifest(workload_images))
     for workload in ("deployment/web", "statefulset/db"):
         cluster.kubectl("-n", "shop", "rollout", "status", workload, "--timeout=180s", timeout_s=200)
-    return "shop"
+    yield "shop"
+    cluster.kubectl("delete", "namespace", "shop", "--wait=true", "--timeout=120s", timeout_s=150, check=False)
 
 
 def files_of(rest: str, namespace: str, workload: str) -> set[str]:
