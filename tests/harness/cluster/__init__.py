@@ -101,6 +101,7 @@ def binaries() -> dict[str, str]:
 class Cluster:
     root: Path
     bin: dict[str, str]
+    _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # components this process started
     _stopped: set[str] = field(default_factory=set)  # components this process stopped
 
     @property
@@ -318,7 +319,7 @@ class Cluster:
         proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         (self.root / "pids" / name).write_text(f"{proc.pid}\n")
-        self._procs = {**getattr(self, "_procs", {}), name: proc}
+        self._procs[name] = proc
 
     def _stop(self, name: str, timeout_s: float = 30) -> None:
         pidfile = self.root / "pids" / name
@@ -334,7 +335,7 @@ class Cluster:
                 os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        proc = getattr(self, "_procs", {}).get(name)
+        proc = self._procs.get(name)
         if proc is not None:
             proc.wait()
         pidfile.unlink()
@@ -343,7 +344,7 @@ class Cluster:
     def _wait(self, ready, what: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while not ready():
-            for name, proc in getattr(self, "_procs", {}).items():
+            for name, proc in self._procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode} while waiting for {what}:\n"
                                        f"{self.diagnose()}")
