@@ -93,17 +93,17 @@ def registry_overlay(directory: Path, base: Path, images: dict[str, str]) -> Pat
 def port_forward(cluster: Cluster, target: str, port: int, namespace: str = NAMESPACE) -> Iterator[str]:
     """``kubectl port-forward`` to ``target``'s ``port``: yields http://127.0.0.1:LOCAL."""
     local = free_port()
-    proc = subprocess.Popen([cluster.bin["kubectl"], f"--kubeconfig={cluster.kubeconfig}", "-n", namespace,
-                             "port-forward", target, f"{local}:{port}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "Forwarding from" in line, line + proc.stdout.read()
-        yield f"http://127.0.0.1:{local}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with subprocess.Popen([cluster.bin["kubectl"], f"--kubeconfig={cluster.kubeconfig}", "-n", namespace,
+                           "port-forward", target, f"{local}:{port}"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert "Forwarding from" in line, line + proc.stdout.read()
+            yield f"http://127.0.0.1:{local}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def poll(what: str, probe: Callable[[], Any], timeout_s: float = 90, every_s: float = 1) -> Any:
