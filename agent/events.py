@@ -36,6 +36,7 @@ KIND_FORK = 128
 KIND_OPENDIR = 256  # with READ: an O_DIRECTORY open, whose fd (RawEvent.ret) names the directory
 KIND_MISSING = 1024  # with a file kind: the lookup failed (ENOENT, ENOTDIR)
 KIND_ENTER = 512  # no path: a process changed its root into its container's (pivot_root, chroot, setns)
+KIND_CGROUP = 2048  # a cgroup was made: cgroup_id is the new cgroup's, path its path in the unified hierarchy
 AT_FDCWD = -100
 
 

@@ -29,6 +29,8 @@ COUNTERS = {
     "process_table_full": "Processes the kernel could not mark as a container's (table full): their files are lost",
     "path_read_errors": "Paths that could not be read whole from process memory",
     "paths_unresolved": "Relative paths whose cwd or dirfd could not be learned",
+    "paths_unrooted": "Paths handled after every process of their container was gone and its root unpinned: "
+                      "symlinks on them not followed",
     "paths_excluded": "Paths dropped by --exclude or because they lie on a volume mount",
     "events_unattributed": "Events of cgroups that turned out not to be CRI containers",
     "events_missing": "Failed lookups the kernel sent (of slim images' containers, and of new containers "

@@ -3,6 +3,9 @@ attribute it to a container (now, or once the CRI has heard of it), drop what is
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +14,7 @@ from snoop.agent.dedup import FileSets
 from snoop.agent.events import (
     AT_FDCWD,
     FILE_KINDS,
+    KIND_CGROUP,
     KIND_CHDIR,
     KIND_ENTER,
     KIND_FCHDIR,
@@ -28,6 +32,7 @@ from snoop.agent.processes import ProcessTable
 from snoop.agent.resolver.registry import ContainerRegistry, Verdict
 from snoop.agent.roots import ContainerRoots, Root
 
+log = logging.getLogger(__name__)
 MAX_INTERPRETERS = 4
 TypedPath = tuple[bytes, FileType]
 
@@ -43,6 +48,7 @@ class PipelineCounters:
     events_processed: int = 0     # new (container, path, kind)
     missing_ignored: int = 0      # failed lookups of containers of images that are no slim images
     missing_cut: int = 0          # failed lookups past --max-missing of one container
+    paths_unrooted: int = 0       # handled with no root of its container pinned: links on it not followed
 
 
 class Pipeline:
@@ -73,6 +79,7 @@ class Pipeline:
         self._roots = roots
         self._pending: OrderedDict[int, list[tuple[int, list[TypedPath], int, int]]] = OrderedDict()
         self._pending_count = 0
+        self._unrooted_cgroups: set[int] = set()
         self.counters = PipelineCounters()
 
     @property
@@ -85,12 +92,14 @@ class Pipeline:
         just entered it (it waits there for the start), else from the process of the event. A container
         whose only process runs for milliseconds is gone, cgroup and all, by the time the events before
         it are handled; ``handle`` then finds what it needs here."""
-        if ev.kind & FILE_KINDS or ev.kind == KIND_ENTER:
+        if ev.kind == KIND_CGROUP:
+            self._registry.named(ev.cgroup_id, os.fsdecode(ev.path))
+        elif ev.kind & FILE_KINDS or ev.kind == KIND_ENTER:
             self._registry.learn(ev.cgroup_id, ev.pid)
             self._roots.get(ev.cgroup_id, ev.pid)
 
     def handle(self, ev: RawEvent) -> None:
-        if ev.kind == KIND_ENTER:  # observed: nothing more to do
+        if ev.kind in (KIND_ENTER, KIND_CGROUP):  # observed: nothing more to do
             return
         if ev.kind == KIND_FORK:
             self._processes.on_fork(ev.pid, ev.dirfd)
@@ -102,6 +111,8 @@ class Pipeline:
             self._processes.on_fchdir(ev.pid, ev.dirfd)
             return
         root = self._roots.get(ev.cgroup_id, ev.pid)
+        if root is None:
+            self._unrooted(ev)
         paths = self._resolve(ev, root)
         if paths is None:
             self.counters.paths_unresolved += 1
@@ -123,6 +134,17 @@ class Pipeline:
         else:
             assert isinstance(verdict, ContainerRef)
             self._record(verdict, paths, kind, ev.ts_ns, ev.cgroup_id)
+
+    def _unrooted(self, ev: RawEvent) -> None:
+        """Counted, and said once per cgroup with how late the agent was: the remedy is a faster reader."""
+        self.counters.paths_unrooted += 1
+        if ev.cgroup_id not in self._unrooted_cgroups:
+            if len(self._unrooted_cgroups) >= 4096:  # bounded: a cgroup said twice is better than memory lost
+                self._unrooted_cgroups.clear()
+            self._unrooted_cgroups.add(ev.cgroup_id)
+            late_ms = (time.clock_gettime_ns(time.CLOCK_BOOTTIME) - ev.ts_ns) / 1e6
+            log.warning("cgroup %d: no process left to pin its root %.0f ms after its event (%s): symlinks on its "
+                        "paths are not followed", ev.cgroup_id, late_ms, os.fsdecode(ev.path))
 
     def _wait(self, cgroup_id: int, item: tuple[int, list[TypedPath], int, int]) -> None:
         if self._pending_count >= self._max_pending:

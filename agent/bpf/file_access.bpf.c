@@ -46,6 +46,11 @@
 // (the closed loop: what did the slim image lack?), and while userspace has not yet said whose a new
 // cgroup is, so that a missing library at the entrypoint's exec is not lost; dropped for the others.
 #define KIND_MISSING 1024
+// A cgroup was made in the unified hierarchy: cgroup_id is the new cgroup's, path its path from the hierarchy's
+// root. Userspace learns every container's cgroup path before the container runs, so a container that is
+// gone, cgroup and all, by the time its events are handled is still named.
+#define KIND_CGROUP 2048
+#define CGROUP2_HIERARCHY 0  // the unified hierarchy's id; v1 hierarchies of hybrid hosts have others
 #define ENOENT_VALUE 2
 #define ENOTDIR_VALUE 20
 #define MISSING_WATCH 1
@@ -482,6 +487,23 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     }
     e->path_len = n - 1;
     return submit(e, true);
+}
+
+TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
+    if (args->root != CGROUP2_HIERARCHY)
+        return 0;
+    struct event *e = start_event(KIND_CGROUP, 0);
+    if (!e)
+        return 0;
+    e->cgroup_id = args->id;
+    unsigned short offset = args->data_loc_path & 0xFFFF;
+    int n = bpf_probe_read_kernel_str(e->path, PATH_MAX_LEN, (char *)args + offset);
+    if (n <= 1) {
+        count(STAT_READ_ERROR);
+        return 0;
+    }
+    e->path_len = n - 1;
+    return submit(e, false);
 }
 
 // A child inherits its parent's standing (threads are tasks too: they get an entry of their own, removed

@@ -1,13 +1,15 @@
 """cgroup ID (what BPF sees) -> cgroup path -> container ID (what the CRI knows).
 
-cgroup v2 IDs are the inode numbers of the cgroup directories. The path comes from the event's process
-(``/proc/<pid>/cgroup``) while it lives, else from a walk of the cgroup2 mount.
+cgroup v2 IDs are the inode numbers of the cgroup directories. The path comes from the kernel when the
+cgroup is made (the BPF program's cgroup_mkdir event), else from the event's process (``/proc/<pid>/cgroup``)
+while it lives, else from a walk of the cgroup2 mount.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 
 # containerd/cgroupfs: .../<id>; systemd drivers: .../cri-containerd-<id>.scope, crio-<id>.scope,
 # docker-<id>.scope; conmon of CRI-O: crio-conmon-<id>.scope is the runtime's, not the container's.
@@ -33,10 +35,17 @@ def container_id_from_path(cgroup_path: str) -> str | None:
 class CgroupPaths:
     """Finds the cgroup path of a cgroup ID; the path is relative to the cgroup2 mount."""
 
-    def __init__(self, *, mount: str, proc_root: str = "/proc") -> None:
+    def __init__(self, *, mount: str, proc_root: str = "/proc", capacity: int = 65536) -> None:
         self._mount = mount.rstrip("/")
         self._proc = proc_root
-        self._by_id: dict[int, str] = {}
+        self._capacity = capacity  # every cgroup the node makes is noted: the oldest are let go
+        self._by_id: OrderedDict[int, str] = OrderedDict()
+
+    def note(self, cgroup_id: int, path: str) -> None:
+        """Remembers a path the kernel gave for a new cgroup; it outlives the cgroup, for its late events."""
+        self._by_id[cgroup_id] = path
+        while len(self._by_id) > self._capacity:
+            self._by_id.popitem(last=False)
 
     def cgroup_id(self, path: str) -> int:
         return os.stat(self._mount + path).st_ino
@@ -56,7 +65,7 @@ class CgroupPaths:
     def _walk(self) -> None:
         for dirpath, _dirs, _files in os.walk(self._mount):
             try:
-                self._by_id[os.stat(dirpath).st_ino] = dirpath[len(self._mount) :] or "/"
+                self.note(os.stat(dirpath).st_ino, dirpath[len(self._mount) :] or "/")
             except OSError:
                 continue
 
@@ -68,7 +77,7 @@ class CgroupPaths:
         path = self._from_pid(pid)
         try:
             if path is not None and self.cgroup_id(path) == cgroup_id:
-                self._by_id[cgroup_id] = path
+                self.note(cgroup_id, path)
                 return path
         except OSError:
             pass

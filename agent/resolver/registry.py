@@ -84,6 +84,10 @@ class ContainerRegistry:
         if cgroup_id not in self._by_cgroup:
             self._cgroups.learn(cgroup_id, pid)
 
+    def named(self, cgroup_id: int, path: str) -> None:
+        """Notes a cgroup's path as the kernel told it when the cgroup was made (safe from the ring reader)."""
+        self._cgroups.note(cgroup_id, path)
+
     def lookup(self, cgroup_id: int, pid: int) -> ContainerRef | Verdict:
         known = self._by_cgroup.get(cgroup_id)
         if known is not None:

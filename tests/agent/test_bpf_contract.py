@@ -24,7 +24,7 @@ def test_kind_bits_agree() -> None:
     wire = {v.name.removeprefix("ACCESS_KIND_"): v.number for v in pb.AccessKind.DESCRIPTOR.values if v.number}
     assert wire == {k.name: k.value for k in events.AccessKind}
     assert {n.upper(): b for n, b in zip(common_kinds.NAMES, common_kinds.BITS, strict=True)} == wire
-    for name in ("CHDIR", "FCHDIR", "FORK", "OPENDIR", "ENTER"):
+    for name in ("CHDIR", "FCHDIR", "FORK", "OPENDIR", "ENTER", "MISSING", "CGROUP"):
         assert kinds[name] == getattr(events, f"KIND_{name}"), name
     assert c_defines("PROC_")["CONTAINER"] == PROC_CONTAINER  # what Tracer.adopt writes into `procs`
 

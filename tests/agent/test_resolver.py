@@ -61,6 +61,18 @@ def test_cgroup_path_from_pid_and_from_walk(tmp_path: Path) -> None:
     assert fresh.path_of(123456789, 999) is None
 
 
+def test_a_cgroup_named_at_mkdir_resolves_after_it_is_gone(tmp_path: Path) -> None:
+    """The kernel's word at mkdir outlives the cgroup and its processes; the oldest names are let go."""
+    proc, cg_root = fixture_tree(tmp_path, 77, "/elsewhere")
+    paths = CgroupPaths(mount=str(cg_root), proc_root=str(proc), capacity=2)
+    paths.note(101, f"/k8s.io/{CID}")
+    assert paths.path_of(101, 999) == f"/k8s.io/{CID}"  # no such process, no such directory
+    paths.note(102, "/b")
+    paths.note(103, "/c")
+    assert paths.path_of(102, 999) == "/b"
+    assert paths.path_of(101, 999) is None
+
+
 def status(**overrides: object) -> cri.ContainerStatus:
     s = cri.ContainerStatus(
         id=CID, metadata=cri.ContainerMetadata(name="app"), image=cri.ImageSpec(image="registry/app:1.2"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from snoop.agent.events import KIND_FORK, KIND_MISSING, AccessKind, RawEvent
+from snoop.agent.events import KIND_CGROUP, KIND_FORK, KIND_MISSING, AccessKind, RawEvent
 from snoop.agent.loader import LoadError, spawn
 from snoop.agent.resolver.cgroup import cgroup2_mount
 from snoop.agent.tracer import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, Tracer, can_load_bpf, cflags, program_text
@@ -88,6 +88,23 @@ def test_failed_lookups_are_sent_until_userspace_says_whose(tracer: tuple[Tracer
     assert not [e for e in events if e.cgroup_id == cid and os.fsencode(later) in e.path]
 
 
+def test_a_new_cgroup_is_named_by_the_kernel(tracer: tuple[Tracer, list[RawEvent]]) -> None:
+    """Its path comes with its ID as it is made: a container gone before its first event is handled is
+    still named. cgroup v1 hierarchies of a hybrid host make no such event."""
+    t, events = tracer
+    mount = Path(cgroup2_mount())
+    parent = mount / f"snoop-test-{uuid.uuid4().hex[:8]}"
+    child = parent / "c\xe9"  # any byte a directory name may hold
+    parent.mkdir()
+    child.mkdir()
+    ids = {os.stat(parent).st_ino: parent, os.stat(child).st_ino: child}
+    child.rmdir()
+    parent.rmdir()
+    drain(t)
+    made = {e.cgroup_id: e.path for e in events if e.kind == KIND_CGROUP and e.cgroup_id in ids}
+    assert made == {cid: os.fsencode("/" + str(path.relative_to(mount))) for cid, path in ids.items()}
+
+
 def test_host_processes_are_not_traced(tracer: tuple[Tracer, list[RawEvent]], tmp_path: Path) -> None:
     t, events = tracer
     marker = tmp_path / f"host-{uuid.uuid4().hex}"
@@ -105,7 +122,7 @@ def test_ignored_cgroup_is_silenced_in_the_kernel(
     t.ignore_cgroup(cid)
     run_in(cgroup, f"cat /etc/hostname {tmp_path} 2>/dev/null; true")
     drain(t)
-    assert not any(e.cgroup_id == cid and e.kind != KIND_FORK for e in events)
+    assert not any(e.cgroup_id == cid and e.kind not in (KIND_FORK, KIND_CGROUP) for e in events)
 
 
 def test_only_processes_that_were_handed_over_are_traced(
