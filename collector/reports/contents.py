@@ -166,13 +166,3 @@ def image_bytes(session: Session, image_ids: list[int]) -> dict[int, tuple[int, 
     used = dict(session.execute(select(distinct.c.image_id, func.sum(distinct.c.size))
                                 .group_by(distinct.c.image_id)).all())
     return {i: (b, int(used.get(i) or 0)) for i, b in totals.items()}
-
-
-def tree_rows(session: Session, image: Image) -> list[tuple[bytes, int, bool]]:
-    """(path, size, used) of every inventory file: what a treemap sums, at any depth."""
-    rows = fetch_all(session, select(Path.path, InventoryFile.size, ImageFile.path_id)
-                     .select_from(InventoryFile).join(Path, Path.id == InventoryFile.path_id)
-                     .outerjoin(ImageFile, and_(ImageFile.image_id == InventoryFile.image_id,
-                                                ImageFile.path_id == InventoryFile.path_id))
-                     .where(InventoryFile.image_id == image.id))
-    return [(path, size, used is not None) for path, size, used in rows]

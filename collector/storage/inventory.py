@@ -12,12 +12,20 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.ingest import INT64_MAX, PATH_MAX, path_digest, upsert_image
-from snoop.collector.storage.models import Image, Inventory, InventoryFile, Package, PackageFile
+from snoop.collector.storage.models import (
+    Image,
+    Inventory,
+    InventoryDirectory,
+    InventoryFile,
+    Package,
+    PackageFile,
+    Path,
+)
 from snoop.common.file_types import FILE, SYMLINK
 
 TEXT_LIMITS = {"type": 16, "name": 512, "version": 256, "purl": 2048}
@@ -138,14 +146,25 @@ def _start(session: Session, image_id: int, c: ChunkIn, now_ns: int, old: Invent
     return inv
 
 
-def _add_entries(session: Session, image_id: int, entries: list[EntryIn]) -> None:
+def parent_of(path: bytes) -> bytes:
+    """The directory holding ``path`` (absolute, normalised): ``/`` for ``/etc``."""
+    return path[: path.rfind(b"/")] or b"/"
+
+
+def _intern(session: Session, paths: set[bytes]) -> dict[bytes, int]:
+    """path -> paths.id, files and directories alike."""
     conn = session.connection()
+    ordered = sorted(paths)
+    by_digest = dialect_of(conn).bulk.intern_paths(conn, [path_digest(p) for p in ordered], ordered)
+    return {p: by_digest[path_digest(p)] for p in ordered}
+
+
+def _add_entries(session: Session, image_id: int, entries: list[EntryIn]) -> None:
     by_path = {e.path: e for e in entries}
-    digests = [path_digest(p) for p in by_path]
-    ids = dialect_of(conn).bulk.intern_paths(conn, digests, list(by_path))
-    rows = [{"image_id": image_id, "path_id": ids[d], "file_type": e.file_type, "size": e.size,
-             "link_group": e.link_group, "target": e.target}
-            for d, e in sorted(zip(digests, by_path.values(), strict=True), key=lambda de: ids[de[0]])]
+    ids = _intern(session, {*by_path, *map(parent_of, by_path)})
+    rows = [{"image_id": image_id, "path_id": ids[p], "file_type": e.file_type, "size": e.size,
+             "link_group": e.link_group, "target": e.target, "directory_id": ids[parent_of(p)]}
+            for p, e in sorted(by_path.items(), key=lambda pe: ids[pe[0]])]
     insert = dialect_of(session).insert(InventoryFile)
     session.execute(insert.on_conflict_do_nothing(index_elements=[InventoryFile.image_id, InventoryFile.path_id]),
                     rows)
@@ -192,9 +211,33 @@ def _complete(session: Session, inv: Inventory, done: DoneIn, now_ns: int) -> Ou
                 "bytes": distinct_bytes((p, *sizes[p]) for p in paths)} for pid, paths in owned.items()]
     if updates:
         session.execute(text("UPDATE packages SET files = :files, bytes = :bytes WHERE id = :id"), updates)
+    _sum_directories(session, image_id)
     conn = session.connection()
-    dialect_of(conn).analyze(conn, ("inventory_files", "package_files", "image_files"))
+    dialect_of(conn).analyze(conn, ("inventory_files", "inventory_directories", "package_files", "image_files"))
     return Outcome(True)
+
+
+def _sum_directories(session: Session, image_id: int) -> None:
+    """Each directory's own files summed by the database, then added to every directory above it here."""
+    own = session.execute(select(Path.path, func.sum(InventoryFile.size), func.count())
+                          .join(Path, Path.id == InventoryFile.directory_id)
+                          .where(InventoryFile.image_id == image_id).group_by(Path.path)).all()
+    sums: dict[bytes, list[int]] = {}  # directory -> [bytes, files, own bytes, own files]
+    for directory, size, files in own:
+        sums.setdefault(directory, [0, 0, 0, 0])[2:] = [int(size), files]
+        above = directory
+        while True:
+            entry = sums.setdefault(above, [0, 0, 0, 0])
+            entry[0] += int(size)
+            entry[1] += files
+            if above == b"/":
+                break
+            above = parent_of(above)
+    ids = _intern(session, set(sums))
+    rows = [{"image_id": image_id, "path_id": ids[d], "parent_id": 0 if d == b"/" else ids[parent_of(d)],
+             "bytes": b, "files": f, "own_bytes": ob, "own_files": of} for d, (b, f, ob, of) in sums.items()]
+    for i in range(0, len(rows), CHUNK):
+        session.execute(insert(InventoryDirectory), rows[i : i + CHUNK])
 
 
 def distinct_bytes(rows) -> int:  # noqa: ANN001 - (path_id, size, link_group) tuples

@@ -22,12 +22,12 @@ from snoop.collector.reports.contents import (
     inventory_of,
     packages,
     summary,
-    tree_rows,
     unused_files,
     used_package_names,
 )
 from snoop.collector.reports.coverage import coverage
 from snoop.collector.reports.diff import diff_images
+from snoop.collector.reports.directories import subtree
 from snoop.collector.reports.images import (
     count_files,
     find_image,
@@ -42,7 +42,7 @@ from snoop.collector.reports.workloads import workload_summaries
 from snoop.collector.storage.models import ContainerInstance, Image
 from snoop.collector.vulns.service import findings_of, in_use_counts, in_use_ids, latest, verdicts
 from snoop.collector.web.chart import CHART, curve_points
-from snoop.collector.web.treemap import Node, children, deepest_common_directory, nested, shade, squarify
+from snoop.collector.web.treemap import MAX_TILES, Node, nested, nodes, shade, squarify
 from snoop.common.file_types import KEEP
 from snoop.common.file_types import NAMES as TYPE_NAMES
 from snoop.common.units import count, human_bytes
@@ -137,22 +137,18 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
 
 
 def _treemap(request: Request, session: SessionDep, image: Image, directory: bytes) -> tuple[bytes, list[Node]]:
-    """The directory to draw (a lone subdirectory is skipped) and its two levels of nodes. The image's rows
-    and each drawn directory are kept while the image's data is unchanged: drilling down and back reads
-    nothing again."""
+    """The directory to draw (a lone subdirectory is skipped) and its two levels of nodes, from the sums
+    kept per directory; each drawn directory is kept while the image's data is unchanged, and views of
+    one directory at once compute it once."""
     if inventory_of(session, image) is None:
         return directory, []
     cache: ReportCache = request.app.state.report_cache
-    stamp = fingerprint(session, image.id)
 
     def compute() -> tuple[bytes, list[Node]]:
-        rows = cache.get(("tree", image.id), stamp, lambda: tree_rows(session, image))
-        base = directory.rstrip(b"/") + b"/"
-        under = [r for r in rows if r[0].startswith(base)]
-        shown = deepest_common_directory(under, directory)
-        return shown, children(under, shown)
+        sub = subtree(session, image, directory, MAX_TILES)
+        return (directory, []) if sub is None else (sub.shown.path, nodes(sub))
 
-    return cache.get(("treemap", image.id, directory), stamp, compute)
+    return cache.get(("treemap", image.id, directory), fingerprint(session, image.id), compute)
 
 
 @router.get("/diff", response_class=HTMLResponse)

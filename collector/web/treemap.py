@@ -1,14 +1,16 @@
 """Where an image's bytes go: its files grouped by directory, laid out as a squarified treemap.
 
-Bruls, Huizing and van Wijk's squarified layout keeps rectangles close to squares, so that small
+The nodes come from the sums kept per directory (collector.reports.directories), never from the whole
+inventory. Bruls, Huizing and van Wijk's squarified layout keeps rectangles close to squares, so that small
 directories stay visible and clickable. Each rectangle is shaded by the share of its bytes that some
 container used. Only the largest ``MAX_TILES`` children are drawn; the rest are summed into one tile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from snoop.collector.reports.directories import Subtree
 
 MAX_TILES = 40
 
@@ -38,53 +40,48 @@ class Tile:
     h: float
 
 
-def children(rows: Iterable[tuple[bytes, int, bool]], directory: bytes) -> list[Node]:
-    """Files (path, size, used) under ``directory`` summed by their first component below it, and each
-    directory's subdirectories one level down (``inner``; its own files as one tile): two levels in one
-    pass over the rows, summed in plain lists (a Node per row would cost most of a 100,000-file page)."""
-    base = directory.rstrip(b"/") + b"/"
-    start = len(base)
-    # (first, second or None) -> [bytes, used bytes, files, used files, deeper]
-    sums: dict[tuple[bytes, bytes | None], list[int]] = {}
-    for path, size, used in rows:
-        if not path.startswith(base):
-            continue
-        cut = path.find(b"/", start)
+def nodes(sub: Subtree) -> list[Node]:
+    """The shown directory's nodes, two levels deep: each directory in it with its own directories inside
+    (and its own files as one tile that opens it), its largest files and the rest of its files as one
+    tile. Sizes come from the inventory's sums; the used bytes and files from the used files below."""
+    base = sub.shown.path.rstrip(b"/") + b"/"
+    top: dict[bytes, Node] = {}
+    inner: dict[bytes, dict[bytes, Node]] = {}  # first component -> second component (b"": own files) -> node
+    for child in sub.children:
+        first = child.path[len(base):]
+        top[first] = Node(_name(first), child.path, child.bytes, 0, child.files, 0, True)
+        kids = inner[first] = {g.path[len(child.path) + 1:]: Node(_name(g.path[len(child.path) + 1:]), g.path, g.bytes,
+                                                                 0, g.files, 0, True)
+                               for g in sub.grandchildren[child.path]}
+        if child.own_files:
+            kids[b""] = Node(f"{child.own_files} files", child.path, child.own_bytes, 0, child.own_files, 0, True)
+    for path, size in sub.largest_files:
+        top[path[len(base):]] = Node(_name(path[len(base):]), path, size, 0, 1, 0)
+    rest = Node(f"{sub.shown.own_files - len(sub.largest_files)} more files", base,
+                sub.shown.own_bytes - sum(size for _, size in sub.largest_files),
+                files=sub.shown.own_files - len(sub.largest_files))
+    for path, size in sub.used:
+        below = path[len(base):]
+        cut = below.find(b"/")
         if cut < 0:
-            key: tuple[bytes, bytes | None] = (path[start:], None)
-            deeper = 0
-        else:  # one level down, subdirectories by name and the files of the directory together (b"")
-            below = path.find(b"/", cut + 1)
-            key = (path[start:cut], path[cut + 1 : below] if below >= 0 else b"")
-            deeper = 1 if below >= 0 else 0
-        entry = sums.get(key)
-        if entry is None:
-            entry = sums[key] = [0, 0, 0, 0, 0]
-        entry[0] += size
-        entry[2] += 1
-        if used:
-            entry[1] += size
-            entry[3] += 1
-        entry[4] |= deeper
-    nodes: dict[bytes, Node] = {}
-    inner: dict[bytes, list[Node]] = {}
-    for (first, second), (size, used_size, files, used_files, deeper) in sums.items():
-        node = nodes.get(first)
-        if node is None:
-            node = nodes[first] = Node(first.decode("utf-8", "replace"), base + first)
-        node.bytes += size
-        node.used_bytes += used_size
-        node.files += files
-        node.used_files += used_files
-        if second is not None:
-            node.is_dir = True
-            name = second.decode("utf-8", "replace") if second else f"{files} files"
-            path = base + first + b"/" + second if second else base + first
-            link = bool(deeper) or not second  # a directory's own files open that directory
-            inner.setdefault(first, []).append(Node(name, path, size, used_size, files, used_files, link))
+            _use(top.get(below, rest), size)
+            continue
+        first = below[:cut]
+        deeper = below.find(b"/", cut + 1)
+        _use(top[first], size)
+        _use(inner[first][below[cut + 1 : deeper] if deeper >= 0 else b""], size)
     for first, kids in inner.items():
-        nodes[first].inner = _top(kids)
-    return _top(list(nodes.values()))
+        top[first].inner = _top(list(kids.values()))
+    return _top([*top.values(), *([rest] if rest.files else [])])
+
+
+def _name(component: bytes) -> str:
+    return component.decode("utf-8", "replace")
+
+
+def _use(node: Node, size: int) -> None:
+    node.used_bytes += size
+    node.used_files += 1
 
 
 def _top(nodes: list[Node]) -> list[Node]:
@@ -99,22 +96,6 @@ def _top(nodes: list[Node]) -> list[Node]:
         rest.files += n.files
         rest.used_files += n.used_files
     return [*ordered[: MAX_TILES - 1], rest]
-
-
-def deepest_common_directory(rows: list[tuple[bytes, int, bool]], directory: bytes) -> bytes:
-    """The deepest directory holding every row, at or below ``directory``: a treemap of ``/`` whose files
-    all lie under ``/usr/lib`` starts there (min and max bound the common prefix of a sorted set)."""
-    if not rows:
-        return directory
-    low, high = min(r[0] for r in rows), max(r[0] for r in rows)
-    n = 0
-    while n < min(len(low), len(high)) and low[n] == high[n]:
-        n += 1
-    common = low[:n]
-    if not (low[n : n + 1] == b"/" and high[n : n + 1] == b"/"):  # cut back to a whole directory name
-        common = common[: common.rfind(b"/")]
-    return common if common.startswith(directory.rstrip(b"/")) and len(common) > len(directory.rstrip(b"/")) \
-        else directory
 
 
 def _worst(row: list[float], side: float) -> float:

@@ -1,0 +1,156 @@
+"""The web view and summary of one huge image: time and memory per request kind.
+
+An image of 1,000,000 inventory files (1,000 packages of ten directories of 100 files each), 10,000 of
+them used by 20 containers, on SQLite and PostgreSQL, served by a real ``snoop collector`` process. Each
+request kind is timed on its own, with the process's peak RSS reset before it (``/proc/PID/clear_refs``),
+so the figure is what that request added above the idle process. Baseline in the same run: the image
+list, which reads no inventory.
+
+    .venv/bin/python bench/huge_image.py [--files N]     (root: a throwaway PostgreSQL)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+from bench.contents import container_in  # noqa: E402
+from bench.report import update_section  # noqa: E402
+from snoop.collector.ingest.convert import chunk_from_pb  # noqa: E402
+from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
+from snoop.collector.storage.ingest import FileIn, ingest  # noqa: E402
+from snoop.collector.storage.inventory import put_chunk  # noqa: E402
+from snoop.collector.storage.migrate import upgrade  # noqa: E402
+from snoop.v1 import snoop_pb2 as pb  # noqa: E402
+from tests.conftest import free_port, wait_http  # noqa: E402
+from tests.harness.postgres import Postgres  # noqa: E402
+
+DIGEST = "sha256:" + "c" * 64
+REFERENCE = "registry/huge:1"
+USED = 10_000
+CONTAINERS = 20
+
+
+def huge_image(url: str, files: int) -> float:
+    """Stores the image; returns the seconds its inventory took to ingest (completion included)."""
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    paths = [b"/usr/lib/pkg%04d/d%d/file_%07d.so" % (i // 1000, i // 100 % 10, i) for i in range(files)]
+    started = time.perf_counter()
+    index = 0
+    for i in range(0, files, 5000):
+        chunk = pb.InventoryChunk(agent_id="bench", image_digest=DIGEST, image_reference=REFERENCE, upload_id="u1",
+                                  index=index, files=[pb.InventoryFile(path=p, type=pb.FILE_TYPE_FILE,
+                                                                       size=1000 + n % 5000)
+                                                      for n, p in enumerate(paths[i : i + 5000])])
+        index += 1
+        with sessions.begin() as s:
+            put_chunk(s, chunk_from_pb(chunk), 1)
+    done = pb.InventoryChunk(agent_id="bench", image_digest=DIGEST, upload_id="u1", index=index,
+                             done=pb.InventoryDone(source="layers", files=files))
+    with sessions.begin() as s:
+        assert put_chunk(s, chunk_from_pb(done), 1).complete
+    took = time.perf_counter() - started
+    used = paths[:: files // USED][:USED]
+    per = USED // CONTAINERS
+    for i in range(CONTAINERS):
+        with sessions.begin() as s:
+            ingest(s, [container_in(i, DIGEST, [FileIn(p, 1, 1, 1, 1) for p in used[i * per : (i + 1) * per]])], 2)
+    engine.dispose()
+    return took
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def measure(url: str) -> dict[str, tuple[float, int]]:
+    """request kind -> (seconds, MiB of peak RSS above the idle process)."""
+    http = free_port()
+    proc = subprocess.Popen([str(REPO / ".venv/bin/snoop"), "collector", "--db", url, "--http-listen",
+                             f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{free_port()}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http}"
+    kinds = {
+        "image list (baseline)": ["/api/v1/images"],
+        "summary": [f"/api/v1/images/{REFERENCE}/summary"],
+        "image page, first view": [f"/images/{REFERENCE}"],
+        "image page, again": [f"/images/{REFERENCE}"],
+        "image page, a directory below": [f"/images/{REFERENCE}?dir=/usr/lib/pkg0500"],
+        "image page, four at once (first views)": [f"/images/{REFERENCE}?dir=/usr/lib/pkg0{n}00" for n in range(6, 10)],
+    }
+    out: dict[str, tuple[float, int]] = {}
+    try:
+        wait_http(base + "/readyz", proc=proc)
+        with httpx.Client(timeout=600) as client:
+            client.get(base + "/api/v1/images")  # imports and connections warm
+            for kind, urls in kinds.items():
+                idle = rss_kib(proc.pid, "VmRSS")
+                Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # the peak starts again from here
+                started = time.perf_counter()
+                with ThreadPoolExecutor(len(urls)) as pool:
+                    codes = list(pool.map(lambda u: client.get(base + u).status_code, urls))
+                assert codes == [200] * len(urls), codes
+                out[kind] = (time.perf_counter() - started, (rss_kib(proc.pid, "VmHWM") - idle) // 1024)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=1_000_000)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="snoop-bench-huge-"))
+    postgres = Postgres(Path(tempfile.mkdtemp(prefix="snoop-bench-postgres-")), free_port())
+    postgres.start()
+    results: dict[str, tuple[float, dict[str, tuple[float, int]]]] = {}
+    try:
+        for name, url in (("SQLite", f"sqlite:///{work}/huge.db"), ("PostgreSQL", postgres.new_database())):
+            took = huge_image(url, args.files)
+            results[name] = (took, measure(url))
+            print(name, results[name], flush=True)
+    finally:
+        postgres.stop()
+        shutil.rmtree(postgres.root, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    text = render(results, args.files)
+    print(text)
+    if not args.no_write:
+        update_section(REPO / "docs/benchmarks.md", "huge-image", text)
+    return 0
+
+
+def render(results: dict[str, tuple[float, dict[str, tuple[float, int]]]], files: int) -> str:
+    lines = [f"### One huge image: {files:,} inventory files, {USED:,} used",
+             "", "`bench/huge_image.py`: a real collector process; each request kind alone, its peak RSS reset "
+             "before it. Targets (issue 26): the image page ≤ 1 s and ≤ 150 MB above idle, four at once ≤ 2 s.",
+             "", "| database | inventory ingest | request | time | × baseline | peak RSS above idle |",
+             "|---|---|---|---|---|---|"]
+    for name, (took, kinds) in results.items():
+        baseline = kinds["image list (baseline)"][0]
+        for kind, (seconds, mib) in kinds.items():
+            lines.append(f"| {name} | {took:.1f} s | {kind} | {seconds * 1000:.0f} ms | ×{seconds / baseline:.1f} | "
+                         f"{mib} MiB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
