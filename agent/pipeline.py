@@ -142,9 +142,10 @@ class Pipeline:
             if len(self._unrooted_cgroups) >= 4096:  # bounded: a cgroup said twice is better than memory lost
                 self._unrooted_cgroups.clear()
             self._unrooted_cgroups.add(ev.cgroup_id)
-            late_ms = (time.clock_gettime_ns(time.CLOCK_BOOTTIME) - ev.ts_ns) / 1e6
-            log.warning("cgroup %d: no process left to pin its root %.0f ms after its event (%s): symlinks on its "
-                        "paths are not followed", ev.cgroup_id, late_ms, os.fsdecode(ev.path))
+            late_ms = (time.time_ns() - ev.ts_ns) / 1e6
+            log.warning("cgroup %d: no process left to pin its root %.0f ms after its event (%s of pid %d, %s): "
+                        "symlinks on its paths are not followed", ev.cgroup_id, late_ms, os.fsdecode(ev.path), ev.pid,
+                        "alive" if os.path.exists(f"/proc/{ev.pid}") else "gone")
 
     def _wait(self, cgroup_id: int, item: tuple[int, list[TypedPath], int, int]) -> None:
         if self._pending_count >= self._max_pending:
