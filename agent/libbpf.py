@@ -1,16 +1,17 @@
-"""The agent's hands on loaded BPF maps, through libbpf (small, no compiler): map reads and writes and the
-ring buffer's consumer. The program itself is compiled and loaded elsewhere (snoop.agent.loader)."""
+"""The agent's hands on loaded BPF maps: reads and writes through libbpf (small, no compiler), and the ring
+buffer read from its mapped pages. The program itself is compiled and loaded elsewhere (snoop.agent.loader)."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
 import os
+import select
 from collections.abc import Callable, Iterator
 from typing import Any
 
 BPF_ANY, BPF_NOEXIST = 0, 1
-SampleFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
 
 class LibbpfError(OSError):
@@ -27,9 +28,6 @@ def _library() -> ctypes.CDLL:
         ("bpf_map_update_elem", ctypes.c_int, [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]),
         ("bpf_map_delete_elem", ctypes.c_int, [ctypes.c_int, ctypes.c_void_p]),
         ("bpf_map_get_next_key", ctypes.c_int, [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]),
-        ("ring_buffer__new", ctypes.c_void_p, [ctypes.c_int, SampleFn, ctypes.c_void_p, ctypes.c_void_p]),
-        ("ring_buffer__poll", ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
-        ("ring_buffer__free", None, [ctypes.c_void_p]),
         ("libbpf_num_possible_cpus", ctypes.c_int, []),
     ):
         function = getattr(lib, name)
@@ -104,23 +102,62 @@ class Map:
 
 
 class RingBuffer:
-    """Consumer of a BPF_MAP_TYPE_RINGBUF: ``poll`` calls ``on_sample(address, size)`` for each record."""
+    """Consumer of a BPF_MAP_TYPE_RINGBUF, read from its pages mapped into this process, as libbpf's own
+    consumer reads them: ``poll`` hands every committed record to ``on_sample`` as a memoryview.
 
-    def __init__(self, fd: int, on_sample: Callable[[int, int], None]) -> None:
-        def sample(_ctx: int | None, data: int, size: int) -> int:
-            on_sample(data, size)
-            return 0
+    Not libbpf's ``ring_buffer__poll``: that calls back into Python once per record, and each call takes the
+    interpreter lock anew. While the main loop computes, every take waits out its switch interval (5 ms),
+    so a burst of a few hundred records (a dozen containers starting) was read seconds late, after short-lived
+    containers had gone. Here one take reads everything the kernel has committed.
+    """
 
-        self._callback = SampleFn(sample)  # kept referenced: libbpf calls it for the ring's life
-        self._ring = lib().ring_buffer__new(fd, self._callback, None, None)
-        if not self._ring:
-            raise LibbpfError(ctypes.get_errno(), "ring_buffer__new failed")
+    BUSY, DISCARD, HEADER = 1 << 31, 1 << 30, 8
+
+    def __init__(self, fd: int, size: int, on_sample: Callable[[memoryview], None]) -> None:
+        page = mmap.PAGESIZE
+        self._on_sample = on_sample
+        self._mask = size - 1
+        self._consumer_page = mmap.mmap(fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self._consumer = ctypes.c_uint64.from_buffer(self._consumer_page)  # one aligned 8-byte store per update
+        # The producer's page, then the data mapped twice over: a record that wraps is contiguous here.
+        self._pages = mmap.mmap(fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+        self._view = memoryview(self._pages)
+        self._data = page
+        self._epoll = select.epoll()
+        self._epoll.register(fd, select.EPOLLIN)
 
     def poll(self, timeout_ms: int) -> int:
-        ret = lib().ring_buffer__poll(self._ring, timeout_ms)
-        return 0 if ret == -errno.EINTR else _check(ret, "ring buffer poll")
+        """Reads what is committed; if nothing is, waits up to ``timeout_ms`` for the kernel's wakeup."""
+        read = self._consume()
+        if read == 0 and timeout_ms != 0:
+            self._epoll.poll(timeout_ms / 1000 if timeout_ms > 0 else -1)
+            read = self._consume()
+        return read
+
+    def _consume(self) -> int:
+        read = 0
+        consumer = self._consumer.value
+        while True:
+            producer = int.from_bytes(self._view[:8], "little")
+            if consumer >= producer:
+                return read
+            while consumer < producer:
+                at = self._data + (consumer & self._mask)
+                length = int.from_bytes(self._view[at : at + 4], "little")
+                if length & self.BUSY:  # reserved, not yet committed: the next poll takes it
+                    return read
+                size = length & ~(self.BUSY | self.DISCARD)
+                if not length & self.DISCARD:
+                    self._on_sample(self._view[at + self.HEADER : at + self.HEADER + size])
+                    read += 1
+                consumer += (size + self.HEADER + 7) // 8 * 8
+                self._consumer.value = consumer
 
     def close(self) -> None:
-        if self._ring:
-            lib().ring_buffer__free(self._ring)
-            self._ring = None
+        if self._epoll.closed:
+            return
+        self._epoll.close()
+        self._view.release()
+        del self._consumer
+        self._consumer_page.close()
+        self._pages.close()

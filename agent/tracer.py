@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import platform
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from snoop.agent.events import RawEvent
 from snoop.agent.libbpf import BPF_NOEXIST, Map, RingBuffer
@@ -153,17 +155,21 @@ class Tracer:
         self._loaded = loaded
         self.load_peak_rss_kib = loaded.peak_rss_kib
         self.load_seconds = loaded.seconds
-        self._event = types["event"]
-        self._path_offset = self._event.path.offset
+        event = types["event"]
+        self._path_offset = event.path.offset
+        # Every field but the path (the last): a record is only as long as its path.
+        self._header: Any = type("EventHeader", (ctypes.Structure,), {"_fields_": [f for f in event._fields_
+                                                                                   if f[0] != "path"]})
+        assert ctypes.sizeof(self._header) <= self._path_offset, "the event's layout moved"
         self._cgroups = Map(loaded.maps["cgroups"], types["cgroups.key"], types["cgroups.value"], per_cpu=True)
         self._procs = Map(loaded.maps["procs"], types["procs.key"], types["procs.value"])
         self._stats = Map(loaded.maps["stats"], types["stats.key"], types["stats.value"], per_cpu=True)
         self._missing = Map(loaded.maps["missing_mode"], types["missing_mode.key"], types["missing_mode.value"])
-        self._ring = RingBuffer(loaded.maps["events"], self._handle)
+        self._ring = RingBuffer(loaded.maps["events"], self._ringbuf_pages * mmap.PAGESIZE, self._handle)
 
-    def _handle(self, data: int, _size: int) -> None:
-        ev = self._event.from_address(data)
-        path = ctypes.string_at(data + self._path_offset, ev.path_len)
+    def _handle(self, record: memoryview) -> None:
+        ev = self._header.from_buffer_copy(record[: ctypes.sizeof(self._header)])
+        path = record[self._path_offset : self._path_offset + ev.path_len].tobytes()
         self._on_event(
             RawEvent(
                 cgroup_id=ev.cgroup_id,
