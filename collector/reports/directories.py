@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from snoop.collector.reports.query import fetch_all, with_prefix
 from snoop.collector.storage.ingest import path_digest
 from snoop.collector.storage.models import Image, ImageFile, InventoryDirectory, InventoryFile, Path
-
-IN_CHUNK = 900  # bound parameters per IN list (SQLite allows 999 in old builds)
 
 
 @dataclass(frozen=True)
@@ -56,12 +54,11 @@ def subtree(session: Session, image: Image, directory: bytes, largest: int) -> S
     while shown.own_files == 0 and len(children) == 1:
         shown = children[0]
         children = _directories(session, image, InventoryDirectory.parent_id == shown.path_id)
-    by_id = {c.path_id: c.path for c in children}
     grandchildren: dict[bytes, list[Directory]] = {c.path: [] for c in children}
-    ids = list(by_id)
-    for i in range(0, len(ids), IN_CHUNK):
-        for g in _directories(session, image, InventoryDirectory.parent_id.in_(ids[i : i + IN_CHUNK])):
-            grandchildren[g.path[: g.path.rfind(b"/")]].append(g)
+    child = aliased(InventoryDirectory)
+    for g in _directories(session, image, InventoryDirectory.parent_id == child.path_id,
+                          child.image_id == image.id, child.parent_id == shown.path_id):
+        grandchildren[g.path[: g.path.rfind(b"/")]].append(g)
     largest_files = fetch_all(session, select(Path.path, InventoryFile.size)
                               .join(Path, Path.id == InventoryFile.path_id)
                               .where(InventoryFile.image_id == image.id, InventoryFile.directory_id == shown.path_id)
