@@ -242,9 +242,9 @@ def render(results: dict, args: argparse.Namespace) -> str:
               "Python heap peak, measured under tracemalloc in a third run, stays below the interpreter's "
               "import-time peak, so the process's peak RSS does not move). The summary and package reports "
               "start from the used rows and join the inventory by key, so they follow what was used, not the "
-              "image's size; the remove list is paged in the database. The image page's first view sums the "
-              "whole inventory by directory for its treemap (target: 1 s for 100,000 files); "
-              "the rows are kept while the image's data is unchanged, so drilling down re-sums them in memory."]
+              "image's size; the remove list is paged in the database. The figures below were measured when the "
+              "image page's treemap still summed the whole inventory per view; it now reads the sums kept per "
+              "directory when the inventory completed (see \"One huge image\" for 1,000,000 files)."]
     return "\n".join(lines) + "\n"
 
 

@@ -3,8 +3,8 @@
 An image of 1,000,000 inventory files (1,000 packages of ten directories of 100 files each), 10,000 of
 them used by 20 containers, on SQLite and PostgreSQL, served by a real ``snoop collector`` process. Each
 request kind is timed on its own, the process's own memory (RssAnon) sampled while it runs: the figure
-is what that request added above the idle process. Baseline in the same run: the image
-list, which reads no inventory.
+is what that request added above the idle process. Besides the pages: the POST of a 300,000-finding
+Trivy report of the image. Baseline in the same run: the image list, which reads no inventory.
 
     .venv/bin/python bench/huge_image.py [--files N]     (root: a throwaway PostgreSQL)
 """
@@ -12,6 +12,7 @@ list, which reads no inventory.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,7 @@ DIGEST = "sha256:" + "c" * 64
 REFERENCE = "registry/huge:1"
 USED = 10_000
 CONTAINERS = 20
+SCAN_FINDINGS = 300_000
 
 
 def huge_image(url: str, files: int) -> float:
@@ -71,6 +73,15 @@ def huge_image(url: str, files: int) -> float:
             ingest(s, [container_in(i, DIGEST, [FileIn(p, 1, 1, 1, 1) for p in used[i * per : (i + 1) * per]])], 2)
     engine.dispose()
     return took
+
+
+def trivy_report(findings: int) -> dict:
+    """A Trivy report of the image: ``findings`` vulnerabilities over its 1,000 package names."""
+    return {"SchemaVersion": 2, "ArtifactName": REFERENCE, "ArtifactType": "container_image",
+            "Metadata": {"RepoDigests": [f"registry/huge@{DIGEST}"]},
+            "Results": [{"Target": "huge (debian 12)", "Class": "os-pkgs", "Type": "debian", "Vulnerabilities": [
+                {"VulnerabilityID": f"CVE-2026-{n:06d}", "PkgName": f"pkg{n % 1000:04d}", "InstalledVersion": "1.0",
+                 "Severity": "HIGH", "Title": "a synthetic finding of the benchmark"} for n in range(findings)]}]}
 
 
 def rss_kib(pid: int, field: str) -> int:
@@ -111,6 +122,7 @@ def measure(url: str) -> dict[str, tuple[float, int]]:
                              f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{free_port()}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{http}"
+    scan = json.dumps(trivy_report(SCAN_FINDINGS)).encode()
     kinds = {
         "image list (baseline)": ["/api/v1/images"],
         "summary": [f"/api/v1/images/{REFERENCE}/summary"],
@@ -118,6 +130,8 @@ def measure(url: str) -> dict[str, tuple[float, int]]:
         "image page, again": [f"/images/{REFERENCE}"],
         "image page, a directory below": [f"/images/{REFERENCE}?dir=/usr/lib/pkg0500"],
         "image page, four at once (first views)": [f"/images/{REFERENCE}?dir=/usr/lib/pkg0{n}00" for n in range(6, 10)],
+        f"a scan of {SCAN_FINDINGS:,} findings ({len(scan) / 2**20:.0f} MiB of Trivy JSON) POSTed":
+            [f"/api/v1/images/{DIGEST}/vulnerabilities"],
     }
     out: dict[str, tuple[float, int]] = {}
     try:
@@ -128,7 +142,8 @@ def measure(url: str) -> dict[str, tuple[float, int]]:
                 memory = PeakMemory(proc.pid)
                 started = time.perf_counter()
                 with ThreadPoolExecutor(len(urls)) as pool:
-                    codes = list(pool.map(lambda u: client.get(base + u).status_code, urls))
+                    codes = list(pool.map(lambda u: (client.post(base + u, content=scan) if u.endswith(
+                        "/vulnerabilities") else client.get(base + u)).status_code, urls))
                 took = time.perf_counter() - started
                 assert codes == [200] * len(urls), codes
                 out[kind] = (took, memory.stop())

@@ -9,7 +9,7 @@ names (by manifest digest) is kept, so that a report for another image can be re
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -46,9 +46,6 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
     digests: set[str] = field(default_factory=set)  # manifest digests the report says it is of
     warnings: list[str] = field(default_factory=list)  # read, but the sender should know (a newer version)
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [asdict(f) for f in self.findings]
 
 
 def severity(value: Any) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from snoop.collector.vulns.scans import Finding, Scan
 def store(session: Session, image: Image, scan: Scan, now_ns: int) -> None:
     """The scan becomes the image's latest of its scanner."""
     stmt = dialect_of(session).insert(VulnerabilityScan).values(
-        image_id=image.id, scanner=scan.scanner, findings=json.dumps(scan.to_json()), uploaded_ns=now_ns)
+        image_id=image.id, scanner=scan.scanner, findings=orjson.dumps(scan.findings).decode(), uploaded_ns=now_ns)
     session.execute(stmt.on_conflict_do_update(
         index_elements=[VulnerabilityScan.image_id, VulnerabilityScan.scanner],
         set_={"findings": stmt.excluded.findings, "uploaded_ns": stmt.excluded.uploaded_ns}))
@@ -40,7 +40,7 @@ def scan_stamp(session: Session, image: Image) -> int:
 
 
 def findings_of(row: VulnerabilityScan) -> list[Finding]:
-    return [Finding(**{**f, "paths": tuple(f["paths"])}) for f in json.loads(row.findings)]
+    return [Finding(**{**f, "paths": tuple(f["paths"])}) for f in orjson.loads(row.findings)]
 
 
 def verdicts(session: Session, image: Image, findings: list[Finding]) -> dict[str, Any]:
