@@ -50,9 +50,10 @@ def nodes(sub: Subtree) -> list[Node]:
     for child in sub.children:
         first = child.path[len(base):]
         top[first] = Node(_name(first), child.path, child.bytes, 0, child.files, 0, True)
-        kids = inner[first] = {g.path[len(child.path) + 1:]: Node(_name(g.path[len(child.path) + 1:]), g.path, g.bytes,
-                                                                 0, g.files, 0, True)
-                               for g in sub.grandchildren[child.path]}
+        kids = inner[first] = {}
+        for grandchild in sub.grandchildren[child.path]:
+            second = grandchild.path[len(child.path) + 1:]
+            kids[second] = Node(_name(second), grandchild.path, grandchild.bytes, 0, grandchild.files, 0, True)
         if child.own_files:
             kids[b""] = Node(f"{child.own_files} files", child.path, child.own_bytes, 0, child.own_files, 0, True)
     for path, size in sub.largest_files:
