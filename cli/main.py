@@ -227,6 +227,12 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     common(p)
     p.add_argument("-n", "--namespace", default=None, help="only this namespace")
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.workloads(s, a.format, a.namespace)))
+    p = sub.add_parser("harden", help="a workload's containers with a read-only root filesystem: the directories "
+                                      "they wrote to, and the patch that mounts exactly those writable")
+    common(p, ["yaml", "json", "table"], "yaml (the patch, for kustomize's patches: or kubectl patch), json (the "
+                                         "whole answer) or table (the directories)")
+    p.add_argument("workload", help="NAMESPACE/NAME, as `snoop workloads` lists it")
+    p.set_defaults(run=lambda a: _query(a, lambda q, s: q.harden(s, a.workload, a.format)))
 
 
 def _slim_parser(sub: argparse._SubParsersAction, connect: Callable[[argparse.ArgumentParser], None]) -> None:

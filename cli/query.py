@@ -1,5 +1,5 @@
-"""``snoop images|files|summary|packages|vulns|sbom|diff|workloads``: questions to a collector's REST API, answered
-as a table, JSON, YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
+"""``snoop images|files|summary|packages|vulns|sbom|diff|workloads|harden``: questions to a collector's REST API,
+answered as a table, JSON, YAML, CSV or plain text (``-o``), the way kubectl and Trivy answer."""
 
 from __future__ import annotations
 
@@ -302,6 +302,22 @@ def workloads(server: Server, fmt: str, namespace: str | None) -> bytes:
     rows = [[w["namespace"], w["name"], w["kind"], str(w["pods"]), str(w["containers"]), " ".join(w["images"]),
              w["last_seen"] or ("" if fmt == "csv" else "-")] for w in body["workloads"]]
     return tabular(fmt, ["NAMESPACE", "NAME", "KIND", "PODS", "CONTAINERS", "IMAGES", "LAST SEEN"], rows)
+
+
+def harden(server: Server, workload: str, fmt: str) -> bytes:
+    namespace, slash, name = workload.partition("/")
+    if not slash or not namespace or not name:
+        raise QueryError(f"a workload is NAMESPACE/NAME, not {workload!r}")
+    path = f"/api/v1/workloads/{namespace}/{name}/hardening"
+    if fmt == "yaml":
+        return server.get(path, {"format": "yaml"}).content
+    body = server.get(path).json()
+    if fmt == "json":
+        return structured(body, fmt)
+    rows = [[c["name"], w["path"], str(w["files_written"]), "-" if w["image_files"] is None else str(w["image_files"])]
+            for c in body["containers"] for w in c["writable"]]
+    notes = "".join(f"note: {n}\n" for n in body["notes"])
+    return tabular(fmt, ["CONTAINER", "WRITABLE", "FILES WRITTEN", "IMAGE FILES THERE"], rows) + notes.encode()
 
 
 def write(out: bytes) -> None:

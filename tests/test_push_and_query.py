@@ -157,6 +157,13 @@ def test_cli_speaks_like_kubectl(collector_proc: tuple[Process, str, str], tmp_p
     workloads = json.loads(snoop("workloads", "-n", "shop", "-o", "json", "--server", base).stdout)
     assert [(w["name"], w["kind"]) for w in workloads["workloads"]] == [("web", "Deployment?")]
     assert b"Deployment?" in snoop("workloads", "--server", base).stdout
+    patch = yaml.safe_load(snoop("harden", "shop/web", "--server", base).stdout)  # a pushed report writes nothing
+    assert (patch["kind"], patch["metadata"]) == ("Deployment", {"name": "web", "namespace": "shop"})
+    assert patch["spec"]["template"]["spec"]["containers"] == [
+        {"name": "app", "securityContext": {"readOnlyRootFilesystem": True}}]
+    assert snoop("harden", "shop/web", "-o", "table", "--server", base).stdout.startswith(b"CONTAINER")
+    unnamed = snoop("harden", "web", "--server", base)
+    assert unnamed.returncode == 1 and b"NAMESPACE/NAME" in unnamed.stderr
     bad = snoop("images", "--since", "yesterday", "--server", base)
     assert bad.returncode == 1 and b"1h, 2d, 2026-01-31T00:00" in bad.stderr  # said before asking
 

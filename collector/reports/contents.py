@@ -74,14 +74,15 @@ def inventory_of(session: Session, image: Image) -> Inventory | None:
     return inv if inv is not None and inv.complete else None
 
 
-def summary(session: Session, image: Image) -> dict[str, Any]:
-    """Every figure from a few aggregates and the used rows: never a scan of the inventory."""
+def summary(session: Session, image: Image, usage: Used | None = None) -> dict[str, Any]:
+    """Every figure from a few aggregates and the used rows (``usage``, when the caller has read them):
+    never a scan of the inventory."""
     inv = inventory_of(session, image)
     # What a container may have created is what a keep-list lists: files, links, paths gone untyped.
     could_be_created, last_new = session.execute(
         select(func.count().filter(ImageFile.file_type.in_(KEEP)), func.max(ImageFile.first_seen_ns))
         .where(ImageFile.image_id == image.id)).one()
-    used = used_files(session, image) if inv is not None else Used({}, {})
+    used = Used({}, {}) if inv is None else usage or used_files(session, image)
     created = could_be_created - sum(1 for _, _, t in used.files.values() if t in KEEP)
     out: dict[str, Any] = {"inventory": dict(NO_INVENTORY), "used": None, "unused": None,
                            "runtime_created": None, "packages": None, "package_errors": [],
@@ -132,12 +133,13 @@ def unused_files(session: Session, image: Image, prefix: bytes | None, page: Pag
     return fetch_all(session, page.apply(q.order_by(Path.path))), total
 
 
-def packages(session: Session, image: Image, used: bool | None = None) -> list[dict[str, Any]]:
+def packages(session: Session, image: Image, used: bool | None = None, usage: Used | None = None
+             ) -> list[dict[str, Any]]:
     """Every package of the image's inventory with its files and bytes, used and not, sorted by name."""
-    usage = used_files(session, image).package_usage()
+    by_package = (usage or used_files(session, image)).package_usage()
     out = []
     for p in session.scalars(select(Package).where(Package.image_id == image.id).order_by(Package.type, Package.name)):
-        n_used, used_bytes = usage.get(p.id, (0, 0))
+        n_used, used_bytes = by_package.get(p.id, (0, 0))
         if used is not None and (n_used > 0) != used:
             continue
         out.append({"type": p.type, "name": p.name, "version": p.version, "purl": p.purl, "files": p.files,

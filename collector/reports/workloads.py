@@ -95,3 +95,11 @@ def workload_exists(session: Session, namespace: str, name: str) -> bool:
     ci = ContainerInstance
     return session.scalar(select(ci.id).where(ci.namespace == namespace, ci.workload_name == name).limit(1)) \
         is not None
+
+
+def workload_kind(session: Session, namespace: str, name: str) -> str | None:
+    """The workload's kind as its instances were recorded ("Deployment", "Deployment?" when guessed);
+    None when no instance has that workload."""
+    ci = ContainerInstance
+    return session.scalar(select(func.max(ci.workload_kind)).where(ci.namespace == namespace, ci.workload_name == name)
+                          .group_by(ci.namespace))

@@ -23,6 +23,7 @@ from snoop.collector.reports.contents import (
     packages,
     summary,
     unused_files,
+    used_files,
     used_package_names,
 )
 from snoop.collector.reports.coverage import coverage
@@ -97,7 +98,8 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
                used: str = "true", offset: Offset = 0) -> HTMLResponse:
     image = image_or_404(session, ref)
     row = image_summaries(session, Page(None), digests=[image.digest])[0][0]
-    facts = summary(session, image)
+    usage = used_files(session, image) if inventory_of(session, image) is not None else None
+    facts = summary(session, image, usage)
     directory = os.fsencode("/" + dir.strip("/"))
     directory, nodes = _treemap(request, session, image, directory)
     tiles = squarify(nodes, 0, 0, *TREEMAP)
@@ -129,7 +131,7 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
         "chart": CHART,
         "tiles": tiles, "inner": inner, "size": TREEMAP,
         "crumbs": crumbs, "dir": directory.decode("utf-8", "replace"), "packages": sorted(
-            packages(session, image), key=lambda p: -p["bytes"]), "files": files, "total": total,
+            packages(session, image, usage=usage), key=lambda p: -p["bytes"]), "files": files, "total": total,
         "offset": offset, "page": PAGE, "used": want_used, "prefix": prefix, "scan": scan, "vulns": vulns,
         "verified": verification(session, image), "slims": slims,
         "api": api, "ref": ref, "query": lambda **kw: urlencode({k: v for k, v in {

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
+import yaml
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from snoop.collector.api import schemas
 from snoop.collector.api.deps import Limit, Offset, SessionDep, file_filter
 from snoop.collector.api.render import Format, SafeJSONResponse, file_json, file_list_response, iso
+from snoop.collector.reports.hardening import hardening
 from snoop.collector.reports.query import Page
-from snoop.collector.reports.workloads import workload_exists, workload_files, workload_summaries
+from snoop.collector.reports.workloads import workload_exists, workload_files, workload_kind, workload_summaries
 
 router = APIRouter(prefix="/workloads", tags=["workloads"])
 
@@ -50,3 +53,26 @@ def files_of_workload(
         return file_list_response(rows, format, details=True)
     return SafeJSONResponse({"namespace": namespace, "name": name, "files": [file_json(r) for r in rows],
                              "total": total})
+
+
+class HardeningFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+@router.get("/{namespace}/{name}/hardening", response_model=None)
+def hardening_of_workload(namespace: str, name: str, session: SessionDep,
+                          format: HardeningFormat = HardeningFormat.json) -> Response:  # noqa: A002
+    """Which directories each container wrote to, the fewest to mount writable with a read-only root
+    filesystem, and the strategic-merge patch that does it; ``format=yaml`` answers the patch alone (for
+    kustomize's ``patches:`` or ``kubectl patch --type strategic``)."""
+    kind = workload_kind(session, namespace, name)
+    if kind is None:
+        raise HTTPException(404, f"no workload {namespace}/{name}")
+    report = hardening(session, namespace, name, kind)
+    if format is HardeningFormat.json:
+        return SafeJSONResponse(report)
+    if report["patch"] is None:
+        raise HTTPException(409, f"{namespace}/{name} is a {report['kind'] or 'workload of unknown kind'}: no pod "
+                                 "template to patch is known for it; the JSON answer lists the directories")
+    return Response(yaml.safe_dump(report["patch"], sort_keys=False), media_type="application/yaml")
