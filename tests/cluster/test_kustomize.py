@@ -1,7 +1,7 @@
 """snoop on a real Kubernetes, installed as the README says: ``kubectl apply -k`` of an overlay naming the registry
 (here the node's own image store), after creating the database Secret. Then what people do with it: workloads of
 every kind, ``kubectl exec``, rollouts of the agent and the collector while files keep coming, port-forward to the
-REST, the web view and the CLI, and deleting workloads.
+REST, the web view and the CLI, a read-only root from ``snoop harden``, and deleting workloads.
 
 One cluster, one install, steps in order (module scope): each test is a step a user takes after the one before."""
 
@@ -200,6 +200,53 @@ def test_port_forward_serves_rest_pages_and_the_cli(cluster: Cluster, shop: str,
     done = subprocess.run([str(SNOOP), "workloads", "--server", rest, "--namespace", shop], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "web" in done.stdout and "Deployment" in done.stdout, done.stderr
+
+
+def writer(images: dict[str, str]) -> dict[str, Any]:
+    """A Deployment that writes a temporary file, a cache and a pid file, as services do."""
+    script = ("mkdir -p /tmp /var/cache/app /run; while true; do date > /tmp/upload.part; "
+              "date > /var/cache/app/index; echo $$ > /run/app.pid; sleep 1; done")
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "writer", "namespace": "shop"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "writer"}}, "template": {
+                "metadata": {"labels": {"app": "writer"}}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                    "name": "app", "image": images["busybox"], "imagePullPolicy": "IfNotPresent",
+                    "command": ["/bin/sh", "-c", script],
+                    "securityContext": {"allowPrivilegeEscalation": False}}]}}}}
+
+
+def test_snoop_harden_patch_makes_the_root_read_only_and_the_writes_still_succeed(
+        cluster: Cluster, shop: str, rest: str, workload_images: dict[str, str], tmp_path: Path) -> None:
+    """After traffic, `snoop harden` gives a patch; applied with `kubectl apply -k`, the pod runs Ready with a
+    read-only root, its writes succeed, and a write anywhere else fails with EROFS."""
+    base = tmp_path / "writer"
+    base.mkdir()
+    (base / "writer.yaml").write_text(json.dumps(writer(workload_images)))
+    cluster.kubectl("apply", "-f", str(base / "writer.yaml"))
+    cluster.kubectl("-n", shop, "rollout", "status", "deployment/writer", "--timeout=120s", timeout_s=140)
+    written = poll("the writer's three directories in its hardening", lambda: (lambda c: c if [
+        w["path"] for w in c[0]["writable"]] == ["/run", "/tmp", "/var/cache/app"] else None)(httpx.get(
+            f"{rest}/api/v1/workloads/{shop}/writer/hardening", timeout=10).json()["containers"]), 90)
+    assert written[0]["name"] == "app"
+    done = subprocess.run([str(SNOOP), "harden", f"{shop}/writer", "--server", rest], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (base / "harden.yaml").write_bytes(done.stdout)
+    (base / "kustomization.yaml").write_text("resources: [writer.yaml]\npatches: [{path: harden.yaml}]\n")
+    cluster.kubectl("apply", "-k", str(base))
+    cluster.kubectl("-n", shop, "rollout", "status", "deployment/writer", "--timeout=120s", timeout_s=140)
+    pods = json.loads(cluster.kubectl("-n", shop, "get", "pods", "-l", "app=writer", "-o", "json"))["items"]
+    (pod,) = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+    assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    name = pod["metadata"]["name"]
+    # Each emptyDir starts empty: a file in each is a write that succeeded on the read-only root.
+    written_again = ("sleep 2; for f in /tmp/upload.part /var/cache/app/index /run/app.pid; do "
+                     "test -s $f && echo $f; done")
+    assert cluster.kubectl("-n", shop, "exec", name, "--", "/bin/sh", "-c", written_again).split() == [
+        "/tmp/upload.part", "/var/cache/app/index", "/run/app.pid"]
+    refused = subprocess.run([cluster.bin["kubectl"], f"--kubeconfig={cluster.kubeconfig}", "-n", shop, "exec", name,
+                              "--", "/bin/sh", "-c", "echo x > /etc/elsewhere"], capture_output=True, text=True,
+                             timeout=60)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr
+    cluster.kubectl("delete", "-k", str(base), "--wait=true", "--timeout=60s", timeout_s=80)
 
 
 def test_deleted_workloads_are_forgotten_by_the_agent_and_kept_by_the_collector(
