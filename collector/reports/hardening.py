@@ -154,6 +154,9 @@ def hardening(session: Session, namespace: str, name: str, kind: str) -> dict[st
                              "container, or mount only the written files (subPath)")
         containers[container] = found
     bare_kind = kind.rstrip("?")
+    if kind.endswith("?"):
+        notes.append(f"the kind ({bare_kind}) was guessed from the pod names; the agent names it exactly with "
+                     "--kube-api")
     return {
         "namespace": namespace, "name": name, "kind": bare_kind,
         "containers": [{"name": c, "writable": [{"path": os.fsdecode(w.path), "files_written": w.files,
