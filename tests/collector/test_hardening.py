@@ -43,9 +43,11 @@ def store(client: TestClient) -> None:
         ingest(s, [web, sidecar], now_ns=5)
         files = [pb.InventoryFile(path=p, type=pb.FILE_TYPE_FILE, size=10)
                  for p in (b"/var/cache/app/seed", b"/etc/passwd", b"/bin/sh")]
-        for index, extra in enumerate(({"files": files}, {"done": pb.InventoryDone(source="layers", files=3)})):
-            put_chunk(s, chunk_from_pb(pb.InventoryChunk(agent_id="a", image_digest="sha256:aaa", upload_id="u",
-                                                         index=index, **extra)), 5)
+        chunks = [pb.InventoryChunk(agent_id="a", image_digest="sha256:aaa", upload_id="u", index=0, files=files),
+                  pb.InventoryChunk(agent_id="a", image_digest="sha256:aaa", upload_id="u", index=1,
+                                    done=pb.InventoryDone(source="layers", files=3))]
+        for chunk in chunks:
+            put_chunk(s, chunk_from_pb(chunk), 5)
 
 
 def test_the_hardening_of_a_workload(client: TestClient) -> None:
