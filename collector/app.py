@@ -21,10 +21,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from snoop.collector.api.render import SafeJSONResponse
 from snoop.collector.api.routes import diff, images, pods, slim, vulnerabilities, workloads
 from snoop.collector.auth import cross_site, rest_guard, wants_page
 from snoop.collector.config import CollectorConfig
+from snoop.collector.encoding import SafeJSONResponse
 from snoop.collector.ingest.inventory import single_writer_lock
 from snoop.collector.ingest.server import build_server
 from snoop.collector.metrics import CollectorMetrics

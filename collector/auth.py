@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from fastapi import Request, Response
 
-from snoop.collector.api.render import SafeJSONResponse
+from snoop.collector.encoding import SafeJSONResponse
 
 OPEN_PATHS = ("/healthz", "/readyz", "/login", "/static/snoop.css")
 COOKIE = "snoop_token"

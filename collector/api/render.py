@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
+from snoop.collector.encoding import iso
 from snoop.common.file_types import NAMES as TYPE_NAMES
 from snoop.common.kinds import names_of
 
@@ -22,39 +20,6 @@ class Format(StrEnum):
     json = "json"
     text = "text"
     csv = "csv"
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON with ``\\udcXX`` escapes for bytes of paths that are not UTF-8: lossless, always valid.
-    orjson (fast) unless a path holds such bytes, which only the standard encoder can escape."""
-
-    @staticmethod
-    def encode(content: Any) -> bytes:
-        try:
-            return orjson.dumps(content)
-        except TypeError:  # orjson.JSONEncodeError: a lone surrogate from surrogateescape
-            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-    def render(self, content: Any) -> bytes:
-        return self.encode(content)
-
-
-_SECONDS: dict[int, str] = {}  # report rows share seconds; cleared when it grows (a day's worth)
-_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
-
-
-def iso(ns: int) -> str | None:
-    """ISO 8601 in UTC with milliseconds. Two per row of a 100,000-row report: the seconds part is
-    cached and the rest looked up, a third of the cost of formatting."""
-    if not ns:
-        return None
-    seconds, rest = divmod(ns, 1_000_000_000)
-    text = _SECONDS.get(seconds)
-    if text is None:
-        if len(_SECONDS) >= 86_400:
-            _SECONDS.clear()
-        text = _SECONDS[seconds] = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return text + _MILLIS[rest // 1_000_000]
 
 
 def file_json(row: tuple) -> dict[str, Any]:

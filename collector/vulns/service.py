@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from snoop.collector.api.render import iso
+from snoop.collector.encoding import iso
 from snoop.collector.reports.contents import inventory_of
 from snoop.collector.reports.coverage import coverage
 from snoop.collector.storage.dialect import dialect_of

@@ -15,8 +15,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from snoop.collector.api.deps import Offset, SessionDep, image_or_404
-from snoop.collector.api.render import iso
 from snoop.collector.auth import COOKIE, cookie_matches, csrf_token
+from snoop.collector.encoding import iso
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import (
     inventory_of,

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
-from snoop.collector.api.render import Format, SafeJSONResponse, csv_response
+from snoop.collector.api.render import Format, csv_response
+from snoop.collector.encoding import SafeJSONResponse
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import image_bytes, used_package_names
 from snoop.collector.reports.diff import diff_images

@@ -21,16 +21,8 @@ from snoop.collector.api.deps import (
     image_or_404,
     since_ns,
 )
-from snoop.collector.api.render import (
-    Format,
-    SafeJSONResponse,
-    csv_response,
-    file_json,
-    file_list_response,
-    image_json,
-    iso,
-    keep_list,
-)
+from snoop.collector.api.render import Format, csv_response, file_json, file_list_response, image_json, keep_list
+from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import inventory_of, packages, summary, unused_files
 from snoop.collector.reports.images import (

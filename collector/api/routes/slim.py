@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
-from snoop.collector.api.render import SafeJSONResponse, iso
+from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.collector.reports.coverage import coverage
 from snoop.collector.reports.images import image_files
 from snoop.collector.reports.query import FileFilter

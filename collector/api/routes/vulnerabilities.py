@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, get_session, image_or_404
-from snoop.collector.api.render import SafeJSONResponse, image_json
+from snoop.collector.api.render import image_json
+from snoop.collector.encoding import SafeJSONResponse
 from snoop.collector.reports.contents import inventory_of, packages
 from snoop.collector.reports.images import image_summaries
 from snoop.collector.reports.query import Page
