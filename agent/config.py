@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snoop.common.channels import check_tls
+from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import (
     byte_prefixes,
     duration,
@@ -44,7 +45,7 @@ class AgentConfig:
     max_spool_files: int = setting("--max-spool-files", "files held while the collector is unreachable",
                                    1_000_000, parse=int)
     max_batch_files: int = setting("--max-batch-files", "files per batch sent to the collector: what it holds "
-                                   "in memory at once", 10_000, parse=int)
+                                   "in memory at once", MESSAGE_FILES, parse=int)
     spool_dir: Path | None = setting("--spool-dir", "unacknowledged batches on disk, so a restarted agent sends "
                                      "them; '' keeps them in memory only", Path("/var/lib/snoop/spool"),
                                      parse=optional_path)

@@ -2,7 +2,7 @@
 through the same gRPC ingest as the agents, so reports of many deployments merge.
 
 Each report is checked whole before anything of it is sent; a bad one is named with the place of its
-fault and skipped, and the good ones go. Big reports go in batches of ``BATCH_FILES`` files."""
+fault and skipped, and the good ones go. Big reports go in batches of ``MESSAGE_FILES`` files."""
 
 from __future__ import annotations
 
@@ -17,14 +17,13 @@ import grpc
 
 from snoop.agent.convert import split_batches
 from snoop.common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
+from snoop.common.limits import MESSAGE_FILES, PATH_MAX, UINT64_MAX
 from snoop.common.seed_report import SECTIONS, parse_time
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
 ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
-BATCH_FILES = 10_000
-UINT64_MAX = 2**64 - 1
 
 
 class ReportError(ValueError):
@@ -81,7 +80,7 @@ def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None) -
         for section, type_ in SECTIONS.items():
             for j, path in enumerate(_expect(c.get(section, []), list, f"{where}.{section}")):
                 raw = os.fsencode(_expect(path, str, f"{where}.{section}[{j}]"))
-                if not raw.startswith(b"/") or len(raw) >= 4096 or b"\0" in raw:
+                if not raw.startswith(b"/") or len(raw) >= PATH_MAX or b"\0" in raw:
                     raise ReportError(f"{where}.{section}[{j}]: not an absolute path under PATH_MAX: "
                                       f"{path[:100]!r}")
                 files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
@@ -121,8 +120,8 @@ def load(path: Path, *, node: str | None, image_digest: str | None) -> pb.Batch:
 
 
 def batches_of(report: pb.Batch, first_seq: int) -> list[pb.Batch]:
-    """A report's containers in batches of at most BATCH_FILES files, numbered from ``first_seq``."""
-    parts = split_batches(list(report.containers), BATCH_FILES) or [[]]
+    """A report's containers in batches of at most MESSAGE_FILES files, numbered from ``first_seq``."""
+    parts = split_batches(list(report.containers), MESSAGE_FILES) or [[]]
     return [pb.Batch(agent_id=report.agent_id, seq=first_seq + i, containers=part,
                      dropped_events=report.dropped_events) for i, part in enumerate(parts)]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from snoop.common.channels import check_tls
+from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import duration, listen, setting, show_duration, show_listen
 
 
@@ -31,7 +32,7 @@ class CollectorConfig:
                                False, boolean=True)
     max_message_files: int = setting("--max-message-files", "files one batch or inventory chunk may hold; more are "
                                      "refused with the reason, unread (agents and snoop push cut at 10,000): "
-                                     "memory follows this, not what a sender sends", 10_000, parse=int)
+                                     "memory follows this, not what a sender sends", MESSAGE_FILES, parse=int)
     db_workers: int = setting("--db-workers", "threads writing batches to the database", 8, parse=int)
     retain_instances_s: float = setting("--retain-instances", "delete container instances not seen for this long "
                                         "(their files stay in their image's merged report); 0 keeps them all",

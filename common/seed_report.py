@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from snoop.common.file_types import REPORT_SECTIONS, UNKNOWN
+from snoop.common.limits import INT64_MAX
 
 # Each list of a container entry and what its paths are; the original sidecar's reports have ``files`` only.
 SECTIONS = {"files": UNKNOWN, **{name: code for code, name in REPORT_SECTIONS.items()}}
-INT64_MAX = 2**63 - 1
 
 
 def format_time(ns: int) -> str:

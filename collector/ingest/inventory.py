@@ -19,6 +19,7 @@ from snoop.collector.ingest.leases import Leases
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.inventory import Outcome, chunk_problem, put_chunk, wanted
+from snoop.common.limits import MESSAGE_FILES
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 class InventoryServicer(pb_grpc.InventoryServicer):
     def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor,
-                 write_lock: threading.Lock | contextlib.nullcontext, *, max_files: int = 10_000) -> None:
+                 write_lock: threading.Lock | contextlib.nullcontext, *, max_files: int = MESSAGE_FILES) -> None:
         self._max_files = max_files
         self._sessions = sessions
         self._metrics = metrics

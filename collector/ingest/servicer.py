@@ -24,6 +24,7 @@ from snoop.collector.ingest.inventory import single_writer_lock
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.ingest import ContainerIn, Refusal, ingest, screen
 from snoop.collector.storage.known import KnownIds
+from snoop.common.limits import MESSAGE_FILES
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -45,7 +46,7 @@ def refusal_to_pb(r: Refusal) -> pb.Refusal:
 class IngestServicer(pb_grpc.IngestServicer):
     def __init__(self, sessions: sessionmaker[Session], metrics: CollectorMetrics, writers: Executor, *,
                  write_lock: threading.Lock | contextlib.nullcontext | None = None,
-                 idle_timeout_s: float = 300.0, max_files: int = 10_000) -> None:
+                 idle_timeout_s: float = 300.0, max_files: int = MESSAGE_FILES) -> None:
         self._sessions = sessions
         self._max_files = max_files
         self._metrics = metrics

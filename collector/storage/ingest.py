@@ -27,15 +27,15 @@ from snoop.collector.storage.models import (
 )
 from snoop.common.file_types import NAMES
 from snoop.common.kinds import ALL as ALL_KINDS
+from snoop.common.limits import INT64_MAX, PATH_MAX
 from snoop.common.workload import workload_of
 
-PATH_MAX = 4096
 FILE_TYPES = range(len(NAMES))  # snoop.v1.FileType
-INT64_MAX = 2**63 - 1
-# Column widths (collector/storage/models.py): longer values are refused here, never by the database.
-TEXT_LIMITS = {"node": 253, "container_id": 128, "name": 253, "namespace": 253, "pod": 253, "pod_uid": 64,
-               "image_digest": 255, "image_reference": 1024, "cgroup_path": 4096, "workload_kind": 64,
-               "workload_name": 253, "base_digest": 255}
+# Each text field and the column that stores it: longer values are refused here, never by the database.
+_COLUMNS = {**{name: getattr(ContainerInstance, name) for name in (
+    "node", "container_id", "name", "namespace", "pod", "pod_uid", "cgroup_path", "workload_kind", "workload_name")},
+    "image_digest": Image.digest, "image_reference": ImageReference.reference, "base_digest": SlimImage.base_digest}
+TEXT_LIMITS = {field: column.type.length for field, column in _COLUMNS.items()}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from snoop.collector.storage.dialect import dialect_of
-from snoop.collector.storage.ingest import INT64_MAX, PATH_MAX, path_digest, upsert_image
+from snoop.collector.storage.ingest import path_digest, upsert_image
 from snoop.collector.storage.models import (
     Image,
     Inventory,
@@ -27,8 +27,9 @@ from snoop.collector.storage.models import (
     Path,
 )
 from snoop.common.file_types import FILE, SYMLINK
+from snoop.common.limits import INT64_MAX, PATH_MAX
 
-TEXT_LIMITS = {"type": 16, "name": 512, "version": 256, "purl": 2048}
+TEXT_LIMITS = {name: getattr(Package, name).type.length for name in ("type", "name", "version", "purl")}
 CHUNK = 900
 
 
