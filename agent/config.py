@@ -79,13 +79,7 @@ class AgentConfig:
                                  parse=Path)
 
     def __post_init__(self) -> None:
-        """Half a TLS configuration would fail later with a traceback, or not at all: refuse it."""
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        """Settings that would fail later with a traceback, or not at all: refused now."""
         if self.max_batch_files < 1:
             raise ValueError("--max-batch-files must be at least 1")
-        for name in ("tls_ca", "tls_cert", "tls_key"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")
         check_tls(self.tls_cert, self.tls_key, self.tls_ca)

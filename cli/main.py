@@ -112,10 +112,12 @@ def _push_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run_push(args: argparse.Namespace) -> int:
     from snoop.cli.push import push
-    from snoop.common.channels import TlsFiles
+    from snoop.common.channels import TlsFiles, check_tls
 
-    if bool(args.tls_cert) != bool(args.tls_key):
-        print("snoop push: --tls-cert and --tls-key go together", file=sys.stderr)
+    try:
+        check_tls(args.tls_cert, args.tls_key, args.tls_ca)
+    except ValueError as exc:
+        print(f"snoop push: {exc}", file=sys.stderr)
         return 2
     tls = TlsFiles(args.tls_ca, args.tls_cert, args.tls_key)
     return push(args.collector, args.reports, node=args.node, image_digest=args.image_digest, token=args.token,

@@ -46,17 +46,11 @@ class CollectorConfig:
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
-        """Half a TLS configuration would serve plaintext, or fail later with a traceback: refuse it."""
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+        """Settings that would serve plaintext, or fail later with a traceback: refused now."""
         if self.tls_client_ca and not self.tls_cert:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked "
                              "only over TLS")
-        for name in ("tls_cert", "tls_key", "tls_client_ca"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                raise ValueError(f"--{name.replace('_', '-')} {path}: no such file")
-        check_tls(self.tls_cert, self.tls_key, self.tls_client_ca)
+        check_tls(self.tls_cert, self.tls_key, self.tls_client_ca, ca_flag="--tls-client-ca")
         if self.retain_instances_s < 0 or self.retain_images_s < 0 or self.retention_interval_s <= 0:
             raise ValueError("--retain-instances and --retain-images must be 0 or more, --retention-interval positive")
         if self.max_streams < 1 or self.db_workers < 1 or self.stream_idle_timeout_s <= 0:

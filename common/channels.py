@@ -24,9 +24,15 @@ class TlsFiles:
 PLAINTEXT = TlsFiles()
 
 
-def check_tls(cert: Path | None, key: Path | None, ca: Path | None) -> None:
-    """Loads the files as TLS will: a ValueError of one line naming the file and why, never a traceback
-    at the first connection (a garbage certificate, a key of another certificate)."""
+def check_tls(cert: Path | None, key: Path | None, ca: Path | None, *, ca_flag: str = "--tls-ca") -> None:
+    """The one check of every command's TLS files: half a configuration would serve plaintext or fail later
+    with a traceback, so the certificate needs its key, each file must exist, and each is loaded as TLS will
+    load it. A ValueError of one line naming the file and why (a garbage certificate, a key of another)."""
+    if bool(cert) != bool(key):
+        raise ValueError("--tls-cert and --tls-key go together: give both or neither")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key), (ca_flag, ca)):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{flag} {path}: no such file")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     if cert is not None and key is not None:
         try:

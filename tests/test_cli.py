@@ -99,7 +99,7 @@ def test_a_services_variables_are_not_taken_for_typos() -> None:
         "SNOOP_COLLECTR is not a snoop setting (did you mean SNOOP_COLLECTOR?)"]
 
 
-def test_tls_files_that_do_not_load_are_one_line(tmp_path: Path) -> None:
+def test_tls_files_that_do_not_load_are_one_line_in_every_command(tmp_path: Path) -> None:
     for name in ("a", "b"):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                         "-subj", f"/CN={name}", "-keyout", str(tmp_path / f"{name}.key"),
@@ -109,8 +109,12 @@ def test_tls_files_that_do_not_load_are_one_line(tmp_path: Path) -> None:
     cases = {("a.crt", "b.key"): "the key does not match the certificate",
              ("garbage.crt", "a.key"): "not a PEM certificate or key"}
     for (cert, key), reason in cases.items():
-        for command in (["collector"], ["agent", "--collector", "127.0.0.1:1"]):
+        for command in (["collector"], ["agent", "--collector", "127.0.0.1:1"], ["push", "/nonexistent.json"]):
             done = subprocess.run([str(SNOOP), *command, "--tls-cert", str(tmp_path / cert), "--tls-key",
                                    str(tmp_path / key)], capture_output=True, text=True, timeout=60)
             assert done.returncode == 2 and reason in done.stderr and str(tmp_path / cert) in done.stderr, done.stderr
             assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    for command in (["collector"], ["agent", "--collector", "127.0.0.1:1"], ["push", "/nonexistent.json"]):
+        half = subprocess.run([str(SNOOP), *command, "--tls-cert", str(tmp_path / "a.crt")], capture_output=True,
+                              text=True, timeout=60)  # one rule for every command: the certificate needs its key
+        assert half.returncode == 2 and "--tls-cert and --tls-key go together" in half.stderr, half.stderr
