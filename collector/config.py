@@ -9,11 +9,13 @@ from snoop.common.channels import check_tls
 from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import duration, listen, setting, show_duration, show_listen
 
+DEFAULT_DB = "sqlite:///snoop.db"  # a file beside where the collector runs: the quick start needs nothing else
+
 
 @dataclass(frozen=True)
 class CollectorConfig:
     db_url: str = setting("--db", "SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB "
-                          "(default sqlite:///snoop.db)", "sqlite:///snoop.db", secret=True)
+                          f"(default {DEFAULT_DB})", DEFAULT_DB, secret=True)
     grpc_listen: tuple[str, int] = setting("--grpc-listen", "gRPC ingest address", ("0.0.0.0", 50051),
                                            parse=listen, show=show_listen)
     http_listen: tuple[str, int] = setting("--http-listen", "REST address (HTTPS with --tls-cert)",

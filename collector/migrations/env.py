@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from snoop.collector.config import DEFAULT_DB
 from snoop.collector.storage.db import make_engine
 from snoop.collector.storage.models import Base
 
@@ -22,6 +23,6 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///snoop.db")
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or DEFAULT_DB)
     with engine.begin() as conn:
         run(conn)
