@@ -147,11 +147,13 @@ class RingBuffer:
                 if length & self.BUSY:  # reserved, not yet committed: the next poll takes it
                     return read
                 size = length & ~(self.BUSY | self.DISCARD)
-                if not length & self.DISCARD:
-                    self._on_sample(self._view[at + self.HEADER : at + self.HEADER + size])
-                    read += 1
-                consumer += (size + self.HEADER + 7) // 8 * 8
-                self._consumer.value = consumer
+                try:
+                    if not length & self.DISCARD:
+                        self._on_sample(self._view[at + self.HEADER : at + self.HEADER + size])
+                        read += 1
+                finally:  # handed over even if handling it failed: a record is never read twice
+                    consumer += (size + self.HEADER + 7) // 8 * 8
+                    self._consumer.value = consumer
 
     def close(self) -> None:
         if self._epoll.closed:
