@@ -202,6 +202,29 @@ class WorkloadFiles(BaseModel):
     total: int
 
 
+class WritableOut(BaseModel):
+    path: str
+    files_written: int
+    image_files: int | None  # files the image holds there (an emptyDir would hide them); null: no inventory
+
+
+class HardenedContainer(BaseModel):
+    name: str
+    writable: list[WritableOut]
+
+
+class Hardening(BaseModel):
+    """A read-only root for the workload's containers: the directories to keep writable, and the patch."""
+
+    namespace: str
+    name: str
+    kind: str
+    containers: list[HardenedContainer]
+    patch: dict[str, Any] | None  # a strategic-merge patch; null for a kind without a known pod template
+    notes: list[str]
+    limits: list[str]
+
+
 class PodReport(BaseModel):
     """The original snoop sidecar's report format."""
 

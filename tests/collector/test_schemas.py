@@ -21,6 +21,7 @@ ANSWERS: list[tuple[str, dict, type[BaseModel]]] = [
     ("/api/v1/diff", {"base": "app:1", "head": "app:1"}, schemas.Diff),
     ("/api/v1/workloads", {}, schemas.WorkloadList),
     ("/api/v1/workloads/shop/web/files", {}, schemas.WorkloadFiles),
+    ("/api/v1/workloads/shop/web/hardening", {}, schemas.Hardening),
     ("/api/v1/pods/shop/web-6d4cf56db6-x7k9m/report", {}, schemas.PodReport),
 ]
 

@@ -61,7 +61,7 @@ class HardeningFormat(StrEnum):
     yaml = "yaml"
 
 
-@router.get("/{namespace}/{name}/hardening", response_model=None)
+@router.get("/{namespace}/{name}/hardening", response_model=None, responses={200: {"model": schemas.Hardening}})
 def hardening_of_workload(namespace: str, name: str, session: SessionDep,
                           format: HardeningFormat = HardeningFormat.json) -> Response:  # noqa: A002
     """Which directories each container wrote to, the fewest to mount writable with a read-only root
