@@ -45,6 +45,7 @@ class ContainerRoots:
         self._proc = proc_root
         self._capacity = capacity
         self._roots: OrderedDict[int, Root] = OrderedDict()
+        self._gone: set[int] = set()  # cgroups found gone at the last release, their roots still pinned
         self._lock = threading.Lock()  # the ring reader pins, the main loop resolves and releases
         self.refused = 0  # candidates that were in the host's mount namespace or root
 
@@ -93,10 +94,16 @@ class ContainerRoots:
         return Root(fd, mounts)
 
     def release(self, alive: Callable[[int], bool]) -> None:
-        """Unpins the roots of cgroups that no longer exist."""
+        """Unpins the roots of cgroups found gone at this call and the one before: a container that ran for a
+        millisecond is gone long before the main loop handles its events, which still need its root."""
         with self._lock:
-            for cgroup_id in [c for c in self._roots if not alive(c)]:
+            gone = {c for c in self._roots if not alive(c)}
+            for cgroup_id in gone & self._gone:
                 os.close(self._roots.pop(cgroup_id).fd)
+            self._gone = gone - self._gone
 
     def close(self) -> None:
-        self.release(lambda _: False)
+        with self._lock:
+            for root in self._roots.values():
+                os.close(root.fd)
+            self._roots.clear()
