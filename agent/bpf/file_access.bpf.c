@@ -222,6 +222,17 @@ static __always_inline int submit(struct event *e, bool dedup) {
     return 0;
 }
 
+// A tracepoint's string field (__data_loc: its offset in the low 16 bits) as e's path, then sent.
+static __always_inline int submit_data_loc(struct event *e, void *args, u32 data_loc, bool dedup) {
+    int n = bpf_probe_read_kernel_str(e->path, PATH_MAX_LEN, (char *)args + (data_loc & 0xFFFF));
+    if (n <= 1) {
+        count(STAT_READ_ERROR);
+        return 0;
+    }
+    e->path_len = n - 1;
+    return submit(e, dedup);
+}
+
 static __always_inline struct event *start_event(u32 kind, s32 dirfd) {
     u32 zero = 0;
     struct event *e = scratch.lookup(&zero);
@@ -477,16 +488,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         set_proc_state(tgid, PROC_CONTAINER);
     state->events++;
     struct event *e = start_event(KIND_EXEC, AT_FDCWD_VALUE);
-    if (!e)
-        return 0;
-    unsigned short offset = args->data_loc_filename & 0xFFFF;
-    int n = bpf_probe_read_kernel_str(e->path, PATH_MAX_LEN, (char *)args + offset);
-    if (n <= 1) {
-        count(STAT_READ_ERROR);
-        return 0;
-    }
-    e->path_len = n - 1;
-    return submit(e, true);
+    return e ? submit_data_loc(e, args, args->data_loc_filename, true) : 0;
 }
 
 TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
@@ -496,14 +498,7 @@ TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
     if (!e)
         return 0;
     e->cgroup_id = args->id;
-    unsigned short offset = args->data_loc_path & 0xFFFF;
-    int n = bpf_probe_read_kernel_str(e->path, PATH_MAX_LEN, (char *)args + offset);
-    if (n <= 1) {
-        count(STAT_READ_ERROR);
-        return 0;
-    }
-    e->path_len = n - 1;
-    return submit(e, false);
+    return submit_data_loc(e, args, args->data_loc_path, false);
 }
 
 // A child inherits its parent's standing (threads are tasks too: they get an entry of their own, removed
