@@ -160,7 +160,8 @@ class Tracer:
         # Every field but the path (the last): a record is only as long as its path.
         self._header: Any = type("EventHeader", (ctypes.Structure,), {"_fields_": [f for f in event._fields_
                                                                                    if f[0] != "path"]})
-        assert ctypes.sizeof(self._header) <= self._path_offset, "the event's layout moved"
+        self._header_size = ctypes.sizeof(self._header)
+        assert self._header_size <= self._path_offset, "the event's layout moved"
         self._cgroups = Map(loaded.maps["cgroups"], types["cgroups.key"], types["cgroups.value"], per_cpu=True)
         self._procs = Map(loaded.maps["procs"], types["procs.key"], types["procs.value"])
         self._stats = Map(loaded.maps["stats"], types["stats.key"], types["stats.value"], per_cpu=True)
@@ -168,7 +169,7 @@ class Tracer:
         self._ring = RingBuffer(loaded.maps["events"], self._ringbuf_pages * mmap.PAGESIZE, self._handle)
 
     def _handle(self, record: memoryview) -> None:
-        ev = self._header.from_buffer_copy(record[: ctypes.sizeof(self._header)])
+        ev = self._header.from_buffer_copy(record[: self._header_size])
         path = record[self._path_offset : self._path_offset + ev.path_len].tobytes()
         self._on_event(
             RawEvent(

@@ -57,10 +57,10 @@ def writable_directories(written: set[bytes]) -> list[bytes]:
     each as narrow as the writes allow."""
     kept: set[bytes] = set()
     for directory in sorted({parent_of(p) for p in written}, key=lambda d: (d.count(b"/"), d)):
-        above = directory
-        while above != b"/" and above not in kept:
+        above = directory  # the directory itself, then each one above it up to /
+        while above not in kept and above != b"/":
             above = parent_of(above)
-        if above not in kept and directory not in kept:
+        if above not in kept:
             kept.add(directory)
     return sorted(kept)
 
