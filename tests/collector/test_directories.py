@@ -70,10 +70,15 @@ def drawn(tree: list[Node], base: bytes) -> dict[bytes, tuple]:
             for n in tree}
 
 
-def test_each_directory_equals_the_sum_of_its_files(sessions: sessionmaker[Session]) -> None:
+def used_image(sessions: sessionmaker[Session]) -> None:
+    """FILES inventoried, USED used by one container."""
     store(sessions)
     with sessions.begin() as s:
         ingest(s, [container(digest=DIGEST, files={p: 1 for p in USED})], 2)
+
+
+def test_each_directory_equals_the_sum_of_its_files(sessions: sessionmaker[Session]) -> None:
+    used_image(sessions)
     with sessions() as s:
         image = find_image(s, DIGEST)
         assert image is not None
@@ -87,9 +92,7 @@ def test_each_directory_equals_the_sum_of_its_files(sessions: sessionmaker[Sessi
 
 
 def test_the_largest_files_are_tiles_and_the_rest_one(sessions: sessionmaker[Session]) -> None:
-    store(sessions)
-    with sessions.begin() as s:
-        ingest(s, [container(digest=DIGEST, files={p: 1 for p in USED})], 2)
+    used_image(sessions)
     with sessions() as s:
         image = find_image(s, DIGEST)
         assert image is not None
