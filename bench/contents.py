@@ -98,7 +98,7 @@ def ingest_inventory(url: str, chunks: list[pb.InventoryChunk]) -> tuple[float, 
     inventory_s = time.perf_counter() - started
     assert outcome.complete, outcome
     files = [f.path for c in chunks for f in c.files]
-    used = [container_in(0, "sha256:baseline", [FileIn(p, 1, 1, 1, 1) for p in files])]
+    used = [container_in(0, "sha256:baseline", [(p, 1, 1, 1, 1) for p in files])]
     started = time.perf_counter()
     with sessions.begin() as s:
         ingest(s, used, time.time_ns())
@@ -143,7 +143,7 @@ def big_image(url: str, inventory: int, packages: int, instances: int, used_pool
         start = i * per_instance % used_pool
         chosen = (pool + pool)[start : start + per_instance]
         with sessions.begin() as s:
-            ingest(s, [container_in(i, digest, [FileIn(p, 1, 1, 1, 1) for p in chosen])], 2)
+            ingest(s, [container_in(i, digest, [(p, 1, 1, 1, 1) for p in chosen])], 2)
     engine.dispose()
 
 

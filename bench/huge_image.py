@@ -31,7 +31,7 @@ from bench.contents import container_in  # noqa: E402
 from bench.report import update_section  # noqa: E402
 from snoop.collector.ingest.convert import chunk_from_pb  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from snoop.collector.storage.ingest import FileIn, ingest  # noqa: E402
+from snoop.collector.storage.ingest import ingest  # noqa: E402
 from snoop.collector.storage.inventory import put_chunk  # noqa: E402
 from snoop.collector.storage.migrate import upgrade  # noqa: E402
 from snoop.v1 import snoop_pb2 as pb  # noqa: E402
@@ -70,7 +70,7 @@ def huge_image(url: str, files: int) -> float:
     per = USED // CONTAINERS
     for i in range(CONTAINERS):
         with sessions.begin() as s:
-            ingest(s, [container_in(i, DIGEST, [FileIn(p, 1, 1, 1, 1) for p in used[i * per : (i + 1) * per]])], 2)
+            ingest(s, [container_in(i, DIGEST, [(p, 1, 1, 1, 1) for p in used[i * per : (i + 1) * per]])], 2)
     engine.dispose()
     return took
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snoop.collector.storage.ingest import ContainerIn, FileIn
+from snoop.collector.storage.ingest import ContainerIn
 from snoop.collector.storage.inventory import ChunkIn, DoneIn, EntryIn, PackageIn
 from snoop.v1 import snoop_pb2 as pb
 
@@ -28,7 +28,7 @@ def containers_from_batch(batch: pb.Batch) -> list[ContainerIn]:
             base_digest=c.container.base_image_digest,
             total_events=c.total_events,
             dropped_events=batch.dropped_events,
-            files=tuple(FileIn(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns, f.type) for f in c.files),
+            files=tuple([(f.path, f.kinds, f.first_seen_unix_ns, f.last_seen_unix_ns, f.type) for f in c.files]),
         )
         for c in batch.containers
     ]

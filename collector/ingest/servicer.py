@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.ingest.convert import containers_from_batch
+from snoop.collector.ingest.groups import CommitGroups
 from snoop.collector.ingest.inventory import single_writer_lock
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.ingest import ContainerIn, Refusal, ingest, screen
@@ -53,21 +54,40 @@ class IngestServicer(pb_grpc.IngestServicer):
         self._writers = writers
         self._idle_timeout = idle_timeout_s
         self._write_lock = write_lock if write_lock is not None else single_writer_lock(sessions)
+        # A single writer commits the batches waiting for it together; concurrent writers commit alone.
+        self._groups = None if isinstance(self._write_lock, contextlib.nullcontext) else CommitGroups(
+            self._write_lock, self._transaction, self._alone)
         self._known = KnownIds()
 
-    def _commit(self, containers: list[ContainerIn]) -> int:
+    @property
+    def waiting_batches(self) -> int:
+        """Batches waiting for the single writer now (0 where writers are concurrent)."""
+        return self._groups.waiting if self._groups is not None else 0
+
+    def _transaction(self, batches: list[list[ContainerIn]]) -> list[int]:
+        """Writes ``batches`` in one transaction; how many files each added."""
         for attempt in range(RETRIES):
             try:
-                with self._write_lock:
-                    with self._sessions.begin() as session:
-                        result = ingest(session, containers, time.time_ns(), self._known)
+                with self._sessions.begin() as session:
+                    now_ns = time.time_ns()
+                    results = [ingest(session, containers, now_ns, self._known) for containers in batches]
+                for result in results:
                     self._known.learn(result.learned)  # committed: safe to remember
-                    return result.accepted
+                return [result.accepted for result in results]
             except DBAPIError as exc:
                 if not is_conflict(exc) or attempt == RETRIES - 1:
                     raise
                 self._metrics.ingest_errors.labels(reason="conflict-retried").inc()
         raise AssertionError("unreachable")
+
+    def _alone(self, containers: list[ContainerIn]) -> int:
+        """Commits ``containers`` in a transaction of their own (the caller holds the write lock if any)."""
+        return self._transaction([containers])[0]
+
+    def _commit(self, containers: list[ContainerIn]) -> int:
+        if self._groups is not None:
+            return self._groups.commit(containers)
+        return self._alone(containers)
 
     def _commit_each(self, containers: list[ContainerIn], refused: list[Refusal]) -> int:
         """The database refused the batch's data: store container by container, refusing only those
@@ -75,7 +95,8 @@ class IngestServicer(pb_grpc.IngestServicer):
         accepted = 0
         for c in containers:
             try:
-                accepted += self._commit([c])
+                with self._write_lock:
+                    accepted += self._alone([c])
             except (DataError, IntegrityError) as exc:
                 log.error("container %s refused by the database: %s", c.container_id, exc.orig)
                 refused.append(Refusal(c.container_id, b"", "refused-by-database", len(c.files), str(exc.orig)))

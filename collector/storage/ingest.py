@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from snoop.collector.storage.bulk import FileRow
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.known import KnownIds, Learned
 from snoop.collector.storage.models import (
@@ -49,13 +50,9 @@ class Refusal:
     detail: str
 
 
-@dataclass(frozen=True)
-class FileIn:
-    path: bytes
-    kinds: int
-    first_seen_ns: int
-    last_seen_ns: int
-    file_type: int = 0
+# (path, kinds, first_seen_ns, last_seen_ns, file_type): one file as the agent reported it. A plain tuple
+# from the message to the database: a batch holds thousands, and an object per file cost more than its write.
+FileIn = tuple[bytes, int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -108,19 +105,26 @@ def container_problem(c: ContainerIn) -> tuple[str, str] | None:
 
 def file_problem(f: FileIn) -> tuple[str, str] | None:
     """(reason, detail) when one file cannot be stored: it alone is refused."""
-    if not f.path.startswith(b"/"):
+    path, kinds, first_seen_ns, last_seen_ns, file_type = f
+    if not path.startswith(b"/"):
         return "path-not-absolute", "the path is not absolute"
-    if len(f.path) >= PATH_MAX:
-        return "path-too-long", f"the path is {len(f.path)} bytes, PATH_MAX is {PATH_MAX}"
-    if b"\0" in f.path:
+    if len(path) >= PATH_MAX:
+        return "path-too-long", f"the path is {len(path)} bytes, PATH_MAX is {PATH_MAX}"
+    if b"\0" in path:
         return "nul-in-path", "the path holds a NUL byte"
-    if not 0 < f.kinds <= ALL_KINDS:
-        return "invalid-kinds", f"invalid access kinds {f.kinds}"
-    if f.file_type not in FILE_TYPES:
-        return "invalid-type", f"unknown file type {f.file_type}"
-    if not (0 <= f.first_seen_ns <= INT64_MAX and 0 <= f.last_seen_ns <= INT64_MAX):
+    if not 0 < kinds <= ALL_KINDS:
+        return "invalid-kinds", f"invalid access kinds {kinds}"
+    if file_type not in FILE_TYPES:
+        return "invalid-type", f"unknown file type {file_type}"
+    if not (0 <= first_seen_ns <= INT64_MAX and 0 <= last_seen_ns <= INT64_MAX):
         return "out-of-range", "times out of range"
     return None
+
+
+def _all_good(files: tuple[FileIn, ...]) -> bool:
+    """``file_problem`` finds nothing in any of ``files``: its tests inline, the common case at its cost."""
+    return all(p[:1] == b"/" and len(p) < PATH_MAX and b"\0" not in p and 0 < k <= ALL_KINDS and t in FILE_TYPES
+               and 0 <= a <= INT64_MAX and 0 <= b <= INT64_MAX for p, k, a, b, t in files)
 
 
 def screen(containers: list[ContainerIn]) -> tuple[list[ContainerIn], list[Refusal]]:
@@ -132,14 +136,17 @@ def screen(containers: list[ContainerIn]) -> tuple[list[ContainerIn], list[Refus
         if problem is not None:
             refused.append(Refusal(c.container_id, b"", problem[0], len(c.files), problem[1]))
             continue
+        if _all_good(c.files):
+            kept.append(c)
+            continue
         files = []
         for f in c.files:
             bad = file_problem(f)
             if bad is None:
                 files.append(f)
             else:
-                refused.append(Refusal(c.container_id, f.path[:PATH_MAX], bad[0], 1, bad[1]))
-        kept.append(c if len(files) == len(c.files) else replace(c, files=tuple(files)))
+                refused.append(Refusal(c.container_id, f[0][:PATH_MAX], bad[0], 1, bad[1]))
+        kept.append(replace(c, files=tuple(files)))
     return kept, refused
 
 
@@ -203,43 +210,30 @@ def path_digest(path: bytes) -> bytes:
     return hashlib.sha256(path).digest()
 
 
-def _path_ids(session: Session, merged: dict[bytes, FileIn], known: KnownIds, learned: Learned) -> list[int]:
-    """Ids of ``merged``'s paths, in order: from memory where known, else interned in one statement."""
-    digests = [path_digest(p) for p in merged]
-    ids = [known.path(d) for d in digests]
-    missing = [i for i, path_id in enumerate(ids) if path_id is None]
-    if missing:
-        paths = list(merged)
-        conn = session.connection()
-        found = dialect_of(conn).bulk.intern_paths(conn, [digests[i] for i in missing], [paths[i] for i in missing])
-        learned.paths.update(found)
-        for i in missing:
-            ids[i] = found[digests[i]]
-    return ids  # type: ignore[return-value]
-
-
-def _merge_files(
-    session: Session, instance_id: int, image_id: int, files: tuple[FileIn, ...], known: KnownIds,
-    learned: Learned, now_ns: int,
-) -> int:
-    """Adds the instance's files, their times capped at arrival; folds the new ones into image_files.
-    Returns how many were new."""
+def _distinct(files: list[FileIn]) -> list[FileIn]:
+    """One row per path, in path order; one path twice in a container's files: kinds united, the widest times.
+    In path order, new paths get ids in that order, so each index takes a batch's rows as ascending runs."""
+    if len({f[0] for f in files}) == len(files):
+        return sorted(files)
     merged: dict[bytes, FileIn] = {}
-    for f in files:  # one path twice in a batch: one row, kinds united
-        seen = merged.get(f.path)
-        merged[f.path] = f if seen is None else FileIn(
-            f.path, seen.kinds | f.kinds, min(seen.first_seen_ns, f.first_seen_ns),
-            max(seen.last_seen_ns, f.last_seen_ns), max(seen.file_type, f.file_type),
-        )
-    # In path order: new paths get ids in that order, so each index (path ids, path keys) takes the
-    # batch's rows as one ascending run instead of random inserts.
-    merged = dict(sorted(merged.items()))
-    ids = _path_ids(session, merged, known, learned)
-    rows = [(pid, f.kinds, min(f.first_seen_ns, now_ns), min(f.last_seen_ns, now_ns), f.file_type,
-             f.path[:PATH_KEY_BYTES])
-            for pid, f in zip(ids, merged.values(), strict=True)]
-    conn = session.connection()
-    return dialect_of(conn).bulk.add_files(conn, instance_id, image_id, rows)
+    for f in files:
+        seen = merged.get(f[0])
+        merged[f[0]] = f if seen is None else (
+            f[0], seen[1] | f[1], min(seen[2], f[2]), max(seen[3], f[3]), max(seen[4], f[4]))
+    return sorted(merged.values())
+
+
+def _path_ids(session: Session, paths: list[bytes], known: KnownIds, learned: Learned) -> list[int]:
+    """Ids of ``paths``, in order: from memory where known, else interned in one statement."""
+    ids = known.paths(paths)
+    missing = sorted({p for p, path_id in zip(paths, ids, strict=True) if path_id is None})
+    if missing:
+        conn = session.connection()
+        by_digest = dialect_of(conn).bulk.intern_paths(conn, [path_digest(p) for p in missing], missing)
+        found = {p: by_digest[path_digest(p)] for p in missing}
+        learned.paths.update(found)
+        ids = [found[p] if i is None else i for p, i in zip(paths, ids, strict=True)]
+    return ids  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -248,18 +242,33 @@ class Ingested:
     learned: Learned   # ids to remember once the transaction has committed
 
 
+def _file_rows(session: Session, files: dict[int, tuple[int, list[FileIn]]], known: KnownIds, learned: Learned,
+               now_ns: int) -> list[FileRow]:
+    """The bulk writer's rows of ``files`` (instance -> its image and files), times capped at arrival."""
+    owned = [(instance, image, f) for instance, (image, fs) in files.items() for f in _distinct(fs)]
+    ids = _path_ids(session, [f[0] for _, _, f in owned], known, learned)
+    return [(instance, image, path_id, kinds, min(first, now_ns), min(last, now_ns), file_type, path[:PATH_KEY_BYTES])
+            for (instance, image, (path, kinds, first, last, file_type)), path_id in zip(owned, ids, strict=True)]
+
+
 def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: KnownIds | None = None) -> Ingested:
-    """Writes containers that passed ``screen``; the caller commits, then ``known.learn``s."""
+    """Writes containers that passed ``screen``; the caller commits, then ``known.learn``s.
+
+    Each container's instance row, then every file of the batch in one bulk write (a container twice in
+    a batch is one instance: its files are united)."""
     known = known if known is not None else KnownIds(max_paths=0)
     learned = Learned()
-    accepted = 0
+    files: dict[int, tuple[int, list[FileIn]]] = {}  # instance -> (image, files)
     changed: set[tuple[int, str]] = set()
     for c in containers:
         image_id = _upsert_image(session, c, now_ns, known, learned)
         instance_id = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
-            accepted += _merge_files(session, instance_id, image_id, c.files, known, learned, now_ns)
+            files.setdefault(instance_id, (image_id, []))[1].extend(c.files)
             changed.add((image_id, c.node))
+    rows = _file_rows(session, files, known, learned, now_ns)
+    conn = session.connection()
+    accepted = dialect_of(conn).bulk.add_files(conn, rows) if rows else 0
     for image_id, node in sorted(changed):  # in key order: concurrent writers lock rows alike
         _bump_revision(session, image_id, node)
     return Ingested(accepted, learned)

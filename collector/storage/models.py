@@ -122,7 +122,9 @@ class ImageFile(Base):
     path_key: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''"))
 
     # Covers a keep-list and each side of a diff: path order, the type filter, and the id to compare by.
-    __table_args__ = (Index("ix_image_files_order", "image_id", "path_key", "file_type", "path_id"),)
+    # Room in each page, so that the update of a merged row stays in its page and changes no index (0008).
+    __table_args__ = (Index("ix_image_files_order", "image_id", "path_key", "file_type", "path_id"),
+                      {"postgresql_with": {"fillfactor": 60}})
 
 
 class SlimImage(Base):

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from snoop.collector.app import create_app
 from snoop.collector.config import CollectorConfig
-from snoop.collector.storage.ingest import ContainerIn, FileIn
+from snoop.collector.storage.ingest import ContainerIn
 
 
 @pytest.fixture
@@ -25,5 +25,5 @@ def container(
         node=node, container_id=cid, name="app", namespace="shop", pod=pod, pod_uid="uid-" + pod,
         image_digest=digest, image_reference=reference, cgroup_id=7, cgroup_path="/k8s.io/" + cid,
         workload_kind="", workload_name="", started_at_ns=ts, total_events=10, dropped_events=0,
-        files=tuple(FileIn(p, k, ts, ts, (types or {}).get(p, 0)) for p, k in (files or {}).items()),
+        files=tuple((p, k, ts, ts, (types or {}).get(p, 0)) for p, k in (files or {}).items()),
     )

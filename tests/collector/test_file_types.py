@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.ingest import FileIn, ingest
+from snoop.collector.storage.ingest import ingest
 from snoop.common.file_types import DIR, FILE, RUNTIME, SYMLINK, UNKNOWN
 from tests.collector.conftest import container
 
@@ -16,7 +16,7 @@ TYPED = {b"/": DIR, b"/bin": DIR, b"/bin/sh": SYMLINK, b"/bin/busybox": FILE, b"
 
 def typed_container(cid: str, digest: str, types: dict[bytes, int], pod: str = "web-0"):  # noqa: ANN201
     c = container(cid, digest=digest, reference=digest, pod=pod)
-    return replace(c, files=tuple(FileIn(p, 1, 1_000, 1_000, t) for p, t in types.items()))
+    return replace(c, files=tuple((p, 1, 1_000, 1_000, t) for p, t in types.items()))
 
 
 def test_types_reach_every_view(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.reports.images import find_image, image_files
 from snoop.collector.reports.query import FileFilter
-from snoop.collector.storage.ingest import ingest, path_digest, screen
+from snoop.collector.storage.ingest import ingest, screen
 from snoop.collector.storage.known import KnownIds
 from snoop.collector.storage.models import InstanceFile
 from tests.collector.conftest import container
@@ -109,12 +109,12 @@ def test_known_ids_skip_lookups_and_are_learned_only_after_commit(sessions: sess
     known = KnownIds()
     with sessions.begin() as s:
         first = ingest(s, [container("c1", files={b"/a": R, b"/b": R})], now_ns=1, known=known)
-    assert known.path(path_digest(b"/a")) is None  # not yet: the caller learns after its commit
+    assert known.paths([b"/a"]) == [None]  # not yet: the caller learns after its commit
     known.learn(first.learned)
-    assert known.path(path_digest(b"/a")) == first.learned.paths[path_digest(b"/a")]
+    assert known.paths([b"/a"]) == [first.learned.paths[b"/a"]]
     with sessions.begin() as s:
         second = ingest(s, [container("c2", files={b"/a": R, b"/c": R})], now_ns=2, known=known)
-    assert set(second.learned.paths) == {path_digest(b"/c")}  # /a came from memory
+    assert set(second.learned.paths) == {b"/c"}  # /a came from memory
     assert second.learned.images == {}  # so did the image
     with sessions() as s:
         assert merged(s, "sha256:aaa") == {b"/a": (2, R), b"/b": (1, R), b"/c": (1, R)}
@@ -125,4 +125,4 @@ def test_rolled_back_batch_teaches_nothing(sessions: sessionmaker[Session]) -> N
     with pytest.raises(RuntimeError), sessions.begin() as s:
         ingest(s, [container("c1", files={b"/a": R})], now_ns=1, known=known)
         raise RuntimeError("the commit never happens")
-    assert known.path(path_digest(b"/a")) is None
+    assert known.paths([b"/a"]) == [None]
