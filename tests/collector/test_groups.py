@@ -25,13 +25,13 @@ def until(check, timeout_s: float = 10.0) -> None:  # noqa: ANN001
         time.sleep(0.005)
 
 
-def queued(groups: CommitGroups, lock: threading.Lock, works: list[str]) -> list:
+def queued(groups: CommitGroups, lock: threading.Lock, works: list[str]) -> list[int | ValueError]:
     """Every work submitted while ``lock`` is held, then the lock let go: their results or errors."""
     with ThreadPoolExecutor(len(works)) as pool:
         with lock:
             futures = [pool.submit(groups.commit, w) for w in works]
             until(lambda: groups.waiting == len(works))
-        out = []
+        out: list[int | ValueError] = []
         for f in futures:
             try:
                 out.append(f.result(timeout=10))

@@ -34,6 +34,22 @@ def test_pages_agree_with_the_whole_report(client: TestClient) -> None:
     assert wl["total"] == len(files) - 2
 
 
+def test_a_page_counts_the_nodes_each_path_was_used_on(client: TestClient) -> None:
+    """Per path of a page, how many nodes ran a container that used it: kept apart for paths that share
+    their first 256 bytes, and for a filtered page whose rows lie far apart in path order."""
+    long = b"/" + b"d" * 300
+    everywhere = {b"/bin/sh": 1, long + b"/a": 1, b"/etc/conf": 2}
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c1", node="n1", files=everywhere | {b"/only/n1": 1})], now_ns=1)
+        ingest(s, [container("c2", node="n2", files=everywhere | {long + b"/b": 1})], now_ns=1)
+        ingest(s, [container("c3", node="n2", files={b"/only/n1": 2} | {long + b"/b": 1})], now_ns=1)
+    page = client.get("/api/v1/images/app:1/files", params={"limit": 10}).json()
+    assert {f["path"]: f["nodes"] for f in page["files"]} == {
+        "/bin/sh": 2, long.decode() + "/a": 2, long.decode() + "/b": 1, "/etc/conf": 2, "/only/n1": 2}
+    writes = client.get("/api/v1/images/app:1/files", params={"limit": 10, "kind": "write"}).json()
+    assert {f["path"]: f["nodes"] for f in writes["files"]} == {"/etc/conf": 2, "/only/n1": 2}
+
+
 def test_concurrent_misses_compute_once() -> None:
     cache = ReportCache()
     calls = 0
