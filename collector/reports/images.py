@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import image_bytes, inventory_of, owner
 from snoop.collector.reports.query import FileFilter, Page, fetch_all, prefix_range
+from snoop.collector.storage.ingest import path_digest
 from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
@@ -199,22 +200,17 @@ def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) 
 
 
 def nodes_per_path(session: Session, image: Image, paths: list[bytes]) -> dict[bytes, int]:
-    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth), to tell rare
-    paths from common ones. The paths' ids come from the image's own rows, as one range of its ordered index
-    (a page is one), and each instance of the image is probed by its primary key for those ids."""
+    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth: one
+    primary-key probe per instance and path), to tell rare paths from common ones."""
     if not paths:
         return {}
-    wanted = set(paths)
-    keys = [p[:PATH_KEY_BYTES] for p in paths]
-    ids = {path_id: bytes(path) for path_id, path in session.execute(
-        select(ImageFile.path_id, full_path())
-        .where(ImageFile.image_id == image.id, ImageFile.path_key.between(min(keys), max(keys))))
-        if bytes(path) in wanted}
+    digests = [path_digest(p) for p in paths]
     rows = session.execute(
-        select(InstanceFile.path_id, func.count(func.distinct(ContainerInstance.node)))
+        select(Path.path, func.count(func.distinct(ContainerInstance.node)))
+        .join(InstanceFile, InstanceFile.path_id == Path.id)
         .join(ContainerInstance, ContainerInstance.id == InstanceFile.instance_id)
-        .where(ContainerInstance.image_id == image.id, InstanceFile.path_id.in_(ids)).group_by(InstanceFile.path_id))
-    return {ids[path_id]: n for path_id, n in rows}
+        .where(ContainerInstance.image_id == image.id, Path.digest.in_(digests)).group_by(Path.path))
+    return {bytes(path): n for path, n in rows}
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:
