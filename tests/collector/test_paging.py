@@ -48,6 +48,10 @@ def test_a_page_counts_the_nodes_each_path_was_used_on(client: TestClient) -> No
         "/bin/sh": 2, long.decode() + "/a": 2, long.decode() + "/b": 1, "/etc/conf": 2, "/only/n1": 2}
     writes = client.get("/api/v1/images/app:1/files", params={"limit": 10, "kind": "write"}).json()
     assert {f["path"]: f["nodes"] for f in writes["files"]} == {"/etc/conf": 2, "/only/n1": 2}
+    with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+        ingest(s, [container("c4", node="n3", files={b"/bin/sh": 1})], now_ns=2)
+    again = client.get("/api/v1/images/app:1/files", params={"limit": 10}).json()  # kept only while unchanged
+    assert {f["path"]: f["nodes"] for f in again["files"]}["/bin/sh"] == 3
 
 
 def test_concurrent_misses_compute_once() -> None:

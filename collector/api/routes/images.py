@@ -132,7 +132,7 @@ def files_of_image(
     encode = SafeJSONResponse.encode
     # What is computed from the image's files is kept while they are unchanged (its fingerprint), and
     # concurrent misses compute once: whole reports (unfiltered ones: a filter is no new entry), and
-    # the header and totals each page repeats (counting 100,000 rows costs more than reading a page).
+    # the header, totals and nodes per path each page repeats (each costs more than reading the page).
     stamp = fingerprint(session, image.id)
     cache: ReportCache = request.app.state.report_cache
     counts: ReportCache = request.app.state.count_cache
@@ -151,7 +151,8 @@ def files_of_image(
             response.headers.update(link)
             return response
         total = counts.get(("total", image.id, wanted), stamp, lambda: count_files(session, image, wanted))
-        nodes = nodes_per_path(session, image, [r[0] for r in rows])
+        nodes = counts.get(("nodes", image.id, wanted, page), stamp,  # probes every instance of the image
+                           lambda: nodes_per_path(session, image, [r[0] for r in rows]))
         body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (
             header(), encode([file_json(r) | {"nodes": nodes.get(r[0], 0)} for r in rows]), total, encode(more))
         return Response(body, media_type="application/json", headers=link)
