@@ -21,7 +21,7 @@ from snoop.agent.convert import container_files_to_pb, split_batches
 from snoop.agent.dedup import FileSets
 from snoop.agent.events import RawEvent
 from snoop.agent.inventory.worker import InventoryWorker
-from snoop.agent.metrics import AgentMetrics, Snapshot, serve
+from snoop.agent.metrics import AgentMetrics, Counters, Gauges, Snapshot, serve
 from snoop.agent.namespaces import MountNamespaces
 from snoop.agent.pipeline import Pipeline
 from snoop.agent.processes import ProcessTable
@@ -304,41 +304,41 @@ class Agent:
         self.metrics.publish(
             Snapshot(
                 syscalls={name: stats[name] for name in SYSCALL_STATS if stats[name]},
-                counters={
-                    "events_dropped": stats["dropped"],
+                counters=Counters(
+                    events_dropped=stats["dropped"],
                     **asdict(c),
-                    "events_repeated": stats["repeated"],
-                    "events_failed": stats["failed"],
-                    "events_missing": stats["missing"],
-                    "events_runtime": stats["runtime"],
-                    "roots_refused": self.roots.refused,
-                    "process_table_full": stats["procs_full"],
-                    "path_read_errors": stats["read_error"],
-                    "files_overflowed": self.files.overflowed,
-                    "report_writes": self.report_writes,
-                    "report_write_errors": self.report_write_errors,
-                    "batches_sent": s.sent if s else 0,
-                    "batches_acked": s.acked if s else 0,
-                    "spool_dropped_files": s.dropped_files if s else 0,
-                    "spool_recovered_files": s.recovered_files if s else 0,
-                    "cri_errors": self.registry.runtime_errors,
-                    "kube_api_errors": self.owners.errors if self.owners else 0,
-                    "event_errors": self.event_errors,
-                    "containers_forgotten": self.forgotten_containers,
-                    "inventories_layers": inv.uploads["layers"] if inv else 0,
-                    "inventories_rootfs": inv.uploads["rootfs"] if inv else 0,
-                    "inventory_files": inv.files if inv else 0,
-                    "inventory_errors": inv.errors if inv else 0,
-                },
-                gauges={
-                    "unique_files": self.files.unique_files(),
-                    "containers": len(self.registry.containers()),
-                    "pending_events": self.pipeline.pending,
-                    "events_queued": self.reader.queued,
-                    "spool_files": s.spool_files if s else 0,
-                    "collector_connected": 1 if s and s.connected else 0,
-                    "previous_run_unclean": 1 if self.disk and self.disk.unclean_start else 0,
-                },
+                    events_repeated=stats["repeated"],
+                    events_failed=stats["failed"],
+                    events_missing=stats["missing"],
+                    events_runtime=stats["runtime"],
+                    roots_refused=self.roots.refused,
+                    process_table_full=stats["procs_full"],
+                    path_read_errors=stats["read_error"],
+                    files_overflowed=self.files.overflowed,
+                    report_writes=self.report_writes,
+                    report_write_errors=self.report_write_errors,
+                    batches_sent=s.sent if s else 0,
+                    batches_acked=s.acked if s else 0,
+                    spool_dropped_files=s.dropped_files if s else 0,
+                    spool_recovered_files=s.recovered_files if s else 0,
+                    cri_errors=self.registry.runtime_errors,
+                    kube_api_errors=self.owners.errors if self.owners else 0,
+                    event_errors=self.event_errors,
+                    containers_forgotten=self.forgotten_containers,
+                    inventories_layers=inv.uploads["layers"] if inv else 0,
+                    inventories_rootfs=inv.uploads["rootfs"] if inv else 0,
+                    inventory_files=inv.files if inv else 0,
+                    inventory_errors=inv.errors if inv else 0,
+                ),
+                gauges=Gauges(
+                    unique_files=self.files.unique_files(),
+                    containers=len(self.registry.containers()),
+                    pending_events=self.pipeline.pending,
+                    events_queued=self.reader.queued,
+                    spool_files=s.spool_files if s else 0,
+                    collector_connected=1 if s and s.connected else 0,
+                    previous_run_unclean=1 if self.disk and self.disk.unclean_start else 0,
+                ),
                 refused=dict(s.refused_files) if s else {},
             )
         )

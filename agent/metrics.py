@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,59 +19,76 @@ from prometheus_client.registry import Collector
 
 from snoop.common.version import VERSION
 
-COUNTERS = {
-    "events_dropped": "Events lost because the ring buffer was full (counted in the kernel)",
-    "events_processed": "Events that reached userspace and named a new (container, path, kind)",
-    "events_repeated": "Accesses that ended in the kernel because the container already reported them",
-    "events_failed": "Syscalls that failed (ENOENT, EACCES, ...): not files of the image, not recorded",
-    "events_runtime": "Accesses and execs in a container's cgroup before its entrypoint's exec (the "
-                      "runtime's start-up, runc init or crun): not recorded",
-    "roots_refused": "Processes refused as a container's root because they were in the host's mount namespace",
-    "process_table_full": "Processes the kernel could not mark as a container's (table full): their files are lost",
-    "path_read_errors": "Paths that could not be read whole from process memory",
-    "paths_unresolved": "Relative paths whose cwd or dirfd could not be learned",
-    "paths_unrooted": "Paths handled after every process of their container was gone and its root unpinned: "
-                      "symlinks on them not followed",
-    "paths_excluded": "Paths dropped by --exclude or because they lie on a volume mount",
-    "events_unattributed": "Events of cgroups that turned out not to be CRI containers",
-    "events_missing": "Failed lookups the kernel sent (of slim images' containers, and of new containers "
-                      "until their image is known)",
-    "missing_ignored": "Failed lookups dropped: their container's image is no slim image",
-    "missing_cut": "Failed lookups dropped past --max-missing of one container",
-    "pending_dropped": "Events dropped while waiting for the CRI, because the waiting room was full",
-    "files_overflowed": "Files not recorded because a container reached --max-unique-files",
-    "report_writes": "Report files written (--output)",
-    "report_write_errors": "Report writes that failed",
-    "batches_sent": "Batches sent to the collector (resends included)",
-    "batches_acked": "Batches the collector acknowledged",
-    "spool_dropped_files": "Files lost because the spool for an unreachable collector was full",
-    "spool_recovered_files": "Unacknowledged files agents that are gone left in --spool-dir, sent by this one",
-    "cri_errors": "Failed CRI calls",
-    "kube_api_errors": "Failed pod listings from the Kubernetes API (--kube-api)",
-    "event_errors": "Events whose handling failed in userspace (each one logged)",
-    "containers_forgotten": "Containers dropped from memory once gone and their files handed on",
-    "inventories_layers": "Image inventories sent, read from the image's overlayfs layers",
-    "inventories_rootfs": "Image inventories sent, read from a container's root (no overlayfs layers found)",
-    "inventory_files": "Files and symlinks sent in image inventories",
-    "inventory_errors": "Image inventories that failed (collector unreachable, container gone); tried again later",
-}
-GAUGES = {
-    "unique_files": "Unique files tracked, all containers",
-    "containers": "Containers attributed on this node",
-    "pending_events": "Events waiting for their container to appear in the CRI",
-    "events_queued": "Events read from the ring buffer, waiting for the main loop (bounded; full, the kernel drops)",
-    "spool_files": "Files waiting for the collector's acknowledgement",
-    "collector_connected": "1 while the collector answers on the stream (its handshake was acknowledged)",
-    "previous_run_unclean": "1 when the previous agent was killed: files of its last batch interval come again "
-                            "only when touched again",
-}
+
+def metric(doc: str) -> Any:
+    """A field of ``Counters`` or ``Gauges``: exported as ``snoop_<name>`` with ``doc`` as its help."""
+    return field(default=0, metadata={"doc": doc})
+
+
+@dataclass
+class Counters:
+    """Every counter the agent exports, named once: the main loop fills one per tick, by these names."""
+
+    events_dropped: int = metric("Events lost because the ring buffer was full (counted in the kernel)")
+    events_processed: int = metric("Events that reached userspace and named a new (container, path, kind)")
+    events_repeated: int = metric("Accesses that ended in the kernel because the container already reported them")
+    events_failed: int = metric("Syscalls that failed (ENOENT, EACCES, ...): not files of the image, not recorded")
+    events_runtime: int = metric("Accesses and execs in a container's cgroup before its entrypoint's exec (the "
+                                 "runtime's start-up, runc init or crun): not recorded")
+    roots_refused: int = metric("Processes refused as a container's root because they were in the host's mount "
+                                "namespace")
+    process_table_full: int = metric("Processes the kernel could not mark as a container's (table full): their files "
+                                     "are lost")
+    path_read_errors: int = metric("Paths that could not be read whole from process memory")
+    paths_unresolved: int = metric("Relative paths whose cwd or dirfd could not be learned")
+    paths_unrooted: int = metric("Paths handled after every process of their container was gone and its root unpinned:"
+                                 " symlinks on them not followed")
+    paths_excluded: int = metric("Paths dropped by --exclude or because they lie on a volume mount")
+    events_unattributed: int = metric("Events of cgroups that turned out not to be CRI containers")
+    events_missing: int = metric("Failed lookups the kernel sent (of slim images' containers, and of new containers "
+                                 "until their image is known)")
+    missing_ignored: int = metric("Failed lookups dropped: their container's image is no slim image")
+    missing_cut: int = metric("Failed lookups dropped past --max-missing of one container")
+    pending_dropped: int = metric("Events dropped while waiting for the CRI, because the waiting room was full")
+    files_overflowed: int = metric("Files not recorded because a container reached --max-unique-files")
+    report_writes: int = metric("Report files written (--output)")
+    report_write_errors: int = metric("Report writes that failed")
+    batches_sent: int = metric("Batches sent to the collector (resends included)")
+    batches_acked: int = metric("Batches the collector acknowledged")
+    spool_dropped_files: int = metric("Files lost because the spool for an unreachable collector was full")
+    spool_recovered_files: int = metric("Unacknowledged files agents that are gone left in --spool-dir, sent by this "
+                                        "one")
+    cri_errors: int = metric("Failed CRI calls")
+    kube_api_errors: int = metric("Failed pod listings from the Kubernetes API (--kube-api)")
+    event_errors: int = metric("Events whose handling failed in userspace (each one logged)")
+    containers_forgotten: int = metric("Containers dropped from memory once gone and their files handed on")
+    inventories_layers: int = metric("Image inventories sent, read from the image's overlayfs layers")
+    inventories_rootfs: int = metric("Image inventories sent, read from a container's root (no overlayfs layers found)")
+    inventory_files: int = metric("Files and symlinks sent in image inventories")
+    inventory_errors: int = metric("Image inventories that failed (collector unreachable, container gone); tried again"
+                                   " later")
+
+
+@dataclass
+class Gauges:
+    """Every plain gauge the agent exports, named once."""
+
+    unique_files: float = metric("Unique files tracked, all containers")
+    containers: float = metric("Containers attributed on this node")
+    pending_events: float = metric("Events waiting for their container to appear in the CRI")
+    events_queued: float = metric("Events read from the ring buffer, waiting for the main loop (bounded; full, the "
+                                  "kernel drops)")
+    spool_files: float = metric("Files waiting for the collector's acknowledgement")
+    collector_connected: float = metric("1 while the collector answers on the stream (its handshake was acknowledged)")
+    previous_run_unclean: float = metric("1 when the previous agent was killed: files of its last batch interval come "
+                                         "again only when touched again")
 
 
 @dataclass
 class Snapshot:
     syscalls: dict[str, int] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-    gauges: dict[str, float] = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
+    gauges: Gauges = field(default_factory=Gauges)
     refused: dict[str, int] = field(default_factory=dict)  # reason -> files the collector refused
 
 
@@ -102,10 +120,10 @@ class AgentMetrics(Collector):
         for reason, files in sorted(snap.refused.items()):
             refused.add_metric([reason], files)
         yield refused
-        for name, doc in COUNTERS.items():
-            yield CounterMetricFamily(f"snoop_{name}", doc, value=snap.counters.get(name, 0))
-        for name, doc in GAUGES.items():
-            yield GaugeMetricFamily(f"snoop_{name}", doc, value=snap.gauges.get(name, 0))
+        for f in fields(Counters):
+            yield CounterMetricFamily(f"snoop_{f.name}", f.metadata["doc"], value=getattr(snap.counters, f.name))
+        for f in fields(Gauges):
+            yield GaugeMetricFamily(f"snoop_{f.name}", f.metadata["doc"], value=getattr(snap.gauges, f.name))
 
     def healthy(self, max_silence_s: float = 30.0) -> bool:
         return time.monotonic() - self.last_tick < max_silence_s

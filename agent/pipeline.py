@@ -39,7 +39,7 @@ TypedPath = tuple[bytes, FileType]
 
 @dataclass
 class PipelineCounters:
-    """Named as their metrics are (agent/metrics.py COUNTERS)."""
+    """Named as their metrics are (agent/metrics.py Counters): they are passed to it by name."""
 
     paths_unresolved: int = 0     # relative path whose cwd/dirfd could not be learned
     paths_excluded: int = 0       # /proc, /sys, /dev, volumes, --exclude

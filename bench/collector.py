@@ -36,7 +36,7 @@ import psycopg  # noqa: E402
 from bench.report import update_section  # noqa: E402
 from snoop.collector.api.deps import cursor  # noqa: E402
 from snoop.collector.config import CollectorConfig  # noqa: E402
-from snoop.collector.ingest.server import build_server  # noqa: E402
+from snoop.collector.grpc.server import build_server  # noqa: E402
 from snoop.collector.metrics import CollectorMetrics  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
 from snoop.collector.storage.migrate import upgrade  # noqa: E402

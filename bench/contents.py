@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO))
 
 from bench.collector import latencies  # noqa: E402
 from bench.report import update_section  # noqa: E402
-from snoop.collector.ingest.convert import chunk_from_pb  # noqa: E402
+from snoop.collector.grpc.messages import chunk_from_pb  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from snoop.collector.storage.ingest import ContainerIn, FileIn, ingest  # noqa: E402
-from snoop.collector.storage.inventory import put_chunk  # noqa: E402
 from snoop.collector.storage.migrate import upgrade  # noqa: E402
+from snoop.collector.storage.write import ContainerIn, FileIn, ingest  # noqa: E402
+from snoop.collector.storage.write_inventory import put_chunk  # noqa: E402
 from snoop.v1 import snoop_pb2 as pb  # noqa: E402
 from tests.conftest import free_port, wait_http  # noqa: E402
 from tests.harness.debian import debian_rootfs  # noqa: E402

@@ -29,11 +29,11 @@ import httpx  # noqa: E402
 
 from bench.contents import container_in  # noqa: E402
 from bench.report import update_section  # noqa: E402
-from snoop.collector.ingest.convert import chunk_from_pb  # noqa: E402
+from snoop.collector.grpc.messages import chunk_from_pb  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from snoop.collector.storage.ingest import ingest  # noqa: E402
-from snoop.collector.storage.inventory import put_chunk  # noqa: E402
 from snoop.collector.storage.migrate import upgrade  # noqa: E402
+from snoop.collector.storage.write import ingest  # noqa: E402
+from snoop.collector.storage.write_inventory import put_chunk  # noqa: E402
 from snoop.v1 import snoop_pb2 as pb  # noqa: E402
 from tests.conftest import free_port, wait_http  # noqa: E402
 from tests.harness.postgres import Postgres  # noqa: E402

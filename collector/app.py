@@ -25,8 +25,8 @@ from snoop.collector.api.routes import diff, images, pods, slim, vulnerabilities
 from snoop.collector.auth import cross_site, rest_guard, wants_page
 from snoop.collector.config import CollectorConfig
 from snoop.collector.encoding import SafeJSONResponse
-from snoop.collector.ingest.inventory import single_writer_lock
-from snoop.collector.ingest.server import build_server
+from snoop.collector.grpc.inventory import single_writer_lock
+from snoop.collector.grpc.server import build_server
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.reports.cache import ReportCache
 from snoop.collector.storage.db import make_engine, make_sessionmaker

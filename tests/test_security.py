@@ -20,7 +20,7 @@ from snoop.agent.config import AgentConfig
 from snoop.agent.streamer import Streamer
 from snoop.collector.app import create_app
 from snoop.collector.config import CollectorConfig
-from snoop.collector.ingest.server import build_server
+from snoop.collector.grpc.server import build_server
 from snoop.collector.metrics import CollectorMetrics
 from snoop.common.channels import TlsFiles
 from snoop.v1 import snoop_pb2 as pb
@@ -52,7 +52,7 @@ def test_changes_by_cookie_need_this_site_and_the_page_s_csrf_token(tmp_path: Pa
     """A scan POSTed by another site's page with only the login cookie (text/plain, Origin evil) is refused;
     so is one from this site without the page's CSRF token; the page's token lets it through. A program
     with the bearer token is unaffected, wherever it says it comes from."""
-    from snoop.collector.storage.ingest import ingest
+    from snoop.collector.storage.write import ingest
     from tests.collector.conftest import container
 
     config = CollectorConfig(db_url=f"sqlite:///{tmp_path}/s.db", token=TOKEN)

@@ -12,8 +12,8 @@ from fastapi import Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from snoop.collector.api.render import Format
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import closest_references, find_image
-from snoop.collector.reports.query import FileFilter
 from snoop.collector.storage.models import Image
 from snoop.common.file_types import KEEP, type_codes
 from snoop.common.kinds import bits_of

@@ -14,8 +14,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from snoop.collector.reports.coverage import coverage, discovery
-from snoop.collector.reports.query import Page, fetch_all, sorted_rows, with_prefix
-from snoop.collector.storage.inventory import distinct_bytes
+from snoop.collector.reports.filters import Page, fetch_all, sorted_rows, with_prefix
 from snoop.collector.storage.models import (
     Image,
     ImageFile,
@@ -25,6 +24,7 @@ from snoop.collector.storage.models import (
     PackageFile,
     Path,
 )
+from snoop.collector.storage.write_inventory import distinct_bytes
 from snoop.common.file_types import KEEP
 
 NO_INVENTORY = {"files": None, "bytes": None, "source": None}

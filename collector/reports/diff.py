@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from snoop.collector.reports.filters import fetch_all
 from snoop.collector.reports.images import full_path, in_key_order, path_order
-from snoop.collector.reports.query import fetch_all
 from snoop.collector.storage.models import Image, ImageFile
 from snoop.common.file_types import KEEP
 

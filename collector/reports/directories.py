@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
-from snoop.collector.reports.query import fetch_all, with_prefix
-from snoop.collector.storage.ingest import path_digest
+from snoop.collector.reports.filters import fetch_all, with_prefix
 from snoop.collector.storage.models import Image, ImageFile, InventoryDirectory, InventoryFile, Path
+from snoop.collector.storage.write import path_digest
 
 
 @dataclass(frozen=True)

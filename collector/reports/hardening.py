@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from snoop.collector.reports.query import fetch_all
-from snoop.collector.storage.ingest import path_digest
-from snoop.collector.storage.inventory import parent_of
+from snoop.collector.reports.filters import fetch_all
 from snoop.collector.storage.models import ContainerInstance, InstanceFile, Inventory, InventoryDirectory, Path
+from snoop.collector.storage.write import path_digest
+from snoop.collector.storage.write_inventory import parent_of
 from snoop.common.file_types import KEEP
 from snoop.common.kinds import bits_of
 

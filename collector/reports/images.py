@@ -9,8 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import image_bytes, inventory_of, owner
-from snoop.collector.reports.query import FileFilter, Page, fetch_all, prefix_range
-from snoop.collector.storage.ingest import path_digest
+from snoop.collector.reports.filters import FileFilter, Page, fetch_all, prefix_range
 from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
@@ -21,6 +20,7 @@ from snoop.collector.storage.models import (
     InventoryFile,
     Path,
 )
+from snoop.collector.storage.write import path_digest
 from snoop.common.file_types import DIR, KEEP
 from snoop.common.references import digest_prefix, normalise
 

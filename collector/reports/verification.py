@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import inventory_of
 from snoop.collector.reports.coverage import coverage
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import find_image, image_files
-from snoop.collector.reports.query import FileFilter
-from snoop.collector.storage.ingest import path_digest
 from snoop.collector.storage.models import Image, ImageFile, InventoryFile, Path, SlimImage
+from snoop.collector.storage.write import path_digest
 from snoop.common.file_types import MISSING, SYMLINK
 from snoop.common.links import follow_links
 

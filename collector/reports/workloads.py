@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
-from snoop.collector.reports.query import FileFilter, Page, fetch_all, sorted_rows, with_prefix
+from snoop.collector.reports.filters import FileFilter, Page, fetch_all, sorted_rows, with_prefix
 from snoop.collector.storage.models import (
     ContainerInstance,
     Image,

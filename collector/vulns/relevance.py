@@ -23,9 +23,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import Used, inventory_of, used_files
-from snoop.collector.reports.query import fetch_all
-from snoop.collector.storage.ingest import path_digest
+from snoop.collector.reports.filters import fetch_all
 from snoop.collector.storage.models import Image, InventoryFile, Package, PackageFile, Path
+from snoop.collector.storage.write import path_digest
 from snoop.collector.vulns.locations import shared_metadata
 from snoop.collector.vulns.scans import SEVERITIES, TYPES, Finding
 

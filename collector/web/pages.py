@@ -29,6 +29,7 @@ from snoop.collector.reports.contents import (
 from snoop.collector.reports.coverage import coverage
 from snoop.collector.reports.diff import diff_images
 from snoop.collector.reports.directories import subtree
+from snoop.collector.reports.filters import FileFilter, Page
 from snoop.collector.reports.images import (
     count_files,
     find_image,
@@ -37,7 +38,6 @@ from snoop.collector.reports.images import (
     nodes_per_path,
 )
 from snoop.collector.reports.pods import pod_report_of
-from snoop.collector.reports.query import FileFilter, Page
 from snoop.collector.reports.verification import slims_of, verification
 from snoop.collector.reports.workloads import workload_summaries
 from snoop.collector.storage.models import ContainerInstance, Image

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.agent.streamer import Streamer
 from snoop.collector.config import CollectorConfig
-from snoop.collector.ingest.server import build_server
+from snoop.collector.grpc.server import build_server
 from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import find_image, image_files
-from snoop.collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 

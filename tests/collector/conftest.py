@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from snoop.collector.app import create_app
 from snoop.collector.config import CollectorConfig
-from snoop.collector.storage.ingest import ContainerIn
+from snoop.collector.storage.write import ContainerIn
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from tests.collector.conftest import container
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from snoop.common.file_types import DIR, FILE, SYMLINK
 from tests.collector.conftest import container
 from tests.collector.test_inventory import chunks_of, put_all, small_image

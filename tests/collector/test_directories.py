@@ -6,15 +6,15 @@ from alembic import command
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from snoop.collector.ingest.convert import chunk_from_pb
+from snoop.collector.grpc.messages import chunk_from_pb
 from snoop.collector.reports.directories import subtree
 from snoop.collector.reports.images import find_image
 from snoop.collector.storage.db import make_engine, make_sessionmaker
-from snoop.collector.storage.ingest import ingest, path_digest
-from snoop.collector.storage.inventory import put_chunk
 from snoop.collector.storage.migrate import alembic_config, upgrade
 from snoop.collector.storage.models import InventoryDirectory
 from snoop.collector.storage.retention import remove_image
+from snoop.collector.storage.write import ingest, path_digest
+from snoop.collector.storage.write_inventory import put_chunk
 from snoop.collector.web.treemap import Node, nodes
 from snoop.v1 import snoop_pb2 as pb
 from tests.collector.conftest import container

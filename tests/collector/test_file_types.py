@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from snoop.common.file_types import DIR, FILE, RUNTIME, SYMLINK, UNKNOWN
 from tests.collector.conftest import container
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from snoop.collector.ingest.groups import CommitGroups
-from snoop.collector.ingest.servicer import IngestServicer
+from snoop.collector.grpc.groups import CommitGroups
+from snoop.collector.grpc.ingest import IngestServicer
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.db import make_engine, make_sessionmaker
 from snoop.collector.storage.migrate import upgrade

@@ -13,10 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.config import CollectorConfig
-from snoop.collector.ingest.server import build_server
+from snoop.collector.grpc.server import build_server
 from snoop.collector.metrics import CollectorMetrics
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import find_image, image_files
-from snoop.collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -86,7 +86,7 @@ def test_health_service(server: str) -> None:
 def test_concurrent_agents_sharing_new_paths(sessions: sessionmaker[Session]) -> None:
     """Four agents at once, every batch bringing paths the others are inserting too: no lost ids, no
     deadlocks, and every file counted once per instance."""
-    from snoop.collector.ingest.servicer import IngestServicer
+    from snoop.collector.grpc.ingest import IngestServicer
 
     servicer = IngestServicer(sessions, CollectorMetrics(), ThreadPoolExecutor(1))
     paths = [b"/shared/%d" % i for i in range(300)]

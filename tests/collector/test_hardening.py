@@ -7,10 +7,10 @@ from dataclasses import replace
 import yaml
 from fastapi.testclient import TestClient
 
-from snoop.collector.ingest.convert import chunk_from_pb
+from snoop.collector.grpc.messages import chunk_from_pb
 from snoop.collector.reports.hardening import volume_name, writable_directories
-from snoop.collector.storage.ingest import ingest
-from snoop.collector.storage.inventory import put_chunk
+from snoop.collector.storage.write import ingest
+from snoop.collector.storage.write_inventory import put_chunk
 from snoop.common.file_types import FILE, RUNTIME
 from snoop.v1 import snoop_pb2 as pb
 from tests.collector.conftest import container

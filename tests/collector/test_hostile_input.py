@@ -14,7 +14,7 @@ from snoop.agent.report import report_file_name, write_reports
 from snoop.collector.app import create_app
 from snoop.collector.config import CollectorConfig
 from snoop.collector.storage.db import make_engine
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from tests.collector.conftest import container
 from tests.conftest import SNOOP
 from tests.harness.postgres import Postgres
@@ -106,7 +106,7 @@ def test_report_names_stay_in_the_output_directory(tmp_path: Path, namespace: st
 
 def test_no_500_for_deep_scans_or_huge_page_offsets(client: TestClient) -> None:
     """A 100,000-deep array as a scan and an offset past any integer: each a 4xx with the reason."""
-    from snoop.collector.storage.ingest import ingest
+    from snoop.collector.storage.write import ingest
     from tests.collector.conftest import container
 
     with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]

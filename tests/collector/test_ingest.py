@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import find_image, image_files
-from snoop.collector.reports.query import FileFilter
-from snoop.collector.storage.ingest import ingest, screen
 from snoop.collector.storage.known import KnownIds
 from snoop.collector.storage.models import InstanceFile
+from snoop.collector.storage.write import ingest, screen
 from tests.collector.conftest import container
 
 R, W, X = 1, 2, 4

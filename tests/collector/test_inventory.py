@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from snoop.agent.inventory.build import Upload, inventory_chunks
 from snoop.agent.inventory.tree import ImageTree
-from snoop.collector.ingest.convert import chunk_from_pb
-from snoop.collector.storage.ingest import ingest
-from snoop.collector.storage.inventory import put_chunk
+from snoop.collector.grpc.messages import chunk_from_pb
+from snoop.collector.storage.write import ingest
+from snoop.collector.storage.write_inventory import put_chunk
 from snoop.v1 import snoop_pb2 as pb
 from tests.collector.conftest import container
 

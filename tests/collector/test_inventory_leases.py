@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from snoop.agent.inventory.build import Upload, inventory_chunks
 from snoop.agent.inventory.tree import ImageTree
 from snoop.collector.config import CollectorConfig
-from snoop.collector.ingest.leases import PER_AGENT, Leases
-from snoop.collector.ingest.server import build_server
+from snoop.collector.grpc.leases import PER_AGENT, Leases
+from snoop.collector.grpc.server import build_server
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.reports.contents import inventory_of
 from snoop.collector.reports.images import find_image

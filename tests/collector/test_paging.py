@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 
 from snoop.collector.reports.cache import ReportCache
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from tests.collector.conftest import container
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.storage.write import ingest
 from snoop.common.references import digest_prefix, normalise
 from tests.collector.conftest import container
 

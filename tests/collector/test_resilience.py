@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from snoop.agent.streamer import Streamer
 from snoop.collector.app import create_app
 from snoop.collector.config import CollectorConfig
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import find_image, image_files
-from snoop.collector.reports.query import FileFilter
 from snoop.v1 import snoop_pb2 as pb
 from tests.conftest import free_port
 from tests.harness.postgres import Postgres

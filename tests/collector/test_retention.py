@@ -12,10 +12,10 @@ from sqlalchemy import func, select, update
 
 from snoop.agent.inventory.build import Upload, inventory_chunks
 from snoop.agent.inventory.tree import ImageTree
-from snoop.collector.ingest.inventory import single_writer_lock
-from snoop.collector.storage.ingest import ingest
+from snoop.collector.grpc.inventory import single_writer_lock
 from snoop.collector.storage.models import ContainerInstance, Image, InstanceFile, Inventory, InventoryFile, Package
 from snoop.collector.storage.retention import Retention
+from snoop.collector.storage.write import ingest
 from tests.collector.conftest import container
 from tests.collector.test_inventory import put_all, small_image
 

@@ -25,6 +25,7 @@ from snoop.collector.api.render import Format, csv_response, file_json, file_lis
 from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.collector.reports.cache import ReportCache, fingerprint
 from snoop.collector.reports.contents import inventory_of, packages, summary, unused_files
+from snoop.collector.reports.filters import FileFilter, Page
 from snoop.collector.reports.images import (
     count_files,
     image_files,
@@ -33,7 +34,6 @@ from snoop.collector.reports.images import (
     image_summaries,
     nodes_per_path,
 )
-from snoop.collector.reports.query import FileFilter, Page
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_counts
 from snoop.common.file_types import KEEP

@@ -14,8 +14,8 @@ from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
 from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.collector.reports.coverage import coverage
+from snoop.collector.reports.filters import FileFilter
 from snoop.collector.reports.images import image_files
-from snoop.collector.reports.query import FileFilter
 from snoop.collector.reports.verification import missing_in_slims, verification
 from snoop.common.file_types import DIR, KEEP
 from snoop.common.file_types import NAMES as TYPE_NAMES

@@ -18,8 +18,8 @@ from snoop.collector.api.deps import SessionDep, get_session, image_or_404
 from snoop.collector.api.render import image_json
 from snoop.collector.encoding import SafeJSONResponse
 from snoop.collector.reports.contents import inventory_of, packages
+from snoop.collector.reports.filters import Page
 from snoop.collector.reports.images import image_summaries
-from snoop.collector.reports.query import Page
 from snoop.collector.storage.models import Image, ImageReference
 from snoop.collector.vulns.documents import openvex, sbom
 from snoop.collector.vulns.scans import ReportError, Scan, parse

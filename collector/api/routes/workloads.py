@@ -13,8 +13,8 @@ from snoop.collector.api import schemas
 from snoop.collector.api.deps import Limit, Offset, SessionDep, file_filter
 from snoop.collector.api.render import Format, file_json, file_list_response
 from snoop.collector.encoding import SafeJSONResponse, iso
+from snoop.collector.reports.filters import Page
 from snoop.collector.reports.hardening import hardening
-from snoop.collector.reports.query import Page
 from snoop.collector.reports.workloads import workload_exists, workload_files, workload_kind, workload_summaries
 
 router = APIRouter(prefix="/workloads", tags=["workloads"])

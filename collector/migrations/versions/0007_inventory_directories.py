@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-12-04
 
 Self-contained (plain SQL as the schema stood at this revision): the sums of complete inventories are
-computed here as collector.storage.inventory computes them at completion.
+computed here as collector.storage.write_inventory computes them at completion.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from snoop.collector.storage.ingest import ContainerIn
-from snoop.collector.storage.inventory import ChunkIn, DoneIn, EntryIn, PackageIn
+from snoop.collector.storage.write import ContainerIn
+from snoop.collector.storage.write_inventory import ChunkIn, DoneIn, EntryIn, PackageIn
 from snoop.v1 import snoop_pb2 as pb
 
 

@@ -1,4 +1,4 @@
-"""The Ingest gRPC service: thin; screening and writes live in collector.storage.ingest.
+"""The Ingest gRPC service: thin; screening and writes live in collector.storage.write.
 
 Streams are coroutines; each batch's write runs on the database pool, so a stream costs nothing while
 its agent is quiet, and a quiet stream is ended after ``idle_timeout_s`` (the agent opens a new one).
@@ -19,12 +19,12 @@ from google.protobuf.message import DecodeError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from snoop.collector.ingest.convert import containers_from_batch
-from snoop.collector.ingest.groups import CommitGroups
-from snoop.collector.ingest.inventory import single_writer_lock
+from snoop.collector.grpc.groups import CommitGroups
+from snoop.collector.grpc.inventory import single_writer_lock
+from snoop.collector.grpc.messages import containers_from_batch
 from snoop.collector.metrics import CollectorMetrics
-from snoop.collector.storage.ingest import ContainerIn, Refusal, ingest, screen
 from snoop.collector.storage.known import KnownIds
+from snoop.collector.storage.write import ContainerIn, Refusal, ingest, screen
 from snoop.common.limits import MESSAGE_FILES
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc

@@ -14,11 +14,11 @@ import grpc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from snoop.collector.ingest.convert import chunk_from_pb
-from snoop.collector.ingest.leases import Leases
+from snoop.collector.grpc.leases import Leases
+from snoop.collector.grpc.messages import chunk_from_pb
 from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.dialect import dialect_of
-from snoop.collector.storage.inventory import Outcome, chunk_problem, put_chunk, wanted
+from snoop.collector.storage.write_inventory import Outcome, chunk_problem, put_chunk, wanted
 from snoop.common.limits import MESSAGE_FILES
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc

@@ -16,7 +16,6 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from snoop.collector.storage.dialect import dialect_of
-from snoop.collector.storage.ingest import path_digest, upsert_image
 from snoop.collector.storage.models import (
     Image,
     Inventory,
@@ -26,6 +25,7 @@ from snoop.collector.storage.models import (
     PackageFile,
     Path,
 )
+from snoop.collector.storage.write import path_digest, upsert_image
 from snoop.common.file_types import FILE, SYMLINK
 from snoop.common.limits import INT64_MAX, PATH_MAX
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.auth import TokenInterceptor
 from snoop.collector.config import CollectorConfig
-from snoop.collector.ingest.inventory import InventoryServicer, single_writer_lock
-from snoop.collector.ingest.servicer import IngestServicer
+from snoop.collector.grpc.ingest import IngestServicer
+from snoop.collector.grpc.inventory import InventoryServicer, single_writer_lock
 from snoop.collector.metrics import CollectorMetrics
 from snoop.common.settings import show_listen
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
