@@ -17,8 +17,8 @@ import grpc
 
 from snoop.agent.convert import split_batches
 from snoop.common.channels import PLAINTEXT, TlsFiles, open_channel, token_metadata
-from snoop.common.limits import MESSAGE_FILES, PATH_MAX, UINT64_MAX
-from snoop.common.seed_report import SECTIONS, parse_time
+from snoop.common.limits import MESSAGE_FILES
+from snoop.common.seed_report import ReportError, read_report
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
 
@@ -26,82 +26,24 @@ ACCESSED = 1  # seed reports do not say how a file was used: recorded as read
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # ~600,000 paths; parsing costs about 15 times the file in memory
 
 
-class ReportError(ValueError):
-    """A report that breaks the seed format; the message names the place."""
-
-
-def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ReportError(f"{where}: expected {names}, got {type(value).__name__}")
-    return value
-
-
-def _count(value: Any, where: str) -> int:
-    """A non-negative integer that fits its protobuf field (uint64)."""
-    n = _expect(value, int, where)
-    if not 0 <= n <= UINT64_MAX:
-        raise ReportError(f"{where}: {n} is out of range (0 to {UINT64_MAX})")
-    return n
-
-
-def _time_ns(value: Any, where: str) -> int:
-    if value is None:
-        return 0
-    try:
-        return parse_time(_expect(value, str, where))
-    except ValueError as exc:
-        raise ReportError(f"{where}: not an ISO 8601 time of 1970–2262: {value!r}") from exc
-
-
 def batch_from_report(doc: Any, *, node: str | None, image_digest: str | None) -> pb.Batch:
     """Pure: a parsed report -> one Batch, numbered when it is sent; raises ReportError before anything
     is built."""
-    _expect(doc, dict, "report")
-    pod = _expect(doc.get("pod_name"), str, "pod_name")
-    namespace = _expect(doc.get("namespace"), str, "namespace")
-    node = doc.get("node") or node
-    if not node:
-        raise ReportError("node: missing; the report has none, pass --node")
-    started = _time_ns(doc.get("started_at"), "started_at")
-    updated = _time_ns(doc.get("last_updated_at"), "last_updated_at") or started
-    dropped = _count(doc.get("dropped_events", 0), "dropped_events")
-    containers = []
-    for i, c in enumerate(_expect(doc.get("containers"), list, "containers")):
-        where = f"containers[{i}]"
-        _expect(c, dict, where)
-        name = _expect(c.get("name"), str, f"{where}.name")
-        digest = c.get("image_digest") or image_digest
-        if not digest:
-            raise ReportError(f"{where} ({name}): no image_digest; pass --image-digest for reports of the "
-                              "original sidecar")
-        files = []
-        _expect(c.get("files"), list, f"{where}.files")
-        for section, type_ in SECTIONS.items():
-            for j, path in enumerate(_expect(c.get(section, []), list, f"{where}.{section}")):
-                raw = os.fsencode(_expect(path, str, f"{where}.{section}[{j}]"))
-                if not raw.startswith(b"/") or len(raw) >= PATH_MAX or b"\0" in raw:
-                    raise ReportError(f"{where}.{section}[{j}]: not an absolute path under PATH_MAX: "
-                                      f"{path[:100]!r}")
-                files.append(pb.FileAccess(path=raw, kinds=ACCESSED, first_seen_unix_ns=started,
-                                           last_seen_unix_ns=updated, type=cast(pb.FileType, type_)))
-        containers.append(pb.ContainerFiles(
-            container=pb.Container(
-                node=node,
-                container_id=_expect(c.get("container_id") or f"report:{namespace}/{pod}/{name}", str,
-                                     f"{where}.container_id"),
-                name=name, pod_name=pod, pod_namespace=namespace,
-                image_reference=_expect(c.get("image", ""), str, f"{where}.image"),
-                image_digest=_expect(digest, str, f"{where}.image_digest"),
-                cgroup_id=_count(c.get("cgroup_id", 0), f"{where}.cgroup_id"),
-                cgroup_path=_expect(c.get("cgroup_path", ""), str, f"{where}.cgroup_path"),
-                started_at_unix_ns=started, observed_from_unix_ns=started, observed_until_unix_ns=updated,
-            ),
-            files=files,
-            total_events=_count(c.get("total_events", 0), f"{where}.total_events"),
-        ))
+    report = read_report(doc, node=node, image_digest=image_digest)
+    started, updated = report.started_at_ns, report.last_updated_at_ns
+    containers = [pb.ContainerFiles(
+        container=pb.Container(
+            node=report.node, container_id=c.container_id, name=c.name, pod_name=report.pod,
+            pod_namespace=report.namespace, image_reference=c.image, image_digest=c.image_digest,
+            cgroup_id=c.cgroup_id, cgroup_path=c.cgroup_path, started_at_unix_ns=started,
+            observed_from_unix_ns=started, observed_until_unix_ns=updated,
+        ),
+        files=[pb.FileAccess(path=path, kinds=ACCESSED, first_seen_unix_ns=started, last_seen_unix_ns=updated,
+                             type=cast(pb.FileType, file_type)) for path, file_type in c.paths],
+        total_events=c.total_events,
+    ) for c in report.containers]
     return pb.Batch(agent_id=f"push/{socket.gethostname()}", containers=containers,
-                    dropped_events=dropped)
+                    dropped_events=report.dropped_events)
 
 
 def load(path: Path, *, node: str | None, image_digest: str | None) -> pb.Batch:
