@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from snoop.common.channels import check_tls
+from snoop.common.channels import check_tls, client_cert, client_key, collector_ca, collector_token
 from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import (
     byte_prefixes,
@@ -21,13 +21,14 @@ from snoop.common.settings import (
 )
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+CRI_ENDPOINT = "unix:///run/containerd/containerd.sock"  # containerd's socket: what the demo and slim reach too
 
 
 @dataclass(frozen=True)
 class AgentConfig:
     node_name: str = setting("--node-name", "node name in reports (also NODE_NAME)",
                              factory=lambda: os.environ.get("NODE_NAME") or socket.gethostname())
-    cri_endpoint: str = setting("--cri-endpoint", "CRI socket", "unix:///run/containerd/containerd.sock")
+    cri_endpoint: str = setting("--cri-endpoint", "CRI socket", CRI_ENDPOINT)
     collector: str | None = setting("--collector", "HOST:PORT of the collector's gRPC ingest")
     output: Path | None = setting("--output", "directory for per-pod JSON reports (standalone)", parse=Path)
     interval_s: float = setting("--interval", "report write interval", 30.0, parse=duration, show=show_duration)
@@ -67,10 +68,10 @@ class AgentConfig:
                                       "found twice, they are forgotten", 30.0, parse=duration, show=show_duration)
     proc_root: str = setting("--proc-root", "the host's /proc as mounted in the agent", "/proc")
     cgroup_root: str | None = setting("--cgroup-root", "cgroup2 mount (found in /proc/self/mounts if unset)")
-    tls_ca: Path | None = setting("--tls-ca", "CA bundle that signed the collector's certificate", parse=Path)
-    tls_cert: Path | None = setting("--tls-cert", "client certificate for mTLS", parse=Path)
-    tls_key: Path | None = setting("--tls-key", "client key for mTLS", parse=Path)
-    token: str | None = setting("--token", "bearer token sent to the collector (pair it with TLS)", secret=True)
+    tls_ca: Path | None = collector_ca()
+    tls_cert: Path | None = client_cert()
+    tls_key: Path | None = client_key()
+    token: str | None = collector_token()
     kube_api: str | None = setting("--kube-api", "Kubernetes API URL for pods' owners (e.g. "
                                    "https://kubernetes.default.svc); unset: guess from names")
     kube_token_file: Path = setting("--kube-token-file", "service account token for --kube-api",

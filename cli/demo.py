@@ -136,7 +136,7 @@ def upload_samples(server: str, timeout_s: float = 30.0) -> int:
     return stored
 
 
-def start(endpoint: str, server: str = "http://127.0.0.1:8080") -> str:
+def start(endpoint: str, server: str) -> str:
     """Starts the demo unless the CRI runs pods already; what to tell the user."""
     if not BUSYBOX.exists():
         return "demo: /bin/busybox is missing (Debian package busybox-static): no demo"

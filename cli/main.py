@@ -12,9 +12,11 @@ from typing import Any
 
 import grpc
 
+from snoop.agent.config import CRI_ENDPOINT
 from snoop.cli.logs import configure
 from snoop.cli.options import add, add_config_flags, unknown_variables
 from snoop.cli.query import FORMATS, VULN_FORMATS
+from snoop.cli.settings import DemoSettings, PushSettings, RestClient
 from snoop.common import kinds
 from snoop.common.settings import from_args
 from snoop.common.version import VERSION
@@ -99,13 +101,7 @@ def _run_collector(args: argparse.Namespace) -> int:
 
 def _push_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("push", help="send seed-format JSON reports into a collector")
-    add(p, "--collector", default="127.0.0.1:50051", help="HOST:PORT of the collector's gRPC ingest")
-    add(p, "--node", default=None, help="node name for reports that carry none")
-    add(p, "--image-digest", default=None, help="image digest for reports that carry none (original sidecar)")
-    add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
-    add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate (TLS)")
-    add(p, "--tls-cert", type=Path, default=None, help="client certificate, when the collector asks for one")
-    add(p, "--tls-key", type=Path, default=None, help="client key for --tls-cert")
+    add_config_flags(p, PushSettings)
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json")
     p.set_defaults(run=_run_push)
 
@@ -127,9 +123,8 @@ def _run_push(args: argparse.Namespace) -> int:
 def _demo_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run two versions of a sample app as pods through the CRI, to see snoop "
                                     "work on a bare machine (make run does, unless DEMO=0)")
-    add(p, "--cri-endpoint", default="unix:///run/containerd/containerd.sock", help="CRI socket (containerd)")
+    add_config_flags(p, DemoSettings)
     p.add_argument("--stop", action="store_true", help="remove the demo's pods")
-    add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address, for the sample reports")
     p.set_defaults(run=_run_demo)
 
 
@@ -148,9 +143,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
     def connect(p: argparse.ArgumentParser) -> None:
-        add(p, "--server", default="http://127.0.0.1:8080", help="the collector's REST address (https:// with TLS)")
-        add(p, "--token", default=None, secret=True, help="bearer token, when the collector requires one")
-        add(p, "--tls-ca", type=Path, default=None, help="CA bundle that signed the collector's certificate")
+        add_config_flags(p, RestClient)
 
     def common(p: argparse.ArgumentParser, formats: list[str] = FORMATS,
                described: str = "table, json, yaml, csv or text (one item per line: a keep-list for files)") -> None:
@@ -242,7 +235,7 @@ def _slim_parser(sub: argparse._SubParsersAction, connect: Callable[[argparse.Ar
                                     "layers (containerd's, or an OCI layout); prints its manifest digest")
     connect(p)
     p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
-    add(p, "--containerd", default="unix:///run/containerd/containerd.sock",
+    add(p, "--containerd", default=CRI_ENDPOINT,
         help="containerd's socket: where the base's layers are read and the slim image is imported")
     add(p, "--namespace", default="k8s.io", help="containerd namespace (k8s.io: the CRI's)")
     p.add_argument("--from-oci-layout", type=Path, default=None, metavar="DIR",

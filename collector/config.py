@@ -5,21 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from snoop.collector.storage.db import normalise_url
 from snoop.common.channels import check_tls
 from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import duration, listen, setting, show_duration, show_listen
 
 DEFAULT_DB = "sqlite:///snoop.db"  # a file beside where the collector runs: the quick start needs nothing else
+GRPC_PORT = 50051  # agents and snoop push reach the ingest here
+HTTP_PORT = 8080   # the REST API, the web view and every query command
 
 
 @dataclass(frozen=True)
 class CollectorConfig:
     db_url: str = setting("--db", "SQLAlchemy URL: sqlite:///FILE or postgresql+psycopg://USER:PASS@HOST/DB "
                           f"(default {DEFAULT_DB})", DEFAULT_DB, secret=True)
-    grpc_listen: tuple[str, int] = setting("--grpc-listen", "gRPC ingest address", ("0.0.0.0", 50051),
+    grpc_listen: tuple[str, int] = setting("--grpc-listen", "gRPC ingest address", ("0.0.0.0", GRPC_PORT),
                                            parse=listen, show=show_listen)
     http_listen: tuple[str, int] = setting("--http-listen", "REST address (HTTPS with --tls-cert)",
-                                           ("0.0.0.0", 8080), parse=listen, show=show_listen)
+                                           ("0.0.0.0", HTTP_PORT), parse=listen, show=show_listen)
     tls_cert: Path | None = setting("--tls-cert", "server certificate, for gRPC ingest and REST", parse=Path)
     tls_key: Path | None = setting("--tls-key", "server key for --tls-cert", parse=Path)
     tls_client_ca: Path | None = setting("--tls-client-ca", "require agents' certificates signed by this CA",
@@ -53,6 +56,7 @@ class CollectorConfig:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked "
                              "only over TLS")
         check_tls(self.tls_cert, self.tls_key, self.tls_client_ca, ca_flag="--tls-client-ca")
+        normalise_url(self.db_url)
         if self.retain_instances_s < 0 or self.retain_images_s < 0 or self.retention_interval_s <= 0:
             raise ValueError("--retain-instances and --retain-images must be 0 or more, --retention-interval positive")
         if self.max_streams < 1 or self.db_workers < 1 or self.stream_idle_timeout_s <= 0:

@@ -6,8 +6,29 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
+
+from snoop.common.settings import setting
+
+# The flags of every command that talks to a collector (agent, push, queries): each declared once, here.
+
+
+def collector_ca() -> Any:
+    return setting("--tls-ca", "CA bundle that signed the collector's certificate (TLS)", parse=Path)
+
+
+def client_cert() -> Any:
+    return setting("--tls-cert", "client certificate, when the collector asks for one (mTLS)", parse=Path)
+
+
+def client_key() -> Any:
+    return setting("--tls-key", "client key for --tls-cert", parse=Path)
+
+
+def collector_token() -> Any:
+    return setting("--token", "bearer token, when the collector requires one (pair it with TLS)", secret=True)
 
 
 @dataclass(frozen=True)

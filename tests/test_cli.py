@@ -54,6 +54,14 @@ def test_agent_needs_a_destination() -> None:
     assert r.returncode == 2 and "--collector" in r.stderr
 
 
+@pytest.mark.parametrize(("url", "said"), [("mysql://db/snoop", "SQLite or PostgreSQL, not mysql"),
+                                           ("not a url", "not a database URL")])
+def test_a_database_snoop_cannot_store_in_is_one_line(url: str, said: str) -> None:
+    r = subprocess.run([str(SNOOP), "collector", "--db", url], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stderr.startswith("snoop collector: --db: ") and said in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_agent_without_privileges_says_what_to_grant() -> None:
     require(os.geteuid() == 0 and shutil.which("setpriv") is not None, "needs root to drop to nobody")
     r = subprocess.run(

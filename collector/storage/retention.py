@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import CursorResult, delete, select, text
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from snoop.collector.storage.dialect import dialect_of
@@ -35,7 +35,7 @@ from snoop.collector.storage.models import (
 
 log = logging.getLogger(__name__)
 BATCH = 50  # instances per transaction: about 50,000 file rows at 1,000 files each
-RETENTION_LOCK = 0x736E6F6F71
+RETENTION_LOCK = 0x736E6F6F71  # one replica at a time removes expired rows
 
 
 @dataclass
@@ -88,7 +88,7 @@ class Retention:
         now_ns = now_ns if now_ns is not None else time.time_ns()
         removed = Removed()
         with self._sessions() as guard:
-            if not self._turn(guard):
+            if not dialect_of(guard).take_turn(guard.connection(), RETENTION_LOCK):
                 return removed  # another replica is at it
             if self._instances_s > 0:
                 before = now_ns - int(self._instances_s * 1e9)
@@ -109,21 +109,12 @@ class Retention:
                     with self._lock, self._sessions.begin() as session:
                         remove_image(session, image_id)
                         removed.images += 1
-            self._release(guard)
+            dialect_of(guard).end_turn(guard.connection(), RETENTION_LOCK)
         if removed.instances or removed.images:
             log.info("retention removed %d container instances (%d file rows) and %d images", removed.instances,
                      removed.instance_files, removed.images)
         self._on_removed(removed)
         return removed
-
-    def _turn(self, session: Session) -> bool:
-        if dialect_of(session).single_writer:
-            return True
-        return bool(session.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": RETENTION_LOCK}).scalar())
-
-    def _release(self, session: Session) -> None:
-        if not dialect_of(session).single_writer:
-            session.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": RETENTION_LOCK})
 
     def start(self, interval_s: float) -> None:
         def loop() -> None:
