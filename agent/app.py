@@ -33,6 +33,7 @@ from snoop.agent.resolver.cri import CriClient
 from snoop.agent.resolver.owners import KubeApiOwners
 from snoop.agent.resolver.registry import ContainerRegistry
 from snoop.agent.roots import ContainerRoots
+from snoop.agent.schedule import GoneTwice, Schedule
 from snoop.agent.spool import DiskSpool
 from snoop.agent.streamer import Streamer
 from snoop.agent.tracer import SYSCALL_STATS, Tracer
@@ -97,7 +98,7 @@ class Agent:
             else None
         )
         self.disk: DiskSpool | None = None
-        self._gone: set[str] = set()  # container ids seen gone at the last prune
+        self._gone: GoneTwice[str] = GoneTwice()  # container ids
         self.forgotten_containers = 0
         self.report_writes = 0
         self.report_write_errors = 0
@@ -183,29 +184,17 @@ class Agent:
         self.metrics.ready = True
         log.info("tracing on node %s (collector=%s, output=%s)", config.node_name, config.collector,
                  config.output)
-        last_batch = last_report = last_prune = last_heartbeat = time.monotonic()
+        schedule = Schedule()
+        schedule.every(config.batch_interval_s, self._batch)
+        if self.streamer:
+            schedule.every(config.heartbeat_interval_s, self._heartbeat)
+        schedule.every(config.prune_interval_s, self._prune)
+        if config.output:
+            schedule.every(config.interval_s, self._write_report)
         while not self._stopping:
             self._handle(self.reader.take(POLL_MS / 1000))
             self.pipeline.retry_pending()
-            now = time.monotonic()
-            if now - last_batch >= config.batch_interval_s:
-                self.registry.refresh()
-                self._flush()
-                if self.inventory:
-                    self.inventory.offer(self.registry.containers())
-                last_batch = now
-            if self.streamer and now - last_heartbeat >= config.heartbeat_interval_s:
-                self._heartbeat()
-                last_heartbeat = now
-            if now - last_prune >= config.prune_interval_s:
-                self._forget_gone()
-                self.roots.release(self.cgroups.exists)
-                self.tracer.forget_cgroups(self.cgroups.exists)
-                self._adopt_spool()
-                last_prune = now
-            if config.output and now - last_report >= config.interval_s:
-                self._write_report()
-                last_report = now
+            schedule.run_due()
         self.reader.stop(self._handle)
         self.pipeline.retry_pending()
         self._flush()
@@ -222,6 +211,20 @@ class Agent:
         self.tracer.close()
         self.roots.close()
         return 0
+
+    def _batch(self) -> None:
+        """What is new goes to the collector; containers the CRI names now get their images inventoried."""
+        self.registry.refresh()
+        self._flush()
+        if self.inventory:
+            self.inventory.offer(self.registry.containers())
+
+    def _prune(self) -> None:
+        """Memory, BPF maps and pinned roots of containers that are gone are let go; spools left behind adopted."""
+        self._forget_gone()
+        self.roots.release(self.cgroups.exists)
+        self.tracer.forget_cgroups(self.cgroups.exists)
+        self._adopt_spool()
 
     def _adopt_spool(self) -> None:
         """Sends what agents that are gone left unacknowledged in --spool-dir: at start, and later what one that
@@ -250,8 +253,7 @@ class Agent:
         """Containers gone at two prunes in a row (their last events read by now) are flushed, reported
         and forgotten: memory follows the containers that run, not every container that ever ran."""
         gone = {ref.container_id: ref for ref in self.registry.containers() if not self.cgroups.exists(ref.cgroup_id)}
-        doomed = [ref for cid, ref in gone.items() if cid in self._gone]
-        self._gone = set(gone) - {ref.container_id for ref in doomed}
+        doomed = [gone[cid] for cid in sorted(self._gone.confirm(set(gone)))]
         if not doomed:
             return
         self._flush()  # their last files go to the streamer's spool (on disk with --spool-dir)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from snoop.agent.namespaces import MountNamespaces
 from snoop.agent.paths import mount_points
+from snoop.agent.schedule import GoneTwice
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ContainerRoots:
         self._proc = proc_root
         self._capacity = capacity
         self._roots: OrderedDict[int, Root] = OrderedDict()
-        self._gone: set[int] = set()  # cgroups found gone at the last release, their roots still pinned
+        self._gone: GoneTwice[int] = GoneTwice()  # cgroups whose roots are unpinned once found gone twice
         self._lock = threading.Lock()  # the ring reader pins, the main loop resolves and releases
         self.refused = 0  # candidates that were in the host's mount namespace or root
 
@@ -97,10 +98,8 @@ class ContainerRoots:
         """Unpins the roots of cgroups found gone at this call and the one before: a container that ran for a
         millisecond is gone long before the main loop handles its events, which still need its root."""
         with self._lock:
-            gone = {c for c in self._roots if not alive(c)}
-            for cgroup_id in gone & self._gone:
+            for cgroup_id in self._gone.confirm({c for c in self._roots if not alive(c)}):
                 os.close(self._roots.pop(cgroup_id).fd)
-            self._gone = gone - self._gone
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ from tests.harness.postgres import Postgres, postgres_bin
 REPO = Path(__file__).resolve().parent.parent
 SNOOP = REPO / ".venv" / "bin" / "snoop"
 
+T = TypeVar("T")
+
 
 def require(condition: bool, reason: str) -> None:
     if condition:
@@ -41,6 +44,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def eventually(check: Callable[[], T | None], timeout_s: float = 20.0, every_s: float = 0.2,
+               what: str | Callable[[], str] = "") -> T:
+    """``check()``'s first truthy value, asked every ``every_s`` seconds; after ``timeout_s`` an AssertionError
+    that says ``what`` (a callable: what it says then, e.g. the last answer seen)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {timeout_s:g} s: {what() if callable(what) else what}")
+        time.sleep(every_s)
+    return value
 
 
 def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None,

@@ -42,8 +42,9 @@ def purl_key(purl: str) -> str:
     """``pkg:type/namespace/name@version``: qualifiers and subpath aside, names compared as the
     ecosystem compares them (PyPI: case and ``-``/``_`` alike)."""
     core = purl.split("?", 1)[0].split("#", 1)[0].lower()
-    if core.startswith("pkg:pypi/"):
-        core = core.replace("_", "-").replace(".", "-").replace("%2b", "+")
+    if core.startswith("pkg:pypi/"):  # the name as PEP 503 normalises it; the version as it is (6.0.1, 2.1+cpu)
+        name, at, version = core.removeprefix("pkg:pypi/").partition("@")
+        core = f"pkg:pypi/{re.sub(r'[-_.]+', '-', name)}{at}{version.replace('%2b', '+')}"
     return core
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,13 +15,7 @@ from snoop.collector.metrics import CollectorMetrics
 from snoop.collector.storage.db import make_engine, make_sessionmaker
 from snoop.collector.storage.migrate import upgrade
 from snoop.v1 import snoop_pb2 as pb
-
-
-def until(check, timeout_s: float = 10.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+from tests.conftest import eventually
 
 
 def queued(groups: CommitGroups, lock: threading.Lock, works: list[str]) -> list[int | ValueError]:
@@ -30,7 +23,7 @@ def queued(groups: CommitGroups, lock: threading.Lock, works: list[str]) -> list
     with ThreadPoolExecutor(len(works)) as pool:
         with lock:
             futures = [pool.submit(groups.commit, w) for w in works]
-            until(lambda: groups.waiting == len(works))
+            eventually(lambda: groups.waiting == len(works), every_s=0.005, what="the works queued")
         out: list[int | ValueError] = []
         for f in futures:
             try:
@@ -87,7 +80,7 @@ def test_sqlite_commits_waiting_batches_once(tmp_path: Path) -> None:
     with ThreadPoolExecutor(4) as pool:
         with lock:
             acks = [pool.submit(servicer.write, batch(k)) for k in range(4)]
-            until(lambda: servicer.waiting_batches == 4)
+            eventually(lambda: servicer.waiting_batches == 4, every_s=0.005, what="the batches queued")
         assert [a.result(timeout=30).files_accepted for a in acks] == [50] * 4
     assert len(commits) == 1
     engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Process, free_port, wait_http
+from tests.conftest import Process, eventually, free_port, wait_http
 from tests.harness.containerd import Containerd, Image
 from tests.harness.images import busybox_rootfs
 
@@ -29,15 +28,15 @@ class Stack:
         return {f["path"]: f for f in r.json()["files"]} if r.status_code == 200 else {}
 
     def wait_files(self, digest: str, wanted: set[str], timeout_s: float = 20) -> dict[str, dict]:
-        deadline = time.monotonic() + timeout_s
-        files: dict[str, dict] = {}
-        while time.monotonic() < deadline:
-            files = self.files(digest)
-            if wanted <= files.keys():
-                return files
-            time.sleep(0.2)
-        raise AssertionError(f"missing {sorted(wanted - files.keys())}; have {sorted(files)}\n"
-                             f"{self.agent.output()[-3000:]}")
+        seen: dict[str, dict] = {}
+
+        def complete() -> dict[str, dict] | None:
+            seen.clear()
+            seen.update(self.files(digest))
+            return seen if wanted <= seen.keys() else None
+
+        return eventually(complete, timeout_s, what=lambda: f"missing {sorted(wanted - seen.keys())}; have "
+                                                          f"{sorted(seen)}\n{self.agent.output()[-3000:]}")
 
     def metric(self, name: str) -> float:
         return metric_value(httpx.get(f"{self.metrics}/metrics", timeout=5).text, name)

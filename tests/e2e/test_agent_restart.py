@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Process, free_port, wait_http
+from tests.conftest import Process, eventually, free_port, wait_http
 from tests.e2e.conftest import marker_image, metric_value, start_agent
 from tests.harness.containerd import Containerd
 
@@ -19,14 +19,13 @@ FILES = 2000
 
 
 def wait_metric(url: str, name: str, at_least: float, timeout_s: float = 30) -> float:
-    deadline = time.monotonic() + timeout_s
-    value = 0.0
-    while time.monotonic() < deadline:
-        value = metric_value(httpx.get(f"{url}/metrics", timeout=5).text, name)
-        if value >= at_least:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{name} stayed at {value}, wanted {at_least}")
+    seen = [0.0]
+
+    def reached() -> float | None:
+        seen[0] = metric_value(httpx.get(f"{url}/metrics", timeout=5).text, name)
+        return seen[0] if seen[0] >= at_least else None
+
+    return eventually(reached, timeout_s, what=lambda: f"{name} stayed at {seen[0]}, wanted {at_least}")
 
 
 def test_kill_9_with_an_unreachable_collector_loses_nothing(containerd: Containerd, tmp_path: Path) -> None:

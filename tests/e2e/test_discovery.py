@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Process
+from tests.conftest import Process, eventually
 from tests.e2e.conftest import start_agent
 from tests.harness.containerd import Containerd
 from tests.harness.images import busybox_rootfs
@@ -28,13 +28,6 @@ def used(base: str, digest: str) -> set[str]:
     return set(r.text.splitlines()) if r.status_code == 200 else set()
 
 
-def wait_for(check, timeout_s: float = 20):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return value
-
-
 def test_discovery_curve_over_workloads_started_at_different_times(
     bpf_ready: None, containerd: Containerd, collector_proc: tuple[Process, str, str], tmp_path: Path
 ) -> None:
@@ -49,12 +42,12 @@ def test_discovery_curve_over_workloads_started_at_different_times(
     try:
         pods.append(containerd.run_pod("early-0", {"app": (image, ["/bin/sh", "-c", "cat /etc/first.conf; sleep 60"])},
                                        namespace="disc"))
-        assert wait_for(lambda: "/etc/first.conf" in used(base, image.digest)), agent.output()[-2000:]
+        eventually(lambda: "/etc/first.conf" in used(base, image.digest), what=lambda: agent.output()[-2000:])
         time.sleep(3)
         late_start = time.time()
         late = ["/bin/sh", "-c", "cat /etc/first.conf /etc/second.conf; sleep 60"]
         pods.append(containerd.run_pod("late-0", {"app": (image, late)}, namespace="disc"))
-        assert wait_for(lambda: "/etc/second.conf" in used(base, image.digest))
+        eventually(lambda: "/etc/second.conf" in used(base, image.digest), what="/etc/second.conf used")
         time.sleep(3)  # both run on, finding nothing new: heartbeats only
         found = summary(base, image.digest)
         curve = [p["files"] for p in found["discovery"]["curve"]]

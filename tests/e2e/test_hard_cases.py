@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 
-from tests.conftest import require
+from tests.conftest import eventually, require
 from tests.e2e.conftest import Stack
 from tests.harness.containerd import Containerd
 from tests.harness.probe import have_compiler, probe_rootfs
@@ -77,11 +76,8 @@ def test_failed_and_excluded_accesses_are_not_files(probe_run: dict, stack: Stac
 
 def test_exited_container_keeps_its_files_in_the_standalone_report(probe_run: dict, stack: Stack) -> None:
     path = stack.reports / "hard_probe-0.json"
-    deadline = time.monotonic() + 10  # reports are rewritten every 500 ms
-    while time.monotonic() < deadline:
-        if path.exists() and "/app/child/c.txt" in json.loads(path.read_text())["containers"][0]["files"]:
-            break
-        time.sleep(0.2)
+    eventually(lambda: path.exists() and "/app/child/c.txt" in json.loads(path.read_text())["containers"][0]["files"],
+               timeout_s=10, what="/app/child/c.txt in the report")  # reports are rewritten every 500 ms
     report = json.loads(path.read_text())
     assert (report["pod_name"], report["namespace"], report["node"]) == ("probe-0", "hard", "node-e2e")
     (container,) = report["containers"]

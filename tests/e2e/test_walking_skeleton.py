@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Process
+from tests.conftest import Process, eventually
 from tests.e2e.conftest import marker_image, start_agent
 from tests.harness.containerd import Containerd
 
@@ -17,16 +16,17 @@ pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 
 
 def wait_for_files(base: str, digest: str, wanted: str, timeout_s: float = 20) -> dict:
-    deadline = time.monotonic() + timeout_s
-    body: dict = {}
-    while time.monotonic() < deadline:
+    last: dict = {}
+
+    def listed() -> dict | None:
         r = httpx.get(f"{base}/api/v1/images/{digest}/files", timeout=5)
         if r.status_code == 200:
-            body = r.json()
-            if any(f["path"] == wanted for f in body["files"]):
-                return body
-        time.sleep(0.2)
-    raise AssertionError(f"{wanted} never listed under {digest}; last answer: {body}")
+            last.clear()
+            last.update(r.json())
+            return last if any(f["path"] == wanted for f in last["files"]) else None
+        return None
+
+    return eventually(listed, timeout_s, what=lambda: f"{wanted} never listed under {digest}; last answer: {last}")
 
 
 def test_container_file_reaches_rest_api(

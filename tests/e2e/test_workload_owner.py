@@ -3,14 +3,13 @@ from its name: through the real agent, CRI and collector."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Process
+from tests.conftest import Process, eventually
 from tests.e2e.conftest import marker_image, start_agent
 from tests.harness.containerd import Containerd
 from tests.harness.fake_kube_api import FakeKubeApi
@@ -30,12 +29,12 @@ def test_workload_comes_from_owner_references(
                            "--batch-interval", "200ms", "--kube-api", api.url)
     try:
         pod = containerd.run_pod("frontend", {"app": (image, ["/bin/cat", "/etc/owned.conf"])}, uid=uid)
-        deadline = time.monotonic() + 20
-        workloads: dict = {}
-        while time.monotonic() < deadline and "shop-frontend" not in workloads:
+        def named() -> dict | None:
             listed = httpx.get(f"{base}/api/v1/workloads", params={"namespace": "default"}).json()["workloads"]
-            workloads = {w["name"]: w for w in listed}
-            time.sleep(0.2)
+            found = {w["name"]: w for w in listed}
+            return found if "shop-frontend" in found else None
+
+        workloads = eventually(named, what=agent.output)
         assert workloads["shop-frontend"]["kind"] == "Deployment", agent.output()
         assert workloads["shop-frontend"]["kind_source"] == "owner"
         assert "frontend" not in workloads  # the name-based guess ("Pod frontend") was not used
