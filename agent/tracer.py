@@ -15,6 +15,7 @@ from typing import Any
 from snoop.agent.events import RawEvent
 from snoop.agent.libbpf import BPF_NOEXIST, Map, RingBuffer
 from snoop.agent.loader import Loaded, LoadError, spawn
+from snoop.agent.schedule import GoneTwice
 
 # Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
 STAT_NAMES = (
@@ -142,6 +143,7 @@ class Tracer:
         self._ring: RingBuffer | None = None
         self.load_peak_rss_kib = 0
         self.load_seconds = 0.0
+        self._gone: GoneTwice[int] = GoneTwice()  # cgroups whose kernel state goes once found gone twice
 
     def open(self) -> None:
         preflight()
@@ -225,13 +227,12 @@ class Tracer:
         return events
 
     def forget_cgroups(self, alive: Callable[[int], bool]) -> None:
-        """Drops the kernel's state of cgroups that are gone, so the table never fills up."""
-        for key in list(self._cgroups.keys()):
-            if not alive(key.value):
-                self._cgroups.delete(key)
-        for key in list(self._missing.keys()):
-            if not alive(key.value):
-                self._missing.delete(key)
+        """Drops the kernel's state of cgroups found gone at this call and the one before, so the table never
+        fills up: as long as the agent holds their containers (gone twice too), their event counts stay."""
+        known = {key.value for table in (self._cgroups, self._missing) for key in table.keys()}  # noqa: SIM118
+        for cgroup_id in self._gone.confirm({c for c in known if not alive(c)}):
+            for table in (self._cgroups, self._missing):
+                table.delete(table.Key(cgroup_id))
 
     def close(self) -> None:
         """Detaches (closing the perf events) and lets go of the maps; the kernel frees the rest."""

@@ -70,6 +70,22 @@ def test_repeats_end_in_the_kernel(tracer: tuple[Tracer, list[RawEvent]], cgroup
     assert t.cgroup_events()[cid] >= 500
 
 
+def test_a_gone_cgroups_count_stays_until_found_gone_twice(tracer: tuple[Tracer, list[RawEvent]],
+                                                           cgroup: Path) -> None:
+    """The agent holds a container until it was found gone at two prunes in a row; its event count in the
+    kernel must last as long, or its final report says it saw nothing."""
+    t, _ = tracer
+    run_in(cgroup, "cat /etc/hostname > /dev/null")
+    drain(t)
+    cid = os.stat(cgroup).st_ino
+    counted = t.cgroup_events()[cid]
+    assert counted > 0
+    t.forget_cgroups(lambda c: c != cid)
+    assert t.cgroup_events()[cid] == counted
+    t.forget_cgroups(lambda c: c != cid)
+    assert cid not in t.cgroup_events()
+
+
 def test_failed_lookups_are_sent_until_userspace_says_whose(tracer: tuple[Tracer, list[RawEvent]],
                                                             cgroup: Path) -> None:
     """A new container's failed lookup comes as KIND_MISSING with its errno (a slim image's missing library
