@@ -3,9 +3,9 @@
 What breaks the contract is refused as narrowly as possible: a bad path alone, a container whose identity
 is unusable whole, never its neighbours in the batch (``screen``).
 
-Per container: upsert the image, its reference and the instance; intern the paths; insert the
-instance's new files; fold exactly those new files into the per-image merge (``image_files``).
-A replayed batch finds every file present, adds nothing and counts nothing twice.
+Per container: upsert the image, its reference and the instance. Then, for the whole batch at once: intern
+the paths, insert the instances' new files, fold exactly those new files into the per-image merge
+(``image_files``). A replayed batch finds every file present, adds nothing and counts nothing twice.
 """
 
 from __future__ import annotations
