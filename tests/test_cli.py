@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from snoop.agent.config import AgentConfig
 from snoop.cli.main import build_parser
-from snoop.cli.options import unknown_variables
-from snoop.common.settings import duration, listen
+from snoop.cli.options import env_name, unknown_variables
+from snoop.cli.settings import DemoSettings, PushSettings, RestClient
+from snoop.collector.config import CollectorConfig
+from snoop.common.settings import duration, flag_of, flagged_fields, listen
 from tests.conftest import SNOOP, require
 
 
@@ -39,6 +42,20 @@ def test_every_flag_reads_its_environment_variable(monkeypatch: pytest.MonkeyPat
     assert args.collector == "collector:50051"
     # a flag on the command line still wins
     assert build_parser().parse_args(["agent", "--interval", "5s"]).interval_s == 5
+
+
+def test_every_setting_of_every_command_reads_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the README promises: every declared setting, in every command that takes it."""
+    for config, command in ((AgentConfig, ["agent"]), (CollectorConfig, ["collector"]), (PushSettings, ["push", "r"]),
+                            (DemoSettings, ["demo"]), (RestClient, ["images"]), (RestClient, ["diff", "a", "b"])):
+        for f in flagged_fields(config):
+            flag = flag_of(f)
+            assert flag is not None
+            if flag.boolean or flag.parse not in (None, str):
+                continue  # typed values: each parser has its own tests; here, that the variable is read
+            monkeypatch.setenv(env_name(flag.name), "from-the-environment")
+            assert getattr(build_parser().parse_args(command), f.name) == "from-the-environment", (command, flag.name)
+            monkeypatch.delenv(env_name(flag.name))
 
 
 def test_bad_environment_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
