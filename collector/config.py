@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from snoop.collector.storage.db import normalise_url
 from snoop.common.channels import check_tls
 from snoop.common.limits import MESSAGE_FILES
 from snoop.common.settings import duration, listen, setting, show_duration, show_listen
@@ -56,6 +55,8 @@ class CollectorConfig:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked "
                              "only over TLS")
         check_tls(self.tls_cert, self.tls_key, self.tls_client_ca, ca_flag="--tls-client-ca")
+        from snoop.collector.storage.db import normalise_url  # noqa: PLC0415 - SQLAlchemy: the collector's, not every command's
+
         normalise_url(self.db_url)
         if self.retain_instances_s < 0 or self.retain_images_s < 0 or self.retention_interval_s <= 0:
             raise ValueError("--retain-instances and --retain-images must be 0 or more, --retention-interval positive")
