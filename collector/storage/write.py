@@ -229,8 +229,9 @@ def _path_ids(session: Session, paths: list[bytes], known: KnownIds, learned: Le
     missing = sorted({p for p, path_id in zip(paths, ids, strict=True) if path_id is None})
     if missing:
         conn = session.connection()
-        by_digest = dialect_of(conn).bulk.intern_paths(conn, [path_digest(p) for p in missing], missing)
-        found = {p: by_digest[path_digest(p)] for p in missing}
+        digests = [path_digest(p) for p in missing]
+        by_digest = dialect_of(conn).bulk.intern_paths(conn, digests, missing)
+        found = {p: by_digest[d] for p, d in zip(missing, digests, strict=True)}
         learned.paths.update(found)
         ids = [found[p] if i is None else i for p, i in zip(paths, ids, strict=True)]
     return ids  # type: ignore[return-value]
