@@ -73,7 +73,7 @@ def _written(session: Session, namespace: str, name: str) -> dict[str, tuple[set
     """container name -> (paths written, image ids of its instances)."""
     ci, inf = ContainerInstance, InstanceFile
     rows = fetch_all(session, select(ci.name, ci.image_id, Path.path)
-                     .join(inf, and_(inf.instance_id == ci.id, inf.kinds.op("&")(WRITE) != 0,
+                     .join(inf, and_(inf.of(ci), inf.kinds.op("&")(WRITE) != 0,
                                      inf.file_type.in_(KEEP)), isouter=True)
                      .join(Path, Path.id == inf.path_id, isouter=True)
                      .where(ci.namespace == namespace, ci.workload_name == name))

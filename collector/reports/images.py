@@ -208,7 +208,7 @@ def nodes_per_path(session: Session, image: Image, paths: list[bytes]) -> dict[b
     rows = session.execute(
         select(Path.path, func.count(func.distinct(ContainerInstance.node)))
         .join(InstanceFile, InstanceFile.path_id == Path.id)
-        .join(ContainerInstance, ContainerInstance.id == InstanceFile.instance_id)
+        .join(ContainerInstance, InstanceFile.of(ContainerInstance))
         .where(ContainerInstance.image_id == image.id, Path.digest.in_(digests)).group_by(Path.path))
     return {bytes(path): n for path, n in rows}
 

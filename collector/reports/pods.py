@@ -27,7 +27,7 @@ def pod_report_of(session: Session, namespace: str, pod: str) -> dict[str, Any] 
             total_events=instance.total_events,
             paths=((p, t) for p, t in session.execute(
                 select(Path.path, InstanceFile.file_type).join(InstanceFile, InstanceFile.path_id == Path.id)
-                .where(InstanceFile.instance_id == instance.id))),
+                .where(InstanceFile.instance_id == instance.id, InstanceFile.day == instance.files_day))),
         )
         for instance, digest in instances
     ]

@@ -70,7 +70,7 @@ def workload_files(
                func.min(inf.first_seen_ns), func.max(inf.last_seen_ns), func.max(inf.file_type),
                func.max(inv.size), func.min(Package.name))
         .join(inf, inf.path_id == Path.id)
-        .join(ci, ci.id == inf.instance_id)
+        .join(ci, inf.of(ci))
         .outerjoin(inv, and_(inv.image_id == ci.image_id, inv.path_id == inf.path_id))
         .outerjoin(owner, and_(owner.image_id == ci.image_id, owner.path_id == inf.path_id))
         .outerjoin(Package, Package.id == owner.package_id)

@@ -13,9 +13,11 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-# (instance_id, image_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, path_key); at most one row
-# per instance and path.
-FileRow = tuple[int, int, int, int, int, int, int, bytes]
+from snoop.collector.storage.days import open_day
+
+# (instance_id, image_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, path_key, day): at most one
+# row per instance and path; ``day`` is the instance's files_day.
+FileRow = tuple[int, int, int, int, int, int, int, bytes, int]
 
 
 class Bulk(Protocol):
@@ -64,8 +66,8 @@ class SqliteBulk:
         new = [r for r in rows if (r[0], r[2]) not in existing]
         if new:
             conn.exec_driver_sql(
-                "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(r[0], *r[2:7]) for r in new])
+                "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, day) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", [(r[0], *r[2:7], r[8]) for r in new])
             # The type is left out of the upsert's SET: SQLite rewrites the entry of every index holding a
             # column the SET names, changed or not (ix_image_files_order: ingest took ×1.8 as long). It is
             # raised apart, where it grew: a lookup per file, a write only for the rare better-known type.
@@ -75,7 +77,7 @@ class SqliteBulk:
                 "containers = containers + 1, kinds = kinds | excluded.kinds, "
                 "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
                 "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
-                [r[1:] for r in new])
+                [r[1:8] for r in new])
             typed = [(r[6], r[1], r[2], r[6]) for r in new if r[6]]
             if typed:
                 conn.exec_driver_sql("UPDATE image_files SET file_type = ? WHERE image_id = ? AND path_id = ? "
@@ -98,18 +100,19 @@ class SqliteBulk:
 # The batch's files, copied in: every step after that is one set-based statement, whatever the batch holds.
 # Emptied at commit in place (a TRUNCATE would give it a new file and catalog rows each time: 3 ms a batch).
 STAGE = ("CREATE TEMP TABLE IF NOT EXISTS staged_files (instance_id int, image_id int, path_id bigint, kinds int, "
-         "first_seen_ns bigint, last_seen_ns bigint, file_type smallint, path_key bytea) ON COMMIT DELETE ROWS")
-STAGED_TYPES = ("int4", "int4", "int8", "int4", "int8", "int8", "int2", "bytea")
+         "first_seen_ns bigint, last_seen_ns bigint, file_type smallint, path_key bytea, day int) "
+         "ON COMMIT DELETE ROWS")
+STAGED_TYPES = ("int4", "int4", "int8", "int4", "int8", "int8", "int2", "bytea", "int4")
 
 # The rows their instances did not have yet flow from its INSERT into the merge, one row per image and
 # path (two instances of one image in a batch: both counted); both in key order, so concurrent batches
 # lock shared rows alike (no deadlocks between agents).
 ADD = """
     WITH added AS (
-        INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type)
-        SELECT instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type FROM staged_files
+        INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, day)
+        SELECT instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, day FROM staged_files
         ORDER BY instance_id, path_id
-        ON CONFLICT (instance_id, path_id) DO NOTHING
+        ON CONFLICT (instance_id, path_id, day) DO NOTHING
         RETURNING instance_id, path_id),
     merged AS (
         INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns, file_type,
@@ -130,7 +133,7 @@ WIDEN = """
     WITH grown AS (
         UPDATE instance_files i SET kinds = i.kinds | s.kinds, file_type = GREATEST(i.file_type, s.file_type)
         FROM staged_files s
-        WHERE i.instance_id = s.instance_id AND i.path_id = s.path_id
+        WHERE i.instance_id = s.instance_id AND i.path_id = s.path_id AND i.day = s.day
           AND (i.kinds | s.kinds <> i.kinds OR s.file_type > i.file_type)
         RETURNING s.image_id, i.path_id, i.kinds, i.file_type)
     UPDATE image_files f SET kinds = f.kinds | g.kinds, file_type = GREATEST(f.file_type, g.file_type)
@@ -169,6 +172,8 @@ class PostgresBulk:
         return ids
 
     def add_files(self, conn: Connection, rows: Sequence[FileRow]) -> int:
+        for day in {r[8] for r in rows}:  # one catalog lookup a batch: no memory to go stale when days go
+            open_day(conn, day)
         with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(STAGE)
             with cur.copy("COPY staged_files FROM STDIN (FORMAT BINARY)") as copy:

@@ -28,6 +28,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 class SqliteDialect:
     single_writer = True  # one writer at a time: writers queue in the collector, not in SQLite's busy handler
+    files_by_day = False  # retention deletes rows: SQLite reuses a deleted row's pages itself
     bulk: Bulk = SqliteBulk()
 
     def make_engine(self, url: str) -> Engine:
@@ -71,6 +72,7 @@ class SqliteDialect:
 
 class PostgresDialect:
     single_writer = False
+    files_by_day = True  # instance_files is partitioned by day: retention drops days (days.py)
     bulk: Bulk = PostgresBulk()
 
     def make_engine(self, url: str) -> Engine:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,6 +73,9 @@ class ContainerInstance(Base):
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     total_events: Mapped[int] = mapped_column(BigInteger)
     dropped_events: Mapped[int] = mapped_column(BigInteger)
+    # The day its file rows are filed under (``InstanceFile.day``): the day it was first stored, moved on
+    # by retention when that day's rows go while the container still runs.
+    files_day: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("node", "container_id", name="uq_container_instances_node_container"),
@@ -91,7 +96,20 @@ class Path(Base):
 # written, and on PostgreSQL each FK check would lock a parent row per inserted row (1,000 per batch).
 
 
+DAY_NS = 86_400 * 10**9
+
+
+def day_of(ns: int) -> int:
+    """Days since the Unix epoch (UTC): what file rows are filed under."""
+    return ns // DAY_NS
+
+
 class InstanceFile(Base):
+    """``day`` is its instance's ``files_day``: on PostgreSQL the table is partitioned by it (0009), so that
+    retention drops a day's rows whole instead of deleting them one by one. It is in the key only because a
+    partitioned table's key must hold its partition column: an instance's rows share one day, so the key is
+    still one row per instance and path (SQLite keeps that key, 0009)."""
+
     __tablename__ = "instance_files"
 
     instance_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -100,6 +118,14 @@ class InstanceFile(Base):
     first_seen_ns: Mapped[int] = mapped_column(BigInteger)
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # snoop.v1.FileType
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
+
+    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}
+
+    @classmethod
+    def of(cls, instance: type[ContainerInstance]) -> ColumnElement[bool]:
+        """The join to an instance's files: by its day too, so that PostgreSQL reads one day's partition."""
+        return and_(cls.instance_id == instance.id, cls.day == instance.files_day)
 
 
 PATH_KEY_BYTES = 256  # of a path, copied into image_files: its reports are read in path order from an index

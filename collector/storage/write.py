@@ -25,6 +25,7 @@ from snoop.collector.storage.models import (
     ImageReference,
     ImageRevision,
     SlimImage,
+    day_of,
 )
 from snoop.common.file_types import NAMES
 from snoop.common.kinds import ALL as ALL_KINDS
@@ -182,7 +183,9 @@ def _upsert_image(session: Session, c: ContainerIn, now_ns: int, known: KnownIds
     return image_id
 
 
-def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: int) -> int:
+def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: int) -> tuple[int, int]:
+    """(id, files_day): the day its files go under, read under the row's lock, which retention takes to
+    move them (days.py)."""
     kind, name = (c.workload_kind, c.workload_name) if c.workload_name else workload_of(c.pod)
     seen_from, seen_until = c.observed(now_ns)
     dialect = dialect_of(session)
@@ -192,6 +195,7 @@ def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: in
         "cgroup_id": c.cgroup_id, "cgroup_path": c.cgroup_path, "workload_kind": kind,
         "workload_name": name, "started_at_ns": c.started_at_ns, "first_seen_ns": seen_from,
         "last_seen_ns": seen_until, "total_events": c.total_events, "dropped_events": c.dropped_events,
+        "files_day": day_of(now_ns),
     }
     stmt = dialect.insert(ContainerInstance).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -202,8 +206,9 @@ def _upsert_instance(session: Session, c: ContainerIn, image_id: int, now_ns: in
             "total_events": dialect.greatest(ContainerInstance.total_events, c.total_events),
             "dropped_events": dialect.greatest(ContainerInstance.dropped_events, c.dropped_events),
         },
-    ).returning(ContainerInstance.id)
-    return session.execute(stmt).scalar_one()
+    ).returning(ContainerInstance.id, ContainerInstance.files_day)
+    instance_id, files_day = session.execute(stmt).one()
+    return instance_id, files_day
 
 
 def path_digest(path: bytes) -> bytes:
@@ -243,13 +248,15 @@ class Ingested:
     learned: Learned   # ids to remember once the transaction has committed
 
 
-def _file_rows(session: Session, files: dict[int, tuple[int, list[FileIn]]], known: KnownIds, learned: Learned,
-               now_ns: int) -> list[FileRow]:
-    """The bulk writer's rows of ``files`` (instance -> its image and files), times capped at arrival."""
+def _file_rows(session: Session, files: dict[tuple[int, int], tuple[int, list[FileIn]]], known: KnownIds,
+               learned: Learned, now_ns: int) -> list[FileRow]:
+    """The bulk writer's rows of ``files`` ((instance, its day) -> its image and files), times capped at
+    arrival."""
     owned = [(instance, image, f) for instance, (image, fs) in files.items() for f in _distinct(fs)]
     ids = _path_ids(session, [f[0] for _, _, f in owned], known, learned)
-    return [(instance, image, path_id, kinds, min(first, now_ns), min(last, now_ns), file_type, path[:PATH_KEY_BYTES])
-            for (instance, image, (path, kinds, first, last, file_type)), path_id in zip(owned, ids, strict=True)]
+    return [(instance, image, path_id, kinds, min(first, now_ns), min(last, now_ns), file_type, path[:PATH_KEY_BYTES],
+             day) for ((instance, day), image, (path, kinds, first, last, file_type)), path_id
+            in zip(owned, ids, strict=True)]
 
 
 def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: KnownIds | None = None) -> Ingested:
@@ -259,13 +266,13 @@ def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: 
     a batch is one instance: its files are united)."""
     known = known if known is not None else KnownIds(max_paths=0)
     learned = Learned()
-    files: dict[int, tuple[int, list[FileIn]]] = {}  # instance -> (image, files)
+    files: dict[tuple[int, int], tuple[int, list[FileIn]]] = {}  # (instance, its day) -> (image, files)
     changed: set[tuple[int, str]] = set()
     for c in containers:
         image_id = _upsert_image(session, c, now_ns, known, learned)
-        instance_id = _upsert_instance(session, c, image_id, now_ns)
+        instance = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
-            files.setdefault(instance_id, (image_id, []))[1].extend(c.files)
+            files.setdefault(instance, (image_id, []))[1].extend(c.files)
             changed.add((image_id, c.node))
     rows = _file_rows(session, files, known, learned, now_ns)
     conn = session.connection()
