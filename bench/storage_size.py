@@ -37,7 +37,8 @@ def sizes(url: str) -> dict[str, int]:
             for name, size in conn.execute(text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")):
                 out[owner.get(name, name)] = out.get(owner.get(name, name), 0) + size
         else:
-            tree = text("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)")  # partitions too
+            tree = text("SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)), "
+                        "pg_total_relation_size(:t))")  # a partitioned table's size is its partitions'
             out = {t: conn.execute(tree, {"t": t}).scalar() or 0 for t in TABLES}
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0 for t in TABLES}
     engine.dispose()
