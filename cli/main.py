@@ -141,6 +141,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+
+
 def _query_parsers(sub: argparse._SubParsersAction) -> None:
     def connect(p: argparse.ArgumentParser) -> None:
         add_config_flags(p, RestClient)
@@ -163,7 +167,7 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("files", help="files of an image, merged across pods, nodes and restarts")
     common(p)
     recent(p)
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     p.add_argument("--prefix", default=None, help="only paths under this prefix")
     p.add_argument("--kind", action="append", default=[], choices=kinds.NAMES, help="only files used this way")
     p.add_argument("--unused", action="store_true",
@@ -173,12 +177,12 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="what an image holds against what its containers used: files, bytes, "
                                        "packages, and how much observation that rests on")
     common(p)
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.summary(s, a.image, a.format)))
     p = sub.add_parser("packages", help="an image's packages (deb, apk, python, npm) with their files and bytes, "
                                         "used and not")
     common(p)
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--unused", dest="used", action="store_false", default=None,
                        help="only packages none of whose files any container used")
@@ -187,7 +191,7 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("vulns", help="a scanner's findings (Trivy, Grype, CycloneDX, SPDX) judged by what the image's "
                                      "containers really used: in use, not in use, unknown")
     common(p, VULN_FORMATS, "table, json, yaml or openvex (a VEX document)")
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     p.add_argument("report", nargs="?", default=None,
                    help="a scanner's JSON report of the image to upload first; without it, the stored one")
     p.add_argument("--scanner", default=None, choices=["trivy", "grype", "cyclonedx"],
@@ -195,7 +199,7 @@ def _query_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=lambda a: _query(a, lambda q, s: q.vulns(s, a.image, a.format, a.report, a.scanner)))
     p = sub.add_parser("sbom", help="CycloneDX 1.5 SBOM of the image's packages: the used ones, to scan again")
     common(p, ["json"], "json (CycloneDX)")
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--used", dest="used", action="store_const", const="true", default="true",
                        help="the packages some container used (the default)")
@@ -234,7 +238,7 @@ def _slim_parser(sub: argparse._SubParsersAction, connect: Callable[[argparse.Ar
     p = sub.add_parser("slim", help="build a slim image holding only what the image's containers used, from its "
                                     "layers (containerd's, or an OCI layout); prints its manifest digest")
     connect(p)
-    p.add_argument("image", help="digest, digest prefix (12+ hex digits) or reference (busybox, app:1.2)")
+    _image_argument(p)
     add(p, "--containerd", default=CRI_ENDPOINT,
         help="containerd's socket: where the base's layers are read and the slim image is imported")
     add(p, "--namespace", default="k8s.io", help="containerd namespace (k8s.io: the CRI's)")

@@ -4,7 +4,6 @@ is forgotten once its files are handed on."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -53,13 +52,13 @@ def test_kill_9_with_an_unreachable_collector_loses_nothing(containerd: Containe
                                           f"127.0.0.1:{grpc_port}", "--spool-dir", str(spool))
             assert wait_metric(metrics, "snoop_spool_recovered_files_total", FILES) >= FILES
             assert metric_value(httpx.get(f"{metrics}/metrics").text, "snoop_previous_run_unclean") == 1
-            deadline = time.monotonic() + 30
-            paths: set[str] = set()
-            while time.monotonic() < deadline and len(paths) < FILES + 1:
+            wanted = {f"/tmp/many/{i}" for i in range(1, FILES + 1)} | {"/etc/restart.conf"}
+
+            def delivered() -> bool:
                 r = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/images/{image.digest}/files", timeout=10)
-                paths = {f["path"] for f in r.json()["files"]} if r.status_code == 200 else set()
-                time.sleep(0.3)
-            assert {f"/tmp/many/{i}" for i in range(1, FILES + 1)} | {"/etc/restart.conf"} <= paths
+                return r.status_code == 200 and wanted <= {f["path"] for f in r.json()["files"]}
+
+            eventually(delivered, timeout_s=30, every_s=0.3, what="the spooled files delivered")
             wait_metric(metrics, "snoop_collector_connected", 1)
         finally:
             if second is not None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Process
+from tests.conftest import Process, eventually
 from tests.e2e.conftest import marker_image, start_agent
 from tests.harness.containerd import Containerd
 
@@ -30,13 +29,10 @@ def test_quiet_running_container_keeps_being_seen(
     pod = containerd.run_pod("quiet-0", {"app": (image, ["/bin/sh", "-c", "cat /etc/quiet.conf; sleep 30"])},
                              namespace="beat")
     try:
-        deadline = time.monotonic() + 20
-        while (first := last_updated(base)) is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert first is not None, agent.output()[-2000:]
-        time.sleep(2.5)  # no new file in the meantime: only heartbeats
-        later = last_updated(base)
-        assert later is not None and later > first
+        first = eventually(lambda: last_updated(base), what=lambda: agent.output()[-2000:])
+        # No new file in the meantime: only heartbeats (every second) move it on.
+        eventually(lambda: (later := last_updated(base)) is not None and later > first, timeout_s=10,
+                   what="last_updated moved on by a heartbeat")
     finally:
         containerd.remove_pod(pod)
         assert agent.stop() == 0

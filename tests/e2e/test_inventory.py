@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from snoop.common.oci import layout_tar
+from tests.conftest import eventually
 from tests.e2e.conftest import Stack
 from tests.harness.containerd import Containerd
 from tests.harness.images import busybox_rootfs
@@ -24,17 +25,23 @@ PYTHON_WORKLOAD = ("import sqlite3, time\n"
                    "time.sleep(600)\n")
 
 
+def summary_when(base: str, digest: str, ready: Callable[[dict], bool], timeout_s: float,
+                 what: Callable[[], str] = str) -> dict:
+    """The image's summary once ``ready`` says so; asked every half second."""
+    last: dict = {}
+
+    def answered() -> dict | None:
+        nonlocal last
+        r = httpx.get(f"{base}/api/v1/images/{digest}/summary", timeout=10)
+        last = r.json() if r.status_code == 200 else {}
+        return last if last and ready(last) else None
+
+    return eventually(answered, timeout_s, every_s=0.5, what=lambda: f"no inventory of {digest}: {last}\n{what()}")
+
+
 def wait_summary(stack: Stack, digest: str, timeout_s: float = 120) -> dict:
-    deadline = time.monotonic() + timeout_s
-    body: dict = {}
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{stack.base}/api/v1/images/{digest}/summary", timeout=10)
-        if r.status_code == 200:
-            body = r.json()
-            if body["inventory"]["files"] is not None:
-                return body
-        time.sleep(0.5)
-    raise AssertionError(f"no inventory of {digest}: {body}\n{stack.agent.output()[-3000:]}")
+    return summary_when(stack.base, digest, lambda body: body["inventory"]["files"] is not None, timeout_s,
+                        what=lambda: stack.agent.output()[-3000:])
 
 
 def walk(root: Path) -> tuple[set[str], int]:

@@ -13,7 +13,7 @@ import pytest
 from snoop.agent.inventory.layers import CAP_SYS_ADMIN
 from tests.conftest import Process
 from tests.e2e.conftest import start_agent
-from tests.e2e.test_inventory import LAYERED_GONE, LAYERED_NEW, layered_image, walk
+from tests.e2e.test_inventory import LAYERED_GONE, LAYERED_NEW, layered_image, summary_when, walk
 from tests.harness.containerd import Containerd
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
@@ -21,15 +21,9 @@ WRITTEN = ("/etc/written", "/opt/written-too", "/srv/new-dir/file")
 
 
 def summary(base: str, digest: str, timeout_s: float = 90) -> dict:
-    deadline = time.monotonic() + timeout_s
-    body: dict = {}
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{base}/api/v1/images/{digest}/summary", timeout=10)
-        body = r.json() if r.status_code == 200 else {}
-        if body and body["inventory"]["files"] is not None and (body["runtime_created"] or {}).get("files", 0) >= 3:
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"no inventory of {digest}: {body}")
+    """Once the inventory is in and the three files the container wrote are counted as its own."""
+    return summary_when(base, digest, lambda body: body["inventory"]["files"] is not None
+                        and (body["runtime_created"] or {}).get("files", 0) >= 3, timeout_s)
 
 
 def test_layers_from_the_content_store_without_cap_sys_admin(
