@@ -7,7 +7,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import grpc
@@ -25,7 +24,7 @@ from snoop.collector.metrics import CollectorMetrics
 from snoop.common.channels import TlsFiles
 from snoop.v1 import snoop_pb2 as pb
 from snoop.v1 import snoop_pb2_grpc as pb_grpc
-from tests.conftest import SNOOP, Process, free_port, require
+from tests.conftest import SNOOP, Process, eventually, free_port, require
 
 TOKEN = "s3cret-token"
 
@@ -147,16 +146,15 @@ def test_tls_collector_serves_https_and_push_and_queries_use_tls(tmp_path: Path)
                          "--tls-key", str(pki["server.key"]), "--token", TOKEN], tmp_path / "collector.log")
     try:
         base = f"https://127.0.0.1:{http}"
-        deadline = time.monotonic() + 30
-        while True:
+        trusted = ssl.create_default_context(cafile=pki["ca.crt"])
+
+        def ready() -> bool:
             try:
-                trusted = ssl.create_default_context(cafile=pki["ca.crt"])
-                if httpx.get(f"{base}/readyz", verify=trusted, timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{base}/readyz", verify=trusted, timeout=2).status_code == 200
             except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(collector.output()) from None
-                time.sleep(0.2)
+                return False
+
+        eventually(ready, timeout_s=30, what=collector.output)
         with pytest.raises(httpx.HTTPError):  # plain HTTP is not served
             httpx.get(f"http://127.0.0.1:{http}/readyz", timeout=2)
         report = tmp_path / "r.json"

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import require
+from tests.conftest import eventually, require
 from tests.e2e.conftest import Stack
 from tests.harness.containerd import Containerd, Image, Pod, prepare_crun_cgroups
 from tests.harness.hostcopy import have_host_programs, python_strace_rootfs
@@ -42,10 +42,10 @@ def start_together(containerd: Containerd, image: Image, command: list[str], pre
 
 def wait_reports(stack: Stack, pods: list[Pod], wanted: set[str], timeout_s: float = 30) -> dict[str, dict]:
     """Each pod's one container entry, once it lists ``wanted``; then a moment for stragglers."""
-    deadline = time.monotonic() + timeout_s
     reports: dict[str, dict] = {}
     lacking: dict[str, list[str]] = {}
-    while time.monotonic() < deadline and len(reports) < len(pods):
+
+    def complete() -> bool:
         for pod in pods:
             r = httpx.get(f"{stack.base}/api/v1/pods/{pod.namespace}/{pod.name}/report", timeout=5)
             listed = set(r.json()["containers"][0]["files"]) if r.status_code == 200 else set()
@@ -53,9 +53,11 @@ def wait_reports(stack: Stack, pods: list[Pod], wanted: set[str], timeout_s: flo
                 reports[pod.name] = r.json()["containers"][0]
             else:
                 lacking[pod.name] = sorted(wanted - listed)
-        time.sleep(0.2)
-    missing = {name: lacking[name] for name in {p.name for p in pods} - reports.keys()}
-    assert not missing, f"reports lack {missing}\n{stack.agent.output()[-2000:]}"
+        return len(reports) == len(pods)
+
+    eventually(complete, timeout_s, what=lambda: f"reports lack "
+               f"{ {name: lacking[name] for name in {p.name for p in pods} - reports.keys()} }\n"
+               f"{stack.agent.output()[-2000:]}")
     time.sleep(1)  # a batch interval and more: whatever else the agent had is in by now
     for pod in pods:
         reports[pod.name] = httpx.get(

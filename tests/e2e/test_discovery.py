@@ -43,7 +43,7 @@ def test_discovery_curve_over_workloads_started_at_different_times(
         pods.append(containerd.run_pod("early-0", {"app": (image, ["/bin/sh", "-c", "cat /etc/first.conf; sleep 60"])},
                                        namespace="disc"))
         eventually(lambda: "/etc/first.conf" in used(base, image.digest), what=lambda: agent.output()[-2000:])
-        time.sleep(3)
+        time.sleep(3)  # the late discovery lands seconds apart from the first: two points of the curve
         late_start = time.time()
         late = ["/bin/sh", "-c", "cat /etc/first.conf /etc/second.conf; sleep 60"]
         pods.append(containerd.run_pod("late-0", {"app": (image, late)}, namespace="disc"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, SNOOP, require
+from tests.conftest import REPO, SNOOP, eventually, require
 
 pytestmark = [pytest.mark.bpf, pytest.mark.containerd]
 SOCKET = Path("/run/containerd/containerd.sock")
@@ -71,23 +71,21 @@ def test_make_run_shows_two_images_and_their_diff(bpf_ready: None, tmp_path: Pat
     started = time.monotonic()
     run = start_run(tmp_path, log)
     try:
-        diff: dict = {}
-        while time.monotonic() - started < 60:
+
+        def diffed() -> dict | None:
             assert run.poll() is None, log.read_text()[-3000:]
             answer = subprocess.run([str(SNOOP), "diff", "demo/app:1", "demo/app:2", "-o", "json"],
                                     capture_output=True, timeout=30)
-            if answer.returncode == 0:
-                diff = json.loads(answer.stdout)
-                if {"/app/config.yaml", "/app/templates/index.html"} <= set(diff["added"]):
-                    break
-            time.sleep(1)
+            found = json.loads(answer.stdout) if answer.returncode == 0 else {}
+            return found if {"/app/config.yaml", "/app/templates/index.html"} <= set(found.get("added", [])) else None
+
+        diff = eventually(diffed, timeout_s=60, every_s=1, what=lambda: log.read_text()[-3000:])
         print(f"two images and their diff after {time.monotonic() - started:.0f} s")
-        assert "/app/config.yaml" in diff.get("added", []), log.read_text()[-3000:]
         assert {"/app/config.json", "/app/legacy/report.txt"} <= set(diff["removed"])
         assert "/app/unused/big.bin" not in diff["added"] + diff["removed"] + diff["common"]
-        deadline = time.monotonic() + 40  # the hints come once the sample reports are stored
-        while "snoop vulns demo/app:2" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        # The hints come once the sample reports are stored.
+        eventually(lambda: "snoop vulns demo/app:2" in log.read_text(), timeout_s=40, every_s=0.5,
+                   what=lambda: log.read_text())
         printed = log.read_text()
         assert "snoop diff demo/app:1 demo/app:2" in printed and "snoop vulns demo/app:2" in printed, printed
         assert len(printed.splitlines()) < 40 and "GET /" not in printed  # one line a step, no access log
@@ -95,13 +93,12 @@ def test_make_run_shows_two_images_and_their_diff(bpf_ready: None, tmp_path: Pat
         assert "docker.io/demo/app:1" in page and "docker.io/demo/app:2" in page
         workloads = subprocess.run([str(SNOOP), "workloads", "-n", "demo", "-o", "json"], capture_output=True)
         assert {w["kind"] for w in json.loads(workloads.stdout)["workloads"]} == {"Deployment?"}  # guessed by name
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the demo's packages, once the agent has inventoried the image
+
+        def inventoried() -> dict[str, bool]:  # the demo's packages, once the agent has inventoried the image
             packages = subprocess.run([str(SNOOP), "packages", "demo/app:2", "-o", "json"], capture_output=True)
-            found = {p["name"]: p["used"] for p in json.loads(packages.stdout or b"{}").get("packages", [])}
-            if found:
-                break
-            time.sleep(1)
+            return {p["name"]: p["used"] for p in json.loads(packages.stdout or b"{}").get("packages", [])}
+
+        found = eventually(inventoried, timeout_s=60, every_s=1, what="the demo image's packages")
         assert found == {"busybox-static": True, "demo-app": True, "demo-assets": False}
         vulns = json.loads(subprocess.run([str(SNOOP), "vulns", "demo/app:2", "-o", "json"],
                                           capture_output=True).stdout)
@@ -114,12 +111,13 @@ def test_make_run_shows_two_images_and_their_diff(bpf_ready: None, tmp_path: Pat
 
     again = start_run(tmp_path, log)  # the same data directory: the same images, one row each
     try:
-        deadline = time.monotonic() + 60
-        rows = demo_rows()
-        while time.monotonic() < deadline and not (rows and all(i["containers"] == 2 for i in rows)):
-            time.sleep(1)  # each image's pod of this run seen beside the first run's
+
+        def both_runs() -> list[dict] | None:  # each image's pod of this run seen beside the first run's
             rows = demo_rows()
-        assert len(rows) == 2 and all(i["containers"] == 2 for i in rows), rows
+            return rows if rows and all(i["containers"] == 2 for i in rows) else None
+
+        rows = eventually(both_runs, timeout_s=60, every_s=1, what=lambda: f"{demo_rows()}")
+        assert len(rows) == 2, rows
     finally:
         interrupt(again)
     assert_nothing_left()

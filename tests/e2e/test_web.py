@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from snoop.common.oci import layout_tar
 from snoop.common.units import human_bytes
 from tests.collector.test_vulnerabilities import SITE, python_package
-from tests.conftest import Process, free_port, require, wait_http
+from tests.conftest import Process, eventually, free_port, require, wait_http
 from tests.e2e.conftest import Stack
 from tests.e2e.test_inventory import wait_summary
 from tests.e2e.test_vulnerabilities import findings
@@ -135,10 +134,8 @@ def test_pages_show_what_the_api_says(stack: Stack, containerd: Containerd, brow
         assert "/usr/bin/python3.11" in files
 
         driver.get(f"{stack.base}/docs")
-        deadline = time.monotonic() + 20
-        while not driver.find_elements(By.CSS_SELECTOR, ".opblock"):
-            assert time.monotonic() < deadline, "Swagger UI did not render the API offline"
-            time.sleep(0.2)
+        eventually(lambda: driver.find_elements(By.CSS_SELECTOR, ".opblock"),
+                   what="Swagger UI did not render the API offline")
     finally:
         for pod in pods:
             containerd.remove_pod(pod)
