@@ -162,3 +162,22 @@ def test_rows_stored_before_0009_are_filed_under_day_zero_and_go_by_the_rules(db
     if partitioned:
         assert days(sessions) == [400]
     engine.dispose()
+
+
+def test_the_downgrade_gives_back_one_table_with_every_row(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    seen(sessions, "a", {b"/bin/a": 4, b"/etc/a": 1}, day=300)
+    seen(sessions, "b", {b"/bin/b": 4}, day=301)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM instance_files")).scalar_one() == 3
+        if engine.dialect.name == "postgresql":
+            assert conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'instance_files'")).scalar() == "r"
+    upgrade(engine)  # and up again
+    assert files_by_day(sessions) == {("a", 0): 2, ("b", 0): 1}
+    engine.dispose()
