@@ -4,7 +4,7 @@ Each simulated day starts --instances container instances of --files file rows e
 the whole month (they are seen every day), the rest run less than a day. After each day, retention with
 --retain-days runs as it would at midnight:
 - **partitions**: snoop's retention (`collector/storage/days.py`): the running instances of each day that is
-  wholly expired move their rows to today, the others go with their day's partition, dropped.
+  wholly expired move their rows to the day they were last seen, the others go with their day's partition, dropped.
 - **row deletes**: the same database schema as before 0009 (one unpartitioned table), and snoop's row-delete
   retention (`remove_instances`, 50 instances per transaction: what SQLite runs), followed by a `VACUUM` of the
   table each day, which is as well as autovacuum could keep up.
@@ -196,7 +196,8 @@ def render(results: dict[str, Run], args: argparse.Namespace) -> str:
         f"`--retain-instances {args.retain_days}d`, retention run once a day. *Row deletes*: the unpartitioned "
         "table of before 0009 and snoop's row-delete retention (what SQLite runs), with a `VACUUM` of the table "
         "after each day's deletes. *Partitions*: snoop's retention by day (the running instances of an expired "
-        f"day move to today, the day's partition is dropped). Same rows, same `COPY`; {BATCH} instances per delete.",
+        "day move to the day they were last seen, the day's partition is dropped). Same rows, same `COPY`; "
+        f"{BATCH} instances per delete.",
         "",
         "| retention | rows kept | table + indexes | bytes per row kept | retention, month | its WAL | vacuum, month |",
         "|---|---|---|---|---|---|---|",

@@ -3,9 +3,11 @@ a big cluster's churn (hundreds of millions of rows a day) costs a catalog chang
 their WAL and the bloat vacuum must chase.
 
 Every container instance files its rows under its ``files_day``. A day is closed, once all of it is older
-than the retention, in three steps: the instances still running move their rows to today (a few at a time,
-each under its row lock, so ingest never writes to a day being closed), the expired ones are deleted, and the
-day's partition is dropped in that same transaction, so an instance revived meanwhile keeps its day.
+than the retention, in three steps: the instances still running move their rows to the day they were last
+seen (a few at a time, each under its row lock, so ingest never writes to a day being closed), the expired
+ones are deleted, and the day's partition is dropped in that same transaction, so an instance revived
+meanwhile keeps its day. So an instance goes at most a day after it expires, and one that runs for months
+moves once per retention period.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from datetime import date, timedelta
 
 from sqlalchemy import Connection, text
+
+from snoop.collector.storage.models import day_of
 
 PARTITION_LOCK = 0x736E6F6F72  # replicas opening the same day take turns
 EPOCH = date(1970, 1, 1)
@@ -50,19 +54,24 @@ def filed_days(conn: Connection) -> list[int]:
     return sorted(int(BOUND.match(bound)[1]) for (bound,) in rows)  # type: ignore[index]
 
 
-def move_running(conn: Connection, day: int, today: int, before_ns: int, batch: int) -> tuple[int, int]:
-    """Up to ``batch`` of ``day``'s instances seen since ``before_ns`` move their rows to ``today``.
-    Returns (instances, rows) moved; (0, 0) when none is left."""
-    ids = list(conn.execute(text(
-        "SELECT id FROM container_instances WHERE files_day = :day AND last_seen_ns >= :before "
-        "ORDER BY id LIMIT :n FOR UPDATE"), {"day": day, "before": before_ns, "n": batch}).scalars())
-    if not ids:
+def move_running(conn: Connection, day: int, before_ns: int, batch: int) -> tuple[int, int]:
+    """Up to ``batch`` of ``day``'s instances seen since ``before_ns`` move their rows to the day they were
+    last seen: the day that expires with them if they are not seen again. Returns (instances, rows) moved;
+    (0, 0) when none is left."""
+    found = conn.execute(text(
+        "SELECT id, last_seen_ns FROM container_instances WHERE files_day = :day AND last_seen_ns >= :before "
+        "ORDER BY id LIMIT :n FOR UPDATE"), {"day": day, "before": before_ns, "n": batch}).all()
+    if not found:
         return 0, 0
-    open_day(conn, today)
-    conn.execute(text("UPDATE container_instances SET files_day = :today WHERE id = ANY(:ids)"),
-                 {"today": today, "ids": ids})
-    moved = conn.execute(text("UPDATE instance_files SET day = :today WHERE day = :day AND instance_id = ANY(:ids)"),
-                         {"today": today, "day": day, "ids": ids})
+    ids, days = [i for i, _ in found], [day_of(last) for _, last in found]
+    for new_day in set(days):
+        open_day(conn, new_day)
+    conn.execute(text("UPDATE container_instances c SET files_day = m.day "
+                      "FROM unnest(CAST(:ids AS int[]), CAST(:days AS int[])) AS m(id, day) WHERE c.id = m.id"),
+                 {"ids": ids, "days": days})
+    moved = conn.execute(text("UPDATE instance_files f SET day = c.files_day FROM container_instances c "
+                              "WHERE f.day = :day AND f.instance_id = c.id AND c.id = ANY(:ids)"),
+                         {"day": day, "ids": ids})
     return len(ids), moved.rowcount
 
 

@@ -98,7 +98,7 @@ class Retention:
                 if self._instances_s > 0:
                     before = now_ns - int(self._instances_s * 1e9)
                     if dialect.files_by_day:
-                        self._close_days(before, day_of(now_ns), removed)
+                        self._close_days(before, removed)
                     else:
                         self._remove_instances(before, removed)
                 if self._images_s > 0:
@@ -120,7 +120,7 @@ class Retention:
                 removed.instance_files += remove_instances(session, ids)
                 removed.instances += len(ids)
 
-    def _close_days(self, before_ns: int, today: int, removed: Removed) -> None:
+    def _close_days(self, before_ns: int, removed: Removed) -> None:
         """Instances go with their day, once all of it is older than ``before_ns``: up to a day later than
         one by one, for a drop of the day's partition instead of a delete per row."""
         with self._sessions() as session:
@@ -129,7 +129,7 @@ class Retention:
             moved = [0, 0]  # instances, rows
             while not self._stop.is_set():
                 with self._sessions.begin() as session:
-                    instances, rows = move_running(session.connection(), day, today, before_ns, BATCH)
+                    instances, rows = move_running(session.connection(), day, before_ns, BATCH)
                 if not instances:
                     break
                 moved = [moved[0] + instances, moved[1] + rows]

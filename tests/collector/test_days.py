@@ -83,17 +83,27 @@ def test_postgres_drops_a_day_whole_after_moving_what_still_runs(pg: sessionmake
     removed = Retention(pg, retain_instances_s=30 * 86400, retain_images_s=0,
                         write_lock=contextlib.nullcontext()).run_once(now_ns=NOW)
     assert (removed.instances, removed.instance_files) == (1, 1)
-    assert days(pg) == [395, 400]
-    assert files_by_day(pg) == {("daemon", 400): 2, ("recent", 395): 1}
+    assert days(pg) == [395, 399]  # the daemon's rows went to the day it was last seen
+    assert files_by_day(pg) == {("daemon", 399): 2, ("recent", 395): 1}
     with pg() as s:
         assert s.scalar(text("SELECT to_regclass(:t)"), {"t": day_table(300)}) is None
+
+
+def test_postgres_removes_a_moved_instance_within_a_day_of_its_expiry(pg: sessionmaker[Session]) -> None:
+    """Moved to the day it was last seen, an instance that stops then goes with that day: not a whole
+    retention period later, as it would if it had moved to the day of the move."""
+    seen(pg, "stopping", {b"/bin/s": 4}, day=300)
+    seen(pg, "stopping", {}, day=371)  # last seen on day 371: expires on day 401 with 30 days kept
+    retain = Retention(pg, retain_instances_s=30 * 86400, retain_images_s=0, write_lock=contextlib.nullcontext())
+    assert retain.run_once(now_ns=NOW).instances == 0 and days(pg) == [371]  # moved on
+    assert retain.run_once(now_ns=NOW + 2 * DAY).instances == 1 and days(pg) == []
 
 
 def test_postgres_keeps_a_day_whose_instance_ran_again_while_it_closed(pg: sessionmaker[Session]) -> None:
     seen(pg, "a", {b"/bin/a": 4}, day=300)
     seen(pg, "b", {b"/bin/b": 4}, day=300)
     with pg.begin() as s:
-        assert move_running(s.connection(), 300, 400, BEFORE, 50) == (0, 0)  # both had expired
+        assert move_running(s.connection(), 300, BEFORE, 50) == (0, 0)  # both had expired
     with pg.begin() as s:  # then an agent that was cut off for a month reports "a" again
         s.execute(update(ContainerInstance).where(ContainerInstance.container_id == "a").values(last_seen_ns=NOW))
     with pg() as s:
@@ -127,8 +137,8 @@ def test_postgres_ingest_and_a_closing_day_meet_without_loss(pg: sessionmaker[Se
     writer.join()
     Retention(pg, retain_instances_s=30 * 86400, retain_images_s=0,
               write_lock=contextlib.nullcontext()).run_once(now_ns=NOW)
-    assert days(pg) == [400]
-    assert files_by_day(pg) == {("daemon", 400): len(sent)}
+    (day,) = days(pg)  # the day the daemon was last seen when its rows moved: 399, or 400 if a send came first
+    assert files_by_day(pg) == {("daemon", day): len(sent)}
 
 
 def test_rows_stored_before_0009_are_filed_under_day_zero_and_go_by_the_rules(db_url: str) -> None:
@@ -158,9 +168,9 @@ def test_rows_stored_before_0009_are_filed_under_day_zero_and_go_by_the_rules(db
     removed = Retention(sessions, retain_instances_s=30 * 86400, retain_images_s=0,
                         write_lock=contextlib.nullcontext()).run_once(now_ns=NOW)
     assert removed.instances == 1
-    assert files_by_day(sessions) == {("running", 400 if partitioned else 0): 1}
+    assert files_by_day(sessions) == {("running", 399 if partitioned else 0): 1}
     if partitioned:
-        assert days(sessions) == [400]
+        assert days(sessions) == [399]
     engine.dispose()
 
 
