@@ -200,17 +200,19 @@ def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) 
 
 
 def nodes_per_path(session: Session, image: Image, paths: list[bytes]) -> dict[bytes, int]:
-    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth: one
-    primary-key probe per instance and path), to tell rare paths from common ones."""
+    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth: each
+    path's range of ``ix_instance_files_path``, the instances that used it), to tell rare paths from common
+    ones. By path id: joined through ``paths``, the planner scans every instance's files instead."""
     if not paths:
         return {}
     digests = [path_digest(p) for p in paths]
+    ids = dict(session.execute(select(Path.id, Path.path).where(Path.digest.in_(digests))).all())
     rows = session.execute(
-        select(Path.path, func.count(func.distinct(ContainerInstance.node)))
-        .join(InstanceFile, InstanceFile.path_id == Path.id)
+        select(InstanceFile.path_id, func.count(func.distinct(ContainerInstance.node)))
         .join(ContainerInstance, InstanceFile.of(ContainerInstance))
-        .where(ContainerInstance.image_id == image.id, Path.digest.in_(digests)).group_by(Path.path))
-    return {bytes(path): n for path, n in rows}
+        .where(ContainerInstance.image_id == image.id, InstanceFile.path_id.in_(list(ids)))
+        .group_by(InstanceFile.path_id))
+    return {bytes(ids[path_id]): n for path_id, n in rows}
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:

@@ -120,7 +120,9 @@ class InstanceFile(Base):
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # snoop.v1.FileType
     day: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
 
-    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}
+    # Who used a path: a page's nodes column reads each path's range instead of probing every instance.
+    __table_args__ = (Index("ix_instance_files_path", "path_id", "instance_id", "day"),
+                      {"postgresql_partition_by": "RANGE (day)"})
 
     @classmethod
     def of(cls, instance: type[ContainerInstance]) -> ColumnElement[bool]:
