@@ -39,7 +39,7 @@ def sizes(url: str) -> dict[str, int]:
         else:
             tree = text("SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)), "
                         "pg_total_relation_size(:t))")  # a partitioned table's size is its partitions'
-            out = {t: conn.execute(tree, {"t": t}).scalar() or 0 for t in TABLES}
+            out = {t: int(conn.execute(tree, {"t": t}).scalar() or 0) for t in TABLES}
         counts = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0 for t in TABLES}
     engine.dispose()
     return {t: out.get(t, 0) for t in TABLES} | {f"{t}#rows": counts[t] for t in TABLES}
