@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 from snoop.collector.storage.models import day_of
 
 PARTITION_LOCK = 0x736E6F6F72  # replicas opening the same day take turns
+DROP_WAIT = "5s"  # the longest a day's drop waits behind a read: ingest and reads queue behind it meanwhile
 EPOCH = date(1970, 1, 1)
 BOUND = re.compile(r"FOR VALUES FROM \((\d+)\)")
 
@@ -80,7 +81,7 @@ def close_day(conn: Connection, day: int, before_ns: int) -> tuple[int, int] | N
     (instances, rows) removed, or None if an instance of the day ran again since its rows were moved:
     then the caller rolls back, and the next pass moves it. Waits at most a few seconds for the lock the
     drop takes, so reads and ingest queue behind it no longer than that."""
-    conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_WAIT}'")
     gone = conn.execute(text("DELETE FROM container_instances WHERE files_day = :day AND last_seen_ns < :before"),
                         {"day": day, "before": before_ns}).rowcount
     if conn.execute(text("SELECT EXISTS (SELECT FROM container_instances WHERE files_day = :day)"),

@@ -191,3 +191,17 @@ def test_the_downgrade_gives_back_one_table_with_every_row(db_url: str) -> None:
     upgrade(engine)  # and up again
     assert files_by_day(sessions) == {("a", 0): 2, ("b", 0): 1}
     engine.dispose()
+
+
+def test_postgres_leaves_a_day_a_long_read_holds_for_the_next_pass(pg: sessionmaker[Session],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drop waits a bounded time behind a read (ingest queues behind the drop meanwhile), then gives up
+    for this pass: nothing is lost, and the next pass drops the day."""
+    monkeypatch.setattr("snoop.collector.storage.days.DROP_WAIT", "200ms")
+    seen(pg, "job", {b"/bin/job": 4}, day=300)
+    retain = Retention(pg, retain_instances_s=30 * 86400, retain_images_s=0, write_lock=contextlib.nullcontext())
+    with pg() as reader:
+        reader.execute(select(func.count()).select_from(InstanceFile)).scalar()  # a report still reading
+        assert retain.run_once(now_ns=NOW).instances == 0
+        assert days(pg) == [300] and files_by_day(pg) == {("job", 300): 1}
+    assert retain.run_once(now_ns=NOW).instances == 1 and days(pg) == []
