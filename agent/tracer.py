@@ -16,6 +16,7 @@ from snoop.agent.events import RawEvent
 from snoop.agent.libbpf import BPF_NOEXIST, Map, RingBuffer
 from snoop.agent.loader import Loaded, LoadError, spawn
 from snoop.agent.schedule import GoneTwice
+from snoop.common.limits import PATH_MAX
 
 # Slots of the BPF program's per-CPU stats array, in enum stat_slot order.
 STAT_NAMES = (
@@ -68,7 +69,7 @@ def cflags(
     if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
         raise TracerError(f"--ring-buffer-pages must be a power of two, got {ringbuf_pages}")
     flags = [f"-DRINGBUF_PAGES={ringbuf_pages}", f"-DSEEN_ENTRIES={seen_entries}",
-             f"-DPROCS_ENTRIES={procs_entries}"]
+             f"-DPROCS_ENTRIES={procs_entries}", f"-DPATH_MAX_LEN={PATH_MAX}"]
     optional = {
         "HAVE_OPENAT2": "sys_enter_openat2",
         "HAVE_FACCESSAT2": "sys_enter_faccessat2",

@@ -17,12 +17,15 @@
 // in the cgroup is the runtime: counted in STAT_RUNTIME, never emitted, never marked seen.
 //
 // Compile-time constants come as -D flags from agent/tracer.py: RINGBUF_PAGES, SEEN_ENTRIES,
-// PROCS_ENTRIES, and HAVE_* for the tracepoints (and tracepoint fields) this kernel has.
+// PROCS_ENTRIES, PATH_MAX_LEN (common/limits.py's PATH_MAX, the limit the collector enforces too), and
+// HAVE_* for the tracepoints (and tracepoint fields) this kernel has.
 
 #include <uapi/linux/ptrace.h>
 #include <linux/sched.h>
 
-#define PATH_MAX_LEN 4096
+#if !defined(PATH_MAX_LEN) || (PATH_MAX_LEN & (PATH_MAX_LEN - 1))
+#error "PATH_MAX_LEN: a power of two, from the agent's -D flags"
+#endif
 #define AT_FDCWD_VALUE -100
 
 // Access kinds: the same bits as snoop.v1.AccessKind.
@@ -208,7 +211,7 @@ static __always_inline int submit(struct event *e, bool dedup) {
             return 0;
         }
     }
-    u64 size = offsetof(struct event, path) + (e->path_len & (PATH_MAX_LEN - 1)) + 1;  // path_len < 4096
+    u64 size = offsetof(struct event, path) + (e->path_len & (PATH_MAX_LEN - 1)) + 1;  // path_len < PATH_MAX_LEN
     if (events.ringbuf_output(e, size, 0) != 0) {
         count(STAT_DROPPED);  // not marked seen: its next access comes again
         return 0;

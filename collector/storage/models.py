@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from snoop.common.limits import PATH_MAX
+
 
 class Base(DeclarativeBase):
     pass
@@ -65,7 +67,7 @@ class ContainerInstance(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
     image_reference: Mapped[str] = mapped_column(String(1024))
     cgroup_id: Mapped[int] = mapped_column(BigInteger)
-    cgroup_path: Mapped[str] = mapped_column(String(4096))
+    cgroup_path: Mapped[str] = mapped_column(String(PATH_MAX))
     workload_kind: Mapped[str] = mapped_column(String(64))
     workload_name: Mapped[str] = mapped_column(String(253))
     started_at_ns: Mapped[int] = mapped_column(BigInteger)

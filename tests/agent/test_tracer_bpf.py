@@ -199,7 +199,7 @@ def test_program_renders_with_this_kernels_tracepoints() -> None:
     text = program_text()
     assert "TRACEPOINT_PROBE(syscalls, sys_enter_openat)" in text
     flags = cflags(ringbuf_pages=16, seen_entries=1024, tracefs=Path("/nonexistent"))
-    assert flags == ["-DRINGBUF_PAGES=16", "-DSEEN_ENTRIES=1024", "-DPROCS_ENTRIES=65536"]
+    assert flags == ["-DRINGBUF_PAGES=16", "-DSEEN_ENTRIES=1024", "-DPROCS_ENTRIES=65536", "-DPATH_MAX_LEN=4096"]
     with pytest.raises(Exception, match="power of two"):
         cflags(ringbuf_pages=3, seen_entries=1)
 
