@@ -33,14 +33,12 @@ from sqlalchemy import Connection, Engine, text
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from alembic import command  # noqa: E402
-
 from bench.report import update_section  # noqa: E402
 from snoop.collector.storage.days import open_day  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
-from snoop.collector.storage.migrate import alembic_config, upgrade  # noqa: E402
+from snoop.collector.storage.migrate import upgrade  # noqa: E402
 from snoop.collector.storage.models import DAY_NS  # noqa: E402
-from snoop.collector.storage.retention import BATCH, Retention, _expired_instances, remove_instances  # noqa: E402
+from snoop.collector.storage.retention import BATCH, Removed, Retention  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.harness.postgres import Postgres  # noqa: E402
 
@@ -93,32 +91,19 @@ def start_day(engine: Engine, day: int, first_id: int, args: argparse.Namespace,
                                    else (first_id + n, path_id, 1, t, t, 1))
 
 
-def by_partitions(engine: Engine, retain_s: float) -> Callable[[int], None]:
-    retention = Retention(make_sessionmaker(engine), retain_instances_s=retain_s, retain_images_s=0,
-                          write_lock=contextlib.nullcontext())
-
-    def run(now_ns: int) -> None:
-        retention.run_once(now_ns=now_ns)
-    return run
-
-
-def by_row_deletes(engine: Engine, retain_s: float) -> Callable[[int], None]:
-    sessions = make_sessionmaker(engine)
-
-    def run(now_ns: int) -> None:
-        while True:
-            with sessions.begin() as session:
-                ids = _expired_instances(session, now_ns - int(retain_s * 1e9))
-                if not ids:
-                    return
-                remove_instances(session, ids)
-    return run
+def retention(engine: Engine, retain_s: float, by_day: bool) -> Callable[[int], object]:
+    """Snoop's retention at ``now_ns``: by day on the partitioned table, or the row deletes SQLite runs (its
+    ``_remove_instances``, the same code) on the table of before 0009."""
+    retain = Retention(make_sessionmaker(engine), retain_instances_s=retain_s, retain_images_s=0,
+                       write_lock=contextlib.nullcontext())
+    if by_day:
+        return lambda now_ns: retain.run_once(now_ns=now_ns)
+    return lambda now_ns: retain._remove_instances(now_ns - int(retain_s * 1e9), Removed())
 
 
 def simulate(engine: Engine, by_day: bool, args: argparse.Namespace) -> Run:
     rng = random.Random(7)
-    retain = by_partitions(engine, args.retain_days * 86400) if by_day else by_row_deletes(
-        engine, args.retain_days * 86400)
+    retain = retention(engine, args.retain_days * 86400, by_day)
     run = Run()
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO images (id, digest, first_seen_ns, last_seen_ns) VALUES (1, 'sha256:a', 0, 0)"))
@@ -147,13 +132,7 @@ def simulate(engine: Engine, by_day: bool, args: argparse.Namespace) -> Run:
 
 def database(postgres: Postgres, revision: str) -> Engine:
     engine = make_engine(postgres.new_database())
-    if revision == "head":
-        upgrade(engine)
-    else:
-        config = alembic_config()
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+    upgrade(engine, revision)
     return engine
 
 

@@ -143,10 +143,8 @@ def test_postgres_ingest_and_a_closing_day_meet_without_loss(pg: sessionmaker[Se
 
 def test_rows_stored_before_0009_are_filed_under_day_zero_and_go_by_the_rules(db_url: str) -> None:
     engine = make_engine(db_url)
-    config = alembic_config()
+    upgrade(engine, "0008")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0008")
         connection.execute(text("INSERT INTO images (id, digest, first_seen_ns, last_seen_ns) "
                                 "VALUES (1, 'sha256:a', 1, 1)"))
         for n, (cid, last_day) in enumerate((("running", 399), ("gone", 300)), start=1):

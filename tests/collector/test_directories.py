@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -10,7 +9,7 @@ from snoop.collector.grpc.messages import chunk_from_pb
 from snoop.collector.reports.directories import subtree
 from snoop.collector.reports.images import find_image
 from snoop.collector.storage.db import make_engine, make_sessionmaker
-from snoop.collector.storage.migrate import alembic_config, upgrade
+from snoop.collector.storage.migrate import upgrade
 from snoop.collector.storage.models import InventoryDirectory
 from snoop.collector.storage.retention import remove_image
 from snoop.collector.storage.write import ingest, path_digest
@@ -117,10 +116,8 @@ def test_the_sums_go_with_their_image(sessions: sessionmaker[Session]) -> None:
 def test_the_migration_sums_inventories_stored_before_it(db_url: str) -> None:
     """An inventory written by the 0006 schema (no directories) is summed by the upgrade."""
     engine = make_engine(db_url)
-    config = alembic_config()
+    upgrade(engine, "0006")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
         connection.execute(text("INSERT INTO images (id, digest, first_seen_ns, last_seen_ns) "
                                 "VALUES (1, :d, 1, 1)"), {"d": DIGEST})
         connection.execute(text("INSERT INTO inventories (image_id, upload_id, next_index, agent_id, source, complete, "
