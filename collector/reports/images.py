@@ -15,6 +15,7 @@ from snoop.collector.storage.models import (
     ContainerInstance,
     Image,
     ImageFile,
+    ImageFileCount,
     ImageReference,
     InstanceFile,
     InventoryFile,
@@ -46,10 +47,8 @@ def image_summaries(
                                       .group_by(ContainerInstance.image_id)).all())
     # One count of used files everywhere: files and symlinks (and paths a pushed report left untyped);
     # directories apart, runtime mounts not the image's.
-    files = {image_id: (used, dirs) for image_id, used, dirs in session.execute(
-        select(ImageFile.image_id, func.count().filter(ImageFile.file_type.in_(KEEP)),
-               func.count().filter(ImageFile.file_type == DIR))
-        .where(ImageFile.image_id.in_(ids)).group_by(ImageFile.image_id))}
+    counts = type_counts(session, ids)
+    files = {i: (sum(n for t, n in c.items() if t in KEEP), c.get(DIR, 0)) for i, c in counts.items()}
     refs: dict[int, list[str]] = {}
     for image_id, reference in session.execute(
         select(ImageReference.image_id, ImageReference.reference)
@@ -185,7 +184,21 @@ def image_files(session: Session, image: Image, f: FileFilter) -> list[tuple]:
     return path_order(fetch_all(session, in_key_order(_file_rows(session, image, f))))
 
 
+def type_counts(session: Session, image_ids: list[int]) -> dict[int, dict[int, int]]:
+    """image id -> {file type: merged rows}, from ``image_file_counts``: a few rows per image."""
+    out: dict[int, dict[int, int]] = {}
+    for image_id, file_type, n in session.execute(
+            select(ImageFileCount.image_id, ImageFileCount.file_type, ImageFileCount.files)
+            .where(ImageFileCount.image_id.in_(image_ids))):
+        out.setdefault(image_id, {})[file_type] = n
+    return out
+
+
 def count_files(session: Session, image: Image, f: FileFilter) -> int:
+    """From the counts where ``f`` filters by type at most, else counted."""
+    if f == FileFilter(types=f.types):
+        counts = type_counts(session, [image.id]).get(image.id, {})
+        return sum(n for t, n in counts.items() if t in f.types or not f.types)
     return session.scalar(filtered(select(func.count()).select_from(ImageFile)
                                    .where(ImageFile.image_id == image.id), f)) or 0
 

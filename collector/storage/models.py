@@ -157,6 +157,17 @@ class ImageFile(Base):
                       {"postgresql_with": {"fillfactor": 60}})
 
 
+class ImageFileCount(Base):
+    """How many of an image's merged rows have each type: its header's files and directories and a page's
+    total without counting 100,000 rows. Kept by triggers on ``image_files`` (0011), whatever writes it."""
+
+    __tablename__ = "image_file_counts"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    file_type: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    files: Mapped[int] = mapped_column(BigInteger)
+
+
 class SlimImage(Base):
     """An image snoop built by slimming ``base_digest`` (its config's label, as agents report it)."""
 
