@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from snoop.collector.encoding import iso
+from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.common.file_types import NAMES as TYPE_NAMES
 from snoop.common.kinds import names_of
 
@@ -36,6 +36,19 @@ def file_json(row: tuple) -> dict[str, Any]:
     if len(row) > 6:
         out["size"], out["package"] = row[6], row[7]
     return out
+
+
+def encoded_rows(rows: list[tuple], before: dict[tuple, bytes] | None = None) -> dict[tuple, bytes]:
+    """Each row of a file list as JSON, in the rows' order. Rows as they were in ``before`` (an earlier
+    encoding of the same list) are not encoded again: after a change to an image, nearly all of its 100,000
+    rows are unchanged, and building each row's object costs more than reading it."""
+    before = before or {}
+    encode = SafeJSONResponse.encode
+    return {row: before.get(row) or encode(file_json(row)) for row in rows}
+
+
+def json_array(encoded: Iterable[bytes]) -> bytes:
+    return b"[" + b",".join(encoded) + b"]"
 
 
 def image_json(summary: dict[str, Any]) -> dict[str, Any]:

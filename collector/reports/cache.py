@@ -4,8 +4,9 @@ A merged report of 100,000 files costs a read of them all, yet CI jobs and peopl
 keep-list again and again. Each entry is stored with the fingerprint of its images' merged rows; every
 request reads the fingerprint again (a sum over one row per node in ``image_revisions``) and recomputes
 the report only when it moved. Every ingest transaction that writes an image's files raises one of
-those rows. Each replica has its own cache; all of them read the same fingerprints, so none serves
-stale data.
+those rows. What depends only on which paths were used, and as what (keep-lists, diffs), is kept against
+the image's ``shape`` instead, which a new container using known files leaves as it is. Each replica
+has its own cache; all of them read the same stamps, so none serves stale data.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from snoop.collector.storage.models import Image, ImageRevision, Inventory
+from snoop.collector.storage.models import Image, ImageFileCount, ImageRevision, Inventory
 
 T = TypeVar("T")
 
@@ -31,6 +32,18 @@ def fingerprint(session: Session, image_id: int) -> tuple:
     return (session.scalar(select(Image.first_seen_ns).where(Image.id == image_id)),
             session.scalar(select(func.sum(ImageRevision.revision)).where(ImageRevision.image_id == image_id)),
             inventory)
+
+
+def shape(session: Session, image_id: int) -> tuple:
+    """Moves when the image's used paths or their types change, not when more containers use the same files
+    (most changes, once an image's files are known): what keep-lists and diffs are kept against. Exact:
+    merged rows are only added or retyped upwards (and removed with their image), and either changes the
+    counts per type (an added row raises their sum; a retyped one, the sum of its types)."""
+    inventory = session.scalar(select(Inventory.completed_ns).where(Inventory.image_id == image_id))
+    counts = session.execute(select(ImageFileCount.file_type, ImageFileCount.files)
+                             .where(ImageFileCount.image_id == image_id).order_by(ImageFileCount.file_type)).all()
+    return (session.scalar(select(Image.first_seen_ns).where(Image.id == image_id)),
+            tuple(map(tuple, counts)), inventory)
 
 
 class ReportCache:
@@ -50,6 +63,12 @@ class ReportCache:
                 self.hits += 1
                 return True, entry[1]
             return False, None
+
+    def last(self, key: Hashable) -> object | None:
+        """What ``key`` held last, whatever its stamp: what a recomputation may reuse of it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry[1] if entry is not None else None
 
     def get(self, key: Hashable, stamp: tuple, compute: Callable[[], T]) -> T:
         """The cached value, or ``compute``'s. Concurrent misses of one key compute it once: the others

@@ -22,16 +22,16 @@ class Diff:
     common: list[bytes]
 
 
-def _kept(session: Session, image: Image) -> list[tuple[bytes, int]]:
+def kept_paths(session: Session, image: Image) -> list[tuple[bytes, int]]:
     """(path, path id) of what a keep-list of the image lists, in path order: directories and runtime
     mounts are no change to it."""
     q = select(full_path(), ImageFile.path_id).where(ImageFile.image_id == image.id, ImageFile.file_type.in_(KEEP))
     return path_order(fetch_all(session, in_key_order(q)))
 
 
-def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:
-    """``with_common=False`` leaves out the largest list when the caller shows only the changes."""
-    before, after = _kept(session, base), _kept(session, head)
+def compare(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], *, with_common: bool = True) -> Diff:
+    """Two images' ``kept_paths``; ``with_common=False`` leaves out the largest list when the caller shows
+    only the changes."""
     in_base = {path_id for _, path_id in before}
     in_head = {path_id for _, path_id in after}
     return Diff(
@@ -39,3 +39,7 @@ def diff_images(session: Session, base: Image, head: Image, *, with_common: bool
         removed=[p for p, path_id in before if path_id not in in_head],
         common=[p for p, path_id in after if path_id in in_base] if with_common else [],
     )
+
+
+def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:
+    return compare(kept_paths(session, base), kept_paths(session, head), with_common=with_common)

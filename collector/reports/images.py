@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, null, select
@@ -134,6 +135,8 @@ def path_order(rows: list[tuple]) -> list[tuple]:
     """Rows in key order (path first) -> in path order. Only paths that share their first PATH_KEY_BYTES
     bytes can be out of order; each such run is sorted alone (cheaper than having the database sort
     every row of a 100,000-row report within its key)."""
+    if max(map(len, map(itemgetter(0), rows)), default=0) < PATH_KEY_BYTES:
+        return rows  # every key is its whole path (nearly always): in order already
     i, n = 0, len(rows)
     while i < n:
         key = rows[i][0][:PATH_KEY_BYTES]

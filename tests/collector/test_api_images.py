@@ -4,7 +4,8 @@ import os
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.storage.write import ingest
+from snoop.collector.storage.write import ContainerIn, ingest
+from snoop.common.file_types import RUNTIME
 from tests.collector.conftest import container
 
 
@@ -90,6 +91,37 @@ def test_cached_report_follows_every_ingest(client: TestClient) -> None:
     assert "/new" in by_path
     diff = client.get("/api/v1/diff", params={"base": "sha256:aaa", "head": "sha256:aaa"}).json()
     assert diff["added"] == [] and "/new" in diff["common"]
+
+
+def test_keep_lists_and_diffs_move_with_a_new_path_or_type_only(client: TestClient) -> None:
+    """A new container of known files leaves keep-lists and diffs as they were: served from the cache. A new
+    file, or a file retyped out of the keep-list, is in the very next answer; a diff reads again only the side
+    that changed."""
+    seed(client)
+    sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    with sessions.begin() as s:
+        ingest(s, [container("b1", digest="sha256:bbb", files={b"/bin/sh": 4, b"/opt/b": 1})], now_ns=3)
+    cache = client.app.state.report_cache  # type: ignore[attr-defined]
+
+    def answers() -> tuple[bytes, dict]:
+        return (client.get("/api/v1/images/sha256:aaa/files", params={"format": "text"}).content,
+                client.get("/api/v1/diff", params={"base": "sha256:aaa", "head": "sha256:bbb"}).json())
+
+    def after(change: ContainerIn) -> tuple[bytes, dict, int]:
+        """The answers after ``change``, and how many of them (and of the diff's sides) were computed."""
+        with sessions.begin() as s:
+            ingest(s, [change], now_ns=10)
+        misses = cache.misses
+        return (*answers(), cache.misses - misses)
+
+    keep, diff = answers()
+    assert keep == b"/bin/sh\n/caf\xe9\n/etc/a.conf\n" and diff["added"] == ["/opt/b"]
+    assert after(container("c3", node="n3", files={b"/etc/a.conf": 1, b"/bin/sh": 2})) == (keep, diff, 0)
+    keep, diff, computed = after(container("c3", node="n3", files={b"/new": 1}))
+    assert keep.endswith(b"/new\n") and "/new" in diff["removed"]
+    assert computed == 4  # the keep-list; the diff's aaa side, comparison and JSON (not bbb's side)
+    keep, diff, computed = after(container("c4", files={b"/new": 1}, types={b"/new": RUNTIME}))
+    assert not keep.endswith(b"/new\n") and "/new" not in diff["removed"] and computed == 4
 
 
 def test_errors_are_pages_for_people_and_json_for_programs(client: TestClient) -> None:

@@ -69,10 +69,10 @@ def test_counts_hold_under_concurrent_agents(sessions: sessionmaker[Session]) ->
             seen(sessions, f"{node}-{n}", "sha256:aaa", files, node=f"node-{node}")
 
     threads = [threading.Thread(target=agent, args=(node,)) for node in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     best: dict[bytes, int] = {}  # each path's type: the highest any container reported
     for files in (f for node in sent for f in node):
         for p, t in files.items():
@@ -85,7 +85,7 @@ def test_a_removed_image_takes_its_counts(sessions: sessionmaker[Session]) -> No
     seen(sessions, "a", "sha256:aaa", {b"/bin/sh": FILE})
     seen(sessions, "b", "sha256:bbb", {b"/bin/sh": FILE, b"/etc": DIR})
     with sessions.begin() as s:
-        remove_image(s, s.scalar(select(Image.id).where(Image.digest == "sha256:aaa")))
+        remove_image(s, s.scalars(select(Image.id).where(Image.digest == "sha256:aaa")).one())
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(ImageFileCount)) == 2  # bbb's file and directory
     assert kept(sessions) == counted(sessions)

@@ -12,9 +12,9 @@ from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
 from snoop.collector.api.render import Format, csv_response
 from snoop.collector.encoding import SafeJSONResponse
-from snoop.collector.reports.cache import ReportCache, fingerprint
+from snoop.collector.reports.cache import ReportCache, shape
 from snoop.collector.reports.contents import image_bytes, used_package_names
-from snoop.collector.reports.diff import diff_images
+from snoop.collector.reports.diff import compare, kept_paths
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_ids, scan_stamp
 
@@ -31,9 +31,14 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
     old, new = images["base"], images["head"]
     with_common = format is not Format.text
     cache: ReportCache = request.app.state.report_cache
-    stamp = (fingerprint(session, old.id), fingerprint(session, new.id))
+    shapes = {image.id: shape(session, image.id) for image in (old, new)}
+
+    def kept(image: Image) -> list[tuple[bytes, int]]:  # each side apart: a change to one reads only that one
+        return cache.get(("kept", image.id), shapes[image.id], lambda: kept_paths(session, image))
+
+    stamp = (shapes[old.id], shapes[new.id])
     d = cache.get(("diff", old.id, new.id, with_common), stamp,
-                  lambda: diff_images(session, old, new, with_common=with_common))
+                  lambda: compare(kept(old), kept(new), with_common=with_common))
     if format is Format.text:
         lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
         return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")
