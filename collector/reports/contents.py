@@ -159,6 +159,8 @@ def image_bytes(session: Session, image_ids: list[int]) -> dict[int, tuple[int, 
         return {}
     totals = dict(session.execute(select(Inventory.image_id, Inventory.bytes)
                                   .where(Inventory.image_id.in_(image_ids), Inventory.complete.is_(True))).all())
+    if not totals:
+        return {}
     # Each hard-linked inode once: distinct (image, inode or path, size), then summed per image.
     key = case((InventoryFile.link_group == 0, -InventoryFile.path_id), else_=InventoryFile.link_group)
     distinct = (select(InventoryFile.image_id, key.label("k"), InventoryFile.size)

@@ -22,7 +22,6 @@ from snoop.collector.storage.models import (
     InventoryFile,
     Path,
 )
-from snoop.collector.storage.write import path_digest
 from snoop.common.file_types import DIR, KEEP
 from snoop.common.references import digest_prefix, normalise
 
@@ -206,29 +205,27 @@ def count_files(session: Session, image: Image, f: FileFilter) -> int:
                                    .where(ImageFile.image_id == image.id), f)) or 0
 
 
-def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> list[tuple]:
-    """One page of ``image_files``: an index range, so memory and time follow the page, not the image.
-    ``page.after`` continues after a path (keyset); offsets skip rows one by one."""
-    q = in_path_order(_file_rows(session, image, f))
+def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], list[int]]:
+    """One page of ``image_files``, and the path id of each row (for ``nodes_per_path``): an index range,
+    so memory and time follow the page, not the image. ``page.after`` continues after a path (keyset);
+    offsets skip rows one by one."""
+    q = in_path_order(_file_rows(session, image, f).add_columns(ImageFile.path_id))
     if page.after is not None:
         q = q.where(ImageFile.path_key >= page.after[:PATH_KEY_BYTES], full_path() > page.after)
-    return fetch_all(session, page.apply(q))
+    rows = fetch_all(session, page.apply(q))
+    return [r[:-1] for r in rows], [r[-1] for r in rows]
 
 
-def nodes_per_path(session: Session, image: Image, paths: list[bytes]) -> dict[bytes, int]:
-    """How many nodes ran a container of the image that used each of ``paths`` (a page's worth: each
-    path's range of ``ix_instance_files_path``, the instances that used it), to tell rare paths from common
-    ones. By path id: joined through ``paths``, the planner scans every instance's files instead."""
-    if not paths:
+def nodes_per_path(session: Session, image: Image, path_ids: list[int]) -> dict[int, int]:
+    """Path id -> how many nodes ran a container of the image that used it (a page's worth: each path's
+    range of ``ix_instance_files_path``, the instances that used it), to tell rare paths from common ones."""
+    if not path_ids:
         return {}
-    digests = [path_digest(p) for p in paths]
-    ids = dict(session.execute(select(Path.id, Path.path).where(Path.digest.in_(digests))).all())
-    rows = session.execute(
+    return dict(session.execute(
         select(InstanceFile.path_id, func.count(func.distinct(ContainerInstance.node)))
         .join(ContainerInstance, InstanceFile.of(ContainerInstance))
-        .where(ContainerInstance.image_id == image.id, InstanceFile.path_id.in_(list(ids)))
-        .group_by(InstanceFile.path_id))
-    return {bytes(ids[path_id]): n for path_id, n in rows}
+        .where(ContainerInstance.image_id == image.id, InstanceFile.path_id.in_(path_ids))
+        .group_by(InstanceFile.path_id)).all())
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:

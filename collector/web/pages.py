@@ -111,11 +111,11 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     want_used = used != "false"
     pfx = os.fsencode(prefix) if prefix else None
     if want_used:
-        found = image_files_page(session, image, FileFilter(prefix=pfx, types=KEEP), Page(PAGE, offset))
+        found, ids = image_files_page(session, image, FileFilter(prefix=pfx, types=KEEP), Page(PAGE, offset))
         total = count_files(session, image, FileFilter(prefix=pfx, types=KEEP))
-        spread = nodes_per_path(session, image, [r[0] for r in found])
+        spread = nodes_per_path(session, image, ids)
         files = [{"path": os.fsdecode(r[0]), "type": TYPE_NAMES[r[5]], "size": r[6], "package": r[7],
-                  "containers": r[1], "nodes": spread.get(r[0], 0)} for r in found]
+                  "containers": r[1], "nodes": spread.get(path_id, 0)} for r, path_id in zip(found, ids, strict=True)]
     elif inventory_of(session, image) is not None:
         found, total = unused_files(session, image, pfx, Page(PAGE, offset))
         files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg, "containers": 0,

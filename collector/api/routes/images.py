@@ -151,7 +151,7 @@ def files_of_image(
             image_summaries(session, Page(None), digests=[image.digest])[0][0])))
 
     if not page.everything:  # a page: an index range read, never the whole image
-        rows = image_files_page(session, image, wanted, page)
+        rows, ids = image_files_page(session, image, wanted, page)
         more = cursor(rows[-1][0]) if limit is not None and len(rows) == limit else None
         link = {"Link": f'<{request.url.remove_query_params("offset").include_query_params(after=more)}>; '
                         'rel="next"'} if more else {}
@@ -160,10 +160,9 @@ def files_of_image(
             response.headers.update(link)
             return response
         total = counts.get(("total", image.id, wanted), stamp, lambda: count_files(session, image, wanted))
-        nodes = counts.get(("nodes", image.id, wanted, page), stamp,  # probes every instance of the image
-                           lambda: nodes_per_path(session, image, [r[0] for r in rows]))
-        body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (
-            header(), encode([file_json(r) | {"nodes": nodes.get(r[0], 0)} for r in rows]), total, encode(more))
+        nodes = counts.get(("nodes", image.id, wanted, page), stamp, lambda: nodes_per_path(session, image, ids))
+        body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (header(), encode(
+            [file_json(r) | {"nodes": nodes.get(i, 0)} for r, i in zip(rows, ids, strict=True)]), total, encode(more))
         return Response(body, media_type="application/json", headers=link)
     cached = wanted in (FileFilter(), FileFilter(types=KEEP))
     if format is Format.text:  # the keep-list needs the paths only, which a new container of known files keeps
