@@ -214,12 +214,12 @@ def latencies(base: str, path: str, params: list[dict], before: Callable[[], Non
 
 
 class Changes:
-    """Cold requests: before each, one more container instance of each image reports one known file
-    through gRPC, as a cluster's would, so every cached report of the images is out of date."""
+    """Cold requests: before each, one more container instance of each image reports a file no container of
+    it used before, through gRPC, so every cached report of the images is out of date, keep-lists and diffs
+    too (a new container of known files leaves those as they were)."""
 
-    def __init__(self, grpc_port: int, pool_size: int) -> None:
+    def __init__(self, grpc_port: int) -> None:
         self._channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
-        self._paths = [pool(image, pool_size)[0] for image in range(2)]
         self._n = 0
 
     def __call__(self) -> None:
@@ -229,8 +229,8 @@ class Changes:
             container=pb.Container(node="node-late", container_id=f"late{image}{self._n:060d}", name="app",
                                    pod_name=f"app{image}-6d4cf56db6-late{self._n}", pod_namespace="bench",
                                    image_reference=f"registry/app:{image}", image_digest=f"sha256:{image:064d}"),
-            files=[pb.FileAccess(path=path, kinds=1, first_seen_unix_ns=now, last_seen_unix_ns=now,
-                                 type=pb.FILE_TYPE_FILE)]) for image, path in enumerate(self._paths)]
+            files=[pb.FileAccess(path=b"/opt/late/file_%06d" % self._n, kinds=1, first_seen_unix_ns=now,
+                                 last_seen_unix_ns=now, type=pb.FILE_TYPE_FILE)]) for image in range(2)]
         batch = pb.Batch(agent_id="bench-late", seq=self._n, containers=containers)
         for ack in pb_grpc.IngestStub(self._channel).Stream(iter([batch])):
             assert ack.files_accepted == 2, ack
@@ -252,7 +252,7 @@ def rest(url: str, n: int, pool_size: int) -> dict[str, tuple[float, float, int]
     diff = {"base": "registry/app:0", "head": "registry/app:1"}
     try:
         wait_http(base + "/readyz", proc=proc)
-        change = Changes(grpc_port, pool_size)
+        change = Changes(grpc_port)
         try:
             return {
                 "diff, JSON — cold": latencies(base, "/api/v1/diff", [diff] * n, change),

@@ -22,13 +22,13 @@ from snoop.collector.api.deps import (
     since_ns,
 )
 from snoop.collector.api.render import (
+    EncodedRows,
     Format,
     csv_response,
     encoded_rows,
     file_json,
     file_list_response,
     image_json,
-    json_array,
     keep_list,
 )
 from snoop.collector.encoding import SafeJSONResponse, iso
@@ -177,7 +177,7 @@ def files_of_image(
         return file_list_response(rows, format, details=True)
     # 21 MB for 100,000 files, kept as each row's JSON: a change re-encodes only the rows it changed.
     last = cache.last(("json", image.id, wanted)) if cached else None
-    files = get("json", lambda: encoded_rows(rows, last if isinstance(last, dict) else None))
+    files = get("json", lambda: encoded_rows(rows, last if isinstance(last, EncodedRows) else None))
     # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
-    body = b'{"image":%s,"files":%s,"total":%d}' % (header(), json_array(files.values()), len(rows))
+    body = b'{"image":%s,"files":%s,"total":%d}' % (header(), files.body, len(rows))
     return Response(body, media_type="application/json")
