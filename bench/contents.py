@@ -98,7 +98,7 @@ def ingest_inventory(url: str, chunks: list[pb.InventoryChunk]) -> tuple[float, 
     inventory_s = time.perf_counter() - started
     assert outcome.complete, outcome
     files = [f.path for c in chunks for f in c.files]
-    used = [container_in(0, "sha256:baseline", [(p, 1, 1, 1, 1) for p in files])]
+    used = [container_in(0, "sha256:baseline", seen_now(files))]
     started = time.perf_counter()
     with sessions.begin() as s:
         ingest(s, used, time.time_ns())
@@ -107,11 +107,18 @@ def ingest_inventory(url: str, chunks: list[pb.InventoryChunk]) -> tuple[float, 
     return inventory_s, baseline_s
 
 
+def seen_now(paths: list[bytes]) -> list[FileIn]:
+    """Files used just now: a collector's retention would remove what was last seen long ago as it starts."""
+    now = time.time_ns()
+    return [(p, 1, now, now, 1) for p in paths]
+
+
 def container_in(i: int, digest: str, files: list[FileIn]) -> ContainerIn:
     return ContainerIn(node=f"node-{i % 50}", container_id=f"c{i:063d}", name="app", namespace="bench",
                        pod=f"app-6d4cf56db6-{i:05d}", pod_uid=f"uid-{i}", image_digest=digest,
                        image_reference="registry/big:1", cgroup_id=i, cgroup_path="", workload_kind="",
-                       workload_name="", started_at_ns=1, total_events=1, dropped_events=0, files=tuple(files))
+                       workload_name="", started_at_ns=time.time_ns(), total_events=1, dropped_events=0,
+                       files=tuple(files))
 
 
 def big_image(url: str, inventory: int, packages: int, instances: int, used_pool: int, per_instance: int) -> None:
@@ -131,19 +138,19 @@ def big_image(url: str, inventory: int, packages: int, instances: int, used_pool
                                   upload_id="u1", index=index, files=files)
         index += 1
         with sessions.begin() as s:
-            put_chunk(s, chunk_from_pb(chunk), 1)
+            put_chunk(s, chunk_from_pb(chunk), time.time_ns())
     owned = [pb.InventoryPackage(type="deb", name=f"pkg{k:03d}", version="1.0", purl=f"pkg:deb/debian/pkg{k:03d}@1.0",
                                  files=paths[k::packages]) for k in range(packages)]
     done = pb.InventoryChunk(agent_id="bench", image_digest=digest, upload_id="u1", index=index, packages=owned,
                              done=pb.InventoryDone(source="layers", files=inventory))
     with sessions.begin() as s:
-        assert put_chunk(s, chunk_from_pb(done), 1).complete
+        assert put_chunk(s, chunk_from_pb(done), time.time_ns()).complete
     pool = paths[:: inventory // used_pool][:used_pool]
     for i in range(instances):
         start = i * per_instance % used_pool
         chosen = (pool + pool)[start : start + per_instance]
         with sessions.begin() as s:
-            ingest(s, [container_in(i, digest, [(p, 1, 1, 1, 1) for p in chosen])], 2)
+            ingest(s, [container_in(i, digest, seen_now(chosen))], time.time_ns())
     engine.dispose()
 
 

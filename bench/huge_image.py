@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from bench.contents import container_in  # noqa: E402
+from bench.contents import container_in, seen_now  # noqa: E402
 from bench.report import update_section  # noqa: E402
 from snoop.collector.grpc.messages import chunk_from_pb  # noqa: E402
 from snoop.collector.storage.db import make_engine, make_sessionmaker  # noqa: E402
@@ -60,17 +60,17 @@ def huge_image(url: str, files: int) -> float:
                                                       for n, p in enumerate(paths[i : i + 5000])])
         index += 1
         with sessions.begin() as s:
-            put_chunk(s, chunk_from_pb(chunk), 1)
+            put_chunk(s, chunk_from_pb(chunk), time.time_ns())
     done = pb.InventoryChunk(agent_id="bench", image_digest=DIGEST, upload_id="u1", index=index,
                              done=pb.InventoryDone(source="layers", files=files))
     with sessions.begin() as s:
-        assert put_chunk(s, chunk_from_pb(done), 1).complete
+        assert put_chunk(s, chunk_from_pb(done), time.time_ns()).complete
     took = time.perf_counter() - started
     used = paths[:: files // USED][:USED]
     per = USED // CONTAINERS
     for i in range(CONTAINERS):
         with sessions.begin() as s:
-            ingest(s, [container_in(i, DIGEST, [(p, 1, 1, 1, 1) for p in used[i * per : (i + 1) * per]])], 2)
+            ingest(s, [container_in(i, DIGEST, seen_now(used[i * per : (i + 1) * per]))], time.time_ns())
     engine.dispose()
     return took
 

@@ -28,6 +28,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 class SqliteDialect:
     single_writer = True  # one writer at a time: writers queue in the collector, not in SQLite's busy handler
+    # Two reads at once take turns: sqlite3 hands the GIL over at every row (a diff's sides: ×1.7 the time).
+    parallel_reads = False
     files_by_day = False  # retention deletes rows: SQLite reuses a deleted row's pages itself
     bulk: Bulk = SqliteBulk()
 
@@ -72,6 +74,7 @@ class SqliteDialect:
 
 class PostgresDialect:
     single_writer = False
+    parallel_reads = True  # the server reads one while the collector decodes the other
     files_by_day = True  # instance_files is partitioned by day: retention drops days (days.py)
     bulk: Bulk = PostgresBulk()
 

@@ -67,6 +67,12 @@ templates.env.globals["csrf_for"] = lambda request: (
     and cookie_matches(request.cookies.get(COOKIE), request.app.state.token) else "")
 
 
+def compile_templates() -> None:
+    """At start-up, not in the first person's view of a page (40 ms)."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
+
+
 def _name(summary_row: dict[str, Any]) -> str:
     return summary_row["references"][0] if summary_row["references"] else summary_row["digest"]
 

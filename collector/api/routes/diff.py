@@ -16,6 +16,7 @@ from snoop.collector.encoding import SafeJSONResponse
 from snoop.collector.reports.cache import ReportCache, shape
 from snoop.collector.reports.contents import image_bytes, used_package_names
 from snoop.collector.reports.diff import Diff, compare, kept_paths
+from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_ids, scan_stamp
 
@@ -39,8 +40,10 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
         return cache.get(("kept", image.id), shapes[image.id], lambda: kept_paths(reader, image))
 
     def both() -> Diff:
-        """The sides read at once, base on a connection of its own: the database reads one while the
-        collector decodes the other (×0.65 the time of one after the other)."""
+        """On PostgreSQL the sides are read at once, base on a connection of its own (×0.65 the time of one
+        after the other)."""
+        if not dialect_of(session).parallel_reads:
+            return compare(kept(old, session), kept(new, session), with_common=with_common)
         with request.app.state.sessions() as other, ThreadPoolExecutor(1) as pool:
             before = pool.submit(kept, old, other)
             after = kept(new, session)
