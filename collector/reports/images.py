@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import image_bytes, inventory_of, owner
 from snoop.collector.reports.filters import FileFilter, Page, fetch_all, prefix_range
+from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
@@ -224,7 +225,7 @@ def nodes_per_path(session: Session, image: Image, path_ids: list[int]) -> dict[
     return dict(session.execute(
         select(InstanceFile.path_id, func.count(func.distinct(ContainerInstance.node)))
         .join(ContainerInstance, InstanceFile.of(ContainerInstance))
-        .where(ContainerInstance.image_id == image.id, InstanceFile.path_id.in_(path_ids))
+        .where(ContainerInstance.image_id == image.id, dialect_of(session).one_of(InstanceFile.path_id, path_ids))
         .group_by(InstanceFile.path_id)).all())
 
 
