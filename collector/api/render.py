@@ -9,7 +9,6 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import accumulate
 from typing import Any
 
 from fastapi.responses import Response
@@ -44,30 +43,34 @@ def file_json(row: tuple) -> dict[str, Any]:
 @dataclass(frozen=True)
 class EncodedRows:
     """A file list as a JSON array, and where each row's object lies in it (row ``i`` from ``starts[i]`` to
-    a comma before ``starts[i + 1]``): what the next encoding of the list reuses, at a sixth of the memory
-    of keeping each row's JSON apart."""
+    the comma before ``starts[i + 1]``): what the next encoding of the list reuses."""
 
     body: bytes
     position: dict[tuple, int]
     starts: array
 
-    def part(self, row: tuple) -> bytes | None:
+    def part(self, row: tuple) -> memoryview | None:
         i = self.position.get(row)
-        return None if i is None else self.body[self.starts[i] : self.starts[i + 1] - 1]
+        return None if i is None else memoryview(self.body)[self.starts[i] : self.starts[i + 1] - 1]
 
 
 def encoded_rows(rows: list[tuple], before: EncodedRows | None = None) -> EncodedRows:
     """The rows as a JSON array. Rows as they were in ``before`` (an earlier encoding of the same list) are
     not encoded again: after a change to an image, nearly all of its 100,000 rows are unchanged, and building
-    a row's object costs more than reading it."""
+    a row's object costs more than reading it. Written into one buffer as they come: orjson gives each row
+    4 KiB (400 MB for 100,000 rows held apart)."""
     encode = SafeJSONResponse.encode
-    parts = [(before.part(row) if before else None) or encode(file_json(row)) for row in rows]
-    return EncodedRows(json_array(parts), {row: i for i, row in enumerate(rows)},
-                       array("q", accumulate((len(p) + 1 for p in parts), initial=1)))
-
-
-def json_array(encoded: Iterable[bytes]) -> bytes:
-    return b"[" + b",".join(encoded) + b"]"
+    body, starts = bytearray(b"["), array("q")
+    for row in rows:
+        starts.append(len(body))
+        body += (before.part(row) if before else None) or encode(file_json(row))
+        body += b","
+    starts.append(len(body))
+    if rows:
+        body[-1:] = b"]"  # in place of the last comma
+    else:
+        body += b"]"
+    return EncodedRows(bytes(body), {row: i for i, row in enumerate(rows)}, starts)
 
 
 def image_json(summary: dict[str, Any]) -> dict[str, Any]:
