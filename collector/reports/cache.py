@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,14 +24,18 @@ from snoop.collector.storage.models import Image, ImageFileCount, ImageRevision,
 T = TypeVar("T")
 
 
+def _sighting(session: Session, image_id: int, *more: Any) -> tuple:
+    """The image's first sighting (which tells a new image from a removed one whose id SQLite gave again),
+    when its inventory completed (which gives its files sizes and packages), and ``more``, in one read."""
+    row = session.execute(select(Image.first_seen_ns, Inventory.completed_ns, *more)
+                          .outerjoin(Inventory, Inventory.image_id == Image.id).where(Image.id == image_id)).first()
+    return tuple(row) if row is not None else (None,) * (2 + len(more))
+
+
 def fingerprint(session: Session, image_id: int) -> tuple:
-    """Moves with every change to the image's merged rows, and when its inventory completes (which
-    gives its files sizes and packages). The image's first sighting tells a new image from a removed
-    one whose id SQLite gave again."""
-    inventory = session.scalar(select(Inventory.completed_ns).where(Inventory.image_id == image_id))
-    return (session.scalar(select(Image.first_seen_ns).where(Image.id == image_id)),
-            session.scalar(select(func.sum(ImageRevision.revision)).where(ImageRevision.image_id == image_id)),
-            inventory)
+    """Moves with every change to the image's merged rows, and when its inventory completes."""
+    return _sighting(session, image_id, select(func.sum(ImageRevision.revision))
+                     .where(ImageRevision.image_id == image_id).scalar_subquery())
 
 
 def shape(session: Session, image_id: int) -> tuple:
@@ -39,11 +43,9 @@ def shape(session: Session, image_id: int) -> tuple:
     (most changes, once an image's files are known): what keep-lists and diffs are kept against. Exact:
     merged rows are only added or retyped upwards (and removed with their image), and either changes the
     counts per type (an added row raises their sum; a retyped one, the sum of its types)."""
-    inventory = session.scalar(select(Inventory.completed_ns).where(Inventory.image_id == image_id))
     counts = session.execute(select(ImageFileCount.file_type, ImageFileCount.files)
                              .where(ImageFileCount.image_id == image_id).order_by(ImageFileCount.file_type)).all()
-    return (session.scalar(select(Image.first_seen_ns).where(Image.id == image_id)),
-            tuple(map(tuple, counts)), inventory)
+    return (*_sighting(session, image_id), tuple(map(tuple, counts)))
 
 
 class ReportCache:
