@@ -76,7 +76,6 @@ def create_app(config: CollectorConfig, *, start_grpc: bool = True) -> FastAPI:
             threading.Thread(target=await_database, args=(app, stopping), name="await-database", daemon=True).start()
         # What start-up made lives as long as the process: full collections skip it from here on, or each
         # pauses a request whose rows tip the collector over (80 ms in a first image page).
-        gc.collect()
         gc.freeze()
         try:
             yield
