@@ -76,14 +76,15 @@ def move_running(conn: Connection, day: int, before_ns: int, batch: int) -> tupl
     return len(ids), moved.rowcount
 
 
-def close_day(conn: Connection, day: int, before_ns: int) -> tuple[int, int] | None:
-    """Deletes ``day``'s expired instances and drops its rows, in the caller's transaction. Returns
-    (instances, rows) removed, or None if an instance of the day ran again since its rows were moved:
-    then the caller rolls back, and the next pass moves it. Waits at most a few seconds for the lock the
-    drop takes, so reads and ingest queue behind it no longer than that."""
+def close_day(conn: Connection, day: int, before_ns: int) -> tuple[list[tuple[int, str]], int] | None:
+    """Deletes ``day``'s expired instances and drops its rows, in the caller's transaction. Returns the
+    (image, node) of each instance removed and the rows dropped, or None if an instance of the day ran again
+    since its rows were moved: then the caller rolls back, and the next pass moves it. Waits at most a few
+    seconds for the lock the drop takes, so reads and ingest queue behind it no longer than that."""
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_WAIT}'")
-    gone = conn.execute(text("DELETE FROM container_instances WHERE files_day = :day AND last_seen_ns < :before"),
-                        {"day": day, "before": before_ns}).rowcount
+    gone = [(image_id, node) for image_id, node in conn.execute(text(
+        "DELETE FROM container_instances WHERE files_day = :day AND last_seen_ns < :before RETURNING image_id, node"),
+        {"day": day, "before": before_ns})]
     if conn.execute(text("SELECT EXISTS (SELECT FROM container_instances WHERE files_day = :day)"),
                     {"day": day}).scalar_one():
         return None

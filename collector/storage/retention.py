@@ -35,6 +35,7 @@ from snoop.collector.storage.models import (
     VulnerabilityScan,
     day_of,
 )
+from snoop.collector.storage.write import bump_revisions
 
 log = logging.getLogger(__name__)
 BATCH = 50  # instances per transaction: about 50,000 file rows at 1,000 files each
@@ -54,11 +55,15 @@ def _expired_instances(session: Session, before_ns: int) -> list[int]:
 
 
 def remove_instances(session: Session, ids: list[int]) -> int:
-    """The instances and their file rows; ``image_files`` keeps their contribution. Returns file rows."""
+    """The instances and their file rows; ``image_files`` keeps their contribution, but what is counted
+    over instances (containers, nodes) changes: their images' revisions move. Returns file rows."""
+    gone = session.execute(select(ContainerInstance.image_id, ContainerInstance.node)
+                           .where(ContainerInstance.id.in_(ids))).all()
     result: CursorResult = session.execute(  # type: ignore[assignment]
         delete(InstanceFile).where(InstanceFile.instance_id.in_(ids)))
     files = result.rowcount or 0
     session.execute(delete(ContainerInstance).where(ContainerInstance.id.in_(ids)))
+    bump_revisions(session, gone)
     return files
 
 
@@ -144,11 +149,13 @@ class Retention:
                 if closed is None:
                     session.rollback()
                     continue
+                gone, rows = closed
+                bump_revisions(session, gone)
                 session.commit()
-            removed.instances += closed[0]
-            removed.instance_files += closed[1]
+            removed.instances += len(gone)
+            removed.instance_files += rows
             log.info("retention dropped %s (%d instances, %d rows); %d running instances moved on (%d rows)",
-                     day_table(day), closed[0], closed[1], *moved)
+                     day_table(day), len(gone), rows, *moved)
 
     def _remove_images(self, before_ns: int, removed: Removed) -> None:
         with self._sessions() as session:

@@ -11,6 +11,7 @@ the paths, insert the instances' new files, fold exactly those new files into th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
@@ -277,13 +278,14 @@ def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: 
     rows = _file_rows(session, files, known, learned, now_ns)
     conn = session.connection()
     accepted = dialect_of(conn).bulk.add_files(conn, rows) if rows else 0
-    for image_id, node in sorted(changed):  # in key order: concurrent writers lock rows alike
-        _bump_revision(session, image_id, node)
+    bump_revisions(session, changed)
     return Ingested(accepted, learned)
 
 
-def _bump_revision(session: Session, image_id: int, node: str) -> None:
-    """Marks the image's merged rows as changed (what cached reports are checked against)."""
-    stmt = dialect_of(session).insert(ImageRevision).values(image_id=image_id, node=node, revision=1)
-    session.execute(stmt.on_conflict_do_update(index_elements=[ImageRevision.image_id, ImageRevision.node],
-                                               set_={"revision": ImageRevision.revision + 1}))
+def bump_revisions(session: Session, changed: Iterable[tuple[int, str]]) -> None:
+    """Marks what each (image, node) contributes as changed: what cached reports are checked against. In
+    key order, so concurrent writers lock the rows alike."""
+    for image_id, node in sorted(set(changed)):
+        stmt = dialect_of(session).insert(ImageRevision).values(image_id=image_id, node=node, revision=1)
+        session.execute(stmt.on_conflict_do_update(index_elements=[ImageRevision.image_id, ImageRevision.node],
+                                                   set_={"revision": ImageRevision.revision + 1}))

@@ -53,6 +53,22 @@ def test_old_instances_go_and_their_image_keeps_its_report(client: TestClient) -
     assert count(client, InstanceFile) == 2
 
 
+def test_what_is_counted_over_instances_follows_retention(client: TestClient) -> None:
+    """An image's containers and a page's nodes are counted over the instances kept: a page served from memory
+    shows the instances retention removed gone at the very next request."""
+    for cid, node, day in (("old", "node-a", 300), ("new", "node-b", 395)):
+        with client.app.state.sessions.begin() as s:  # type: ignore[attr-defined]
+            ingest(s, [container(cid, node=node, digest="sha256:kept", files={b"/bin/app": 4})], now_ns=day * DAY)
+    url, page = "/api/v1/images/sha256:kept/files", {"limit": 10}
+    before = client.get(url, params=page).json()
+    assert (before["image"]["containers"], before["files"][0]["nodes"]) == (2, 2)
+    assert client.get(url, params=page).json() == before  # from memory
+    assert retention(client).run_once(now_ns=NOW).instances == 1
+    after = client.get(url, params=page).json()
+    assert (after["image"]["containers"], after["files"][0]["nodes"]) == (1, 1)
+    assert after["files"][0]["containers"] == 2  # the merge keeps what the gone instance used
+
+
 def test_old_images_go_with_everything_of_theirs(client: TestClient, tmp_path: Path) -> None:
     seen(client, "c1", "sha256:gone", {b"/usr/bin/tool": 4}, day=200)
     upload = Upload("node-a/inventory", "sha256:gone", "app:gone", "layers")
