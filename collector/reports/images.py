@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from snoop.collector.reports.contents import image_bytes, inventory_of, owner
 from snoop.collector.reports.filters import FileFilter, Page, fetch_all, prefix_range
-from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import (
     PATH_KEY_BYTES,
     ContainerInstance,
@@ -19,7 +18,6 @@ from snoop.collector.storage.models import (
     ImageFile,
     ImageFileCount,
     ImageReference,
-    InstanceFile,
     InventoryFile,
     Path,
 )
@@ -207,26 +205,14 @@ def count_files(session: Session, image: Image, f: FileFilter) -> int:
 
 
 def image_files_page(session: Session, image: Image, f: FileFilter, page: Page) -> tuple[list[tuple], list[int]]:
-    """One page of ``image_files``, and the path id of each row (for ``nodes_per_path``): an index range,
-    so memory and time follow the page, not the image. ``page.after`` continues after a path (keyset);
-    offsets skip rows one by one."""
-    q = in_path_order(_file_rows(session, image, f).add_columns(ImageFile.path_id))
+    """One page of ``image_files``, and on how many nodes each row's path was used (spread.py): an index
+    range, so memory and time follow the page, not the image. ``page.after`` continues after a path
+    (keyset); offsets skip rows one by one."""
+    q = in_path_order(_file_rows(session, image, f).add_columns(ImageFile.nodes))
     if page.after is not None:
         q = q.where(ImageFile.path_key >= page.after[:PATH_KEY_BYTES], full_path() > page.after)
     rows = fetch_all(session, page.apply(q))
     return [r[:-1] for r in rows], [r[-1] for r in rows]
-
-
-def nodes_per_path(session: Session, image: Image, path_ids: list[int]) -> dict[int, int]:
-    """Path id -> how many nodes ran a container of the image that used it (a page's worth: each path's
-    range of ``ix_instance_files_path``, the instances that used it), to tell rare paths from common ones."""
-    if not path_ids:
-        return {}
-    return dict(session.execute(
-        select(InstanceFile.path_id, func.count(func.distinct(ContainerInstance.node)))
-        .join(ContainerInstance, InstanceFile.of(ContainerInstance))
-        .where(ContainerInstance.image_id == image.id, dialect_of(session).one_of(InstanceFile.path_id, path_ids))
-        .group_by(InstanceFile.path_id)).all())
 
 
 def image_paths(session: Session, image: Image, f: FileFilter) -> list[bytes]:

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Connection
 
 from snoop.collector.storage.days import open_day
 
-# (instance_id, image_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, path_key, day): at most one
-# row per instance and path; ``day`` is the instance's files_day.
-FileRow = tuple[int, int, int, int, int, int, int, bytes, int]
+# (instance_id, image_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, path_key, day, node_key): at
+# most one row per instance and path; ``day`` is the instance's files_day, ``node_key`` its node's (spread.py).
+FileRow = tuple[int, int, int, int, int, int, int, bytes, int, int]
 
 
 class Bulk(Protocol):
@@ -26,8 +26,9 @@ class Bulk(Protocol):
 
     def add_files(self, conn: Connection, rows: Sequence[FileRow]) -> int:
         """Adds the files that are new to their instance and counts each of them once more in its image's
-        merge; a known file used in a new way widens its kinds in both (and a better-known type replaces
-        a lesser one). Returns how many files were new: 0 for a replayed batch."""
+        merge (and its node once, if new to the path: ``image_node_paths``); a known file used in a new way
+        widens its kinds in both (and a better-known type replaces a lesser one). Returns how many files
+        were new: 0 for a replayed batch."""
 
 
 CHUNK = 900  # under SQLite's 999-variable floor of old builds
@@ -61,6 +62,28 @@ class SqliteBulk:
                     f"WHERE instance_id = ? AND path_id IN ({marks})", (instance_id, *chunk)))
         return out
 
+    @staticmethod
+    def _spread(conn: Connection, new: Sequence[FileRow]) -> set[tuple[int, int, int]]:
+        """The (image, node, path)s of ``new`` that ``image_node_paths`` lacked, now added: read per
+        (image, node) in chunks, each one range of its index."""
+        by_node: dict[tuple[int, int], set[int]] = {}
+        for r in new:
+            by_node.setdefault((r[1], r[9]), set()).add(r[2])
+        added: set[tuple[int, int, int]] = set()
+        for (image_id, key), wanted in by_node.items():
+            ids = sorted(wanted)
+            for i in range(0, len(ids), CHUNK):
+                chunk = tuple(ids[i : i + CHUNK])
+                marks = ",".join("?" * len(chunk))
+                known = {p for (p,) in conn.exec_driver_sql(
+                    "SELECT path_id FROM image_node_paths "
+                    f"WHERE image_id = ? AND node_key = ? AND path_id IN ({marks})", (image_id, key, *chunk))}
+                added.update((image_id, key, p) for p in chunk if p not in known)
+        if added:
+            conn.exec_driver_sql("INSERT INTO image_node_paths (image_id, node_key, path_id) VALUES (?, ?, ?)",
+                                 sorted(added))
+        return added
+
     def add_files(self, conn: Connection, rows: Sequence[FileRow]) -> int:
         existing = self._existing(conn, rows)
         new = [r for r in rows if (r[0], r[2]) not in existing]
@@ -68,16 +91,22 @@ class SqliteBulk:
             conn.exec_driver_sql(
                 "INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, day) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", [(r[0], *r[2:7], r[8]) for r in new])
+            spread = self._spread(conn, new)
+            merged = []
+            for r in new:  # a node new to a path counted once, though two of its instances used it
+                key = (r[1], r[9], r[2])
+                merged.append((*r[1:8], int(key in spread)))
+                spread.discard(key)
             # The type is left out of the upsert's SET: SQLite rewrites the entry of every index holding a
             # column the SET names, changed or not (ix_image_files_order: ingest took ×1.8 as long). It is
             # raised apart, where it grew: a lookup per file, a write only for the rare better-known type.
             conn.exec_driver_sql(
                 "INSERT INTO image_files (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns, "
-                "file_type, path_key) VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (image_id, path_id) DO UPDATE SET "
-                "containers = containers + 1, kinds = kinds | excluded.kinds, "
+                "file_type, path_key, nodes) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT (image_id, path_id) "
+                "DO UPDATE SET containers = containers + 1, kinds = kinds | excluded.kinds, "
                 "first_seen_ns = min(first_seen_ns, excluded.first_seen_ns), "
-                "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns)",
-                [r[1:8] for r in new])
+                "last_seen_ns = max(last_seen_ns, excluded.last_seen_ns), nodes = nodes + excluded.nodes",
+                merged)
             typed = [(r[6], r[1], r[2], r[6]) for r in new if r[6]]
             if typed:
                 conn.exec_driver_sql("UPDATE image_files SET file_type = ? WHERE image_id = ? AND path_id = ? "
@@ -100,13 +129,13 @@ class SqliteBulk:
 # The batch's files, copied in: every step after that is one set-based statement, whatever the batch holds.
 # Emptied at commit in place (a TRUNCATE would give it a new file and catalog rows each time: 3 ms a batch).
 STAGE = ("CREATE TEMP TABLE IF NOT EXISTS staged_files (instance_id int, image_id int, path_id bigint, kinds int, "
-         "first_seen_ns bigint, last_seen_ns bigint, file_type smallint, path_key bytea, day int) "
+         "first_seen_ns bigint, last_seen_ns bigint, file_type smallint, path_key bytea, day int, node_key bigint) "
          "ON COMMIT DELETE ROWS")
-STAGED_TYPES = ("int4", "int4", "int8", "int4", "int8", "int8", "int2", "bytea", "int4")
+STAGED_TYPES = ("int4", "int4", "int8", "int4", "int8", "int8", "int2", "bytea", "int4", "int8")
 
-# The rows their instances did not have yet flow from its INSERT into the merge, one row per image and
-# path (two instances of one image in a batch: both counted); both in key order, so concurrent batches
-# lock shared rows alike (no deadlocks between agents).
+# The rows their instances did not have yet flow from its INSERT into the nodes per path and the merge,
+# one row per image and path (two instances of one image in a batch: both counted, their node once); all in
+# key order, so concurrent batches lock shared rows alike (no deadlocks between agents).
 ADD = """
     WITH added AS (
         INSERT INTO instance_files (instance_id, path_id, kinds, first_seen_ns, last_seen_ns, file_type, day)
@@ -114,18 +143,27 @@ ADD = """
         ORDER BY instance_id, path_id
         ON CONFLICT (instance_id, path_id, day) DO NOTHING
         RETURNING instance_id, path_id),
+    fresh AS (
+        SELECT s.* FROM added a JOIN staged_files s ON s.instance_id = a.instance_id AND s.path_id = a.path_id),
+    spread AS (
+        INSERT INTO image_node_paths (image_id, node_key, path_id)
+        SELECT DISTINCT image_id, node_key, path_id FROM fresh ORDER BY image_id, node_key, path_id
+        ON CONFLICT DO NOTHING
+        RETURNING image_id, path_id),
     merged AS (
         INSERT INTO image_files AS f (image_id, path_id, containers, kinds, first_seen_ns, last_seen_ns, file_type,
-                                      path_key)
+                                      path_key, nodes)
         SELECT s.image_id, s.path_id, count(*), bit_or(s.kinds), min(s.first_seen_ns), max(s.last_seen_ns),
-               max(s.file_type), s.path_key
-        FROM added a JOIN staged_files s ON s.instance_id = a.instance_id AND s.path_id = a.path_id
-        GROUP BY s.image_id, s.path_id, s.path_key ORDER BY s.image_id, s.path_id
+               max(s.file_type), s.path_key, coalesce(n.nodes, 0)
+        FROM fresh s LEFT JOIN (SELECT image_id, path_id, count(*) AS nodes FROM spread GROUP BY image_id, path_id) n
+            ON n.image_id = s.image_id AND n.path_id = s.path_id
+        GROUP BY s.image_id, s.path_id, s.path_key, n.nodes ORDER BY s.image_id, s.path_id
         ON CONFLICT (image_id, path_id) DO UPDATE SET containers = f.containers + excluded.containers,
             kinds = f.kinds | excluded.kinds,
             first_seen_ns = LEAST(f.first_seen_ns, excluded.first_seen_ns),
             last_seen_ns = GREATEST(f.last_seen_ns, excluded.last_seen_ns),
-            file_type = GREATEST(f.file_type, excluded.file_type))
+            file_type = GREATEST(f.file_type, excluded.file_type),
+            nodes = f.nodes + excluded.nodes)
     SELECT count(*) FROM added"""
 
 # A replay, or known files: kinds and types widened where they grew, in the instance and in the merge.

@@ -5,9 +5,9 @@ their WAL and the bloat vacuum must chase.
 Every container instance files its rows under its ``files_day``. A day is closed, once all of it is older
 than the retention, in three steps: the instances still running move their rows to the day they were last
 seen (a few at a time, each under its row lock, so ingest never writes to a day being closed), the expired
-ones are deleted, and the day's partition is dropped in that same transaction, so an instance revived
-meanwhile keeps its day. So an instance goes at most a day after it expires, and one that runs for months
-moves once per retention period.
+ones are deleted (``expire_day``), and the day's partition is dropped in that same transaction (``drop_day``),
+so an instance revived meanwhile keeps its day. So an instance goes at most a day after it expires, and one
+that runs for months moves once per retention period.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ def move_running(conn: Connection, day: int, before_ns: int, batch: int) -> tupl
     return len(ids), moved.rowcount
 
 
-def close_day(conn: Connection, day: int, before_ns: int) -> tuple[list[tuple[int, str]], int] | None:
-    """Deletes ``day``'s expired instances and drops its rows, in the caller's transaction. Returns the
-    (image, node) of each instance removed and the rows dropped, or None if an instance of the day ran again
-    since its rows were moved: then the caller rolls back, and the next pass moves it. Waits at most a few
-    seconds for the lock the drop takes, so reads and ingest queue behind it no longer than that."""
+def expire_day(conn: Connection, day: int, before_ns: int) -> list[tuple[int, str]] | None:
+    """Deletes ``day``'s expired instances, in the caller's transaction, before ``drop_day``. Returns the
+    (image, node) of each, or None if an instance of the day ran again since its rows were moved: then the
+    caller rolls back, and the next pass moves it. Lock waits from here to the drop last a few seconds at
+    most, so reads and ingest queue behind the drop no longer than that."""
     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{DROP_WAIT}'")
     gone = [(image_id, node) for image_id, node in conn.execute(text(
         "DELETE FROM container_instances WHERE files_day = :day AND last_seen_ns < :before RETURNING image_id, node"),
@@ -88,7 +88,12 @@ def close_day(conn: Connection, day: int, before_ns: int) -> tuple[list[tuple[in
     if conn.execute(text("SELECT EXISTS (SELECT FROM container_instances WHERE files_day = :day)"),
                     {"day": day}).scalar_one():
         return None
+    return gone
+
+
+def drop_day(conn: Connection, day: int) -> int:
+    """Drops ``day``'s rows, which no instance owns any more (``expire_day``): how many there were."""
     table = day_table(day)
     rows = conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
     conn.exec_driver_sql(f"DROP TABLE {table}")
-    return gone, rows
+    return rows

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, any_, bindparam, create_engine, event, func, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from snoop.collector.storage.bulk import Bulk, PostgresBulk, SqliteBulk
@@ -47,9 +46,6 @@ class SqliteDialect:
 
     def least(self, a: Any, b: Any) -> Any:
         return func.min(a, b)
-
-    def one_of(self, column: Any, values: list[int]) -> Any:
-        return column.in_(values)
 
     def lock_migrations(self, conn: Connection) -> None:
         """One process writes a SQLite file; nothing to take turns on."""
@@ -96,11 +92,6 @@ class PostgresDialect:
 
     def least(self, a: Any, b: Any) -> Any:
         return func.least(a, b)
-
-    def one_of(self, column: Any, values: list[int]) -> Any:
-        """``column IN values`` as one array parameter: a list of 1,000 parameters costs more to parse and
-        plan than a page's nodes query itself."""
-        return column == any_(bindparam("one_of", values, type_=ARRAY(column.type), unique=True))
 
     def lock_migrations(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})

@@ -2,7 +2,8 @@
 rows elsewhere carry an integer, and no index ever holds a 4 KiB key. Times are Unix nanoseconds.
 
 ``image_files`` is the per-image merge, kept current at ingest: ``containers`` counts the container
-instances that touched the file, so a merged report is one indexed read, not a GROUP BY over millions.
+instances that touched the file and ``nodes`` the nodes they ran on, so a merged report is one indexed read,
+not a GROUP BY over millions.
 """
 
 from __future__ import annotations
@@ -122,9 +123,7 @@ class InstanceFile(Base):
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # snoop.v1.FileType
     day: Mapped[int] = mapped_column(Integer, primary_key=True, server_default="0")
 
-    # Who used a path: a page's nodes column reads each path's range instead of probing every instance.
-    __table_args__ = (Index("ix_instance_files_path", "path_id", "instance_id", "day"),
-                      {"postgresql_partition_by": "RANGE (day)"})
+    __table_args__ = {"postgresql_partition_by": "RANGE (day)"}
 
     @classmethod
     def of(cls, instance: type[ContainerInstance]) -> ColumnElement[bool]:
@@ -150,6 +149,7 @@ class ImageFile(Base):
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw
     path_key: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''"))
+    nodes: Mapped[int] = mapped_column(Integer, server_default="0")  # kept instances' nodes (storage/spread.py)
 
     # Covers a keep-list and each side of a diff: path order, the type filter, and the id to compare by.
     # Room in each page, so that the update of a merged row stays in its page and changes no index (0008).
@@ -166,6 +166,17 @@ class ImageFileCount(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
     file_type: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     files: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImageNodePath(Base):
+    """A kept instance of the image on that node used that path: what ``image_files.nodes`` counts. Keyed
+    node first, so an instance's rows are one ascending run of the index, not a leaf per path."""
+
+    __tablename__ = "image_node_paths"
+
+    image_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # storage/spread.py's node_key
+    path_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
 
 
 class SlimImage(Base):

@@ -20,12 +20,13 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from snoop.collector.storage.days import close_day, day_table, filed_days, move_running
+from snoop.collector.storage.days import day_table, drop_day, expire_day, filed_days, move_running
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import (
     ContainerInstance,
     Image,
     ImageFile,
+    ImageNodePath,
     ImageReference,
     InstanceFile,
     Inventory,
@@ -35,6 +36,7 @@ from snoop.collector.storage.models import (
     VulnerabilityScan,
     day_of,
 )
+from snoop.collector.storage.spread import forget
 from snoop.collector.storage.write import bump_revisions
 
 log = logging.getLogger(__name__)
@@ -55,16 +57,24 @@ def _expired_instances(session: Session, before_ns: int) -> list[int]:
 
 
 def remove_instances(session: Session, ids: list[int]) -> int:
-    """The instances and their file rows; ``image_files`` keeps their contribution, but what is counted
-    over instances (containers, nodes) changes: their images' revisions move. Returns file rows."""
-    gone = session.execute(select(ContainerInstance.image_id, ContainerInstance.node)
-                           .where(ContainerInstance.id.in_(ids))).all()
+    """The instances and their file rows; ``image_files`` keeps what they added up to (containers, kinds,
+    times), but what is counted over kept instances changes (``instances_gone``). Returns file rows."""
+    gone = [(image_id, node) for image_id, node in session.execute(
+        select(ContainerInstance.image_id, ContainerInstance.node).where(ContainerInstance.id.in_(ids)))]
     result: CursorResult = session.execute(  # type: ignore[assignment]
         delete(InstanceFile).where(InstanceFile.instance_id.in_(ids)))
     files = result.rowcount or 0
     session.execute(delete(ContainerInstance).where(ContainerInstance.id.in_(ids)))
-    bump_revisions(session, gone)
+    instances_gone(session, gone)
     return files
+
+
+def instances_gone(session: Session, gone: list[tuple[int, str]]) -> None:
+    """What is counted over instances follows the (image, node)s they ran on: their revisions move (first:
+    that row is what ingest on the node takes turns on), and their nodes count no more for the paths that
+    no kept instance there used."""
+    bump_revisions(session, gone)
+    forget(session, gone)
 
 
 def remove_image(session: Session, image_id: int) -> None:
@@ -72,7 +82,7 @@ def remove_image(session: Session, image_id: int) -> None:
     instances = list(session.scalars(select(ContainerInstance.id).where(ContainerInstance.image_id == image_id)))
     if instances:
         remove_instances(session, instances)
-    for table in (ImageFile, InventoryFile, PackageFile):
+    for table in (ImageFile, ImageNodePath, InventoryFile, PackageFile):
         session.execute(delete(table).where(table.image_id == image_id))
     for owned in (Package, Inventory, VulnerabilityScan, ImageReference):
         session.execute(delete(owned).where(owned.image_id == image_id))
@@ -142,15 +152,17 @@ class Retention:
                 return
             with self._sessions() as session:
                 try:
-                    closed = close_day(session.connection(), day, before_ns)
-                except OperationalError as e:  # the drop's lock waited too long: the next pass tries again
+                    gone = expire_day(session.connection(), day, before_ns)
+                    if gone is None:
+                        session.rollback()
+                        continue
+                    # Before the drop: ingest on these nodes waits for the revisions' rows, and it must not
+                    # hold them while it waits on the drop's lock of the table (a deadlock).
+                    instances_gone(session, gone)
+                    rows = drop_day(session.connection(), day)
+                except OperationalError as e:  # a lock waited too long: the next pass tries again
                     log.warning("retention could not drop the files of day %s yet: %s", day_table(day), e.orig)
                     continue
-                if closed is None:
-                    session.rollback()
-                    continue
-                gone, rows = closed
-                bump_revisions(session, gone)
                 session.commit()
             removed.instances += len(gone)
             removed.instance_files += rows

@@ -28,6 +28,7 @@ from snoop.collector.storage.models import (
     SlimImage,
     day_of,
 )
+from snoop.collector.storage.spread import node_key
 from snoop.common.file_types import NAMES
 from snoop.common.kinds import ALL as ALL_KINDS
 from snoop.common.limits import INT64_MAX, PATH_MAX
@@ -249,14 +250,14 @@ class Ingested:
     learned: Learned   # ids to remember once the transaction has committed
 
 
-def _file_rows(session: Session, files: dict[tuple[int, int], tuple[int, list[FileIn]]], known: KnownIds,
+def _file_rows(session: Session, files: dict[tuple[int, int], tuple[int, int, list[FileIn]]], known: KnownIds,
                learned: Learned, now_ns: int) -> list[FileRow]:
-    """The bulk writer's rows of ``files`` ((instance, its day) -> its image and files), times capped at
-    arrival."""
-    owned = [(instance, image, f) for instance, (image, fs) in files.items() for f in _distinct(fs)]
-    ids = _path_ids(session, [f[0] for _, _, f in owned], known, learned)
+    """The bulk writer's rows of ``files`` ((instance, its day) -> its image, its node's key and files), times
+    capped at arrival."""
+    owned = [(instance, image, node, f) for instance, (image, node, fs) in files.items() for f in _distinct(fs)]
+    ids = _path_ids(session, [f[0] for *_, f in owned], known, learned)
     return [(instance, image, path_id, kinds, min(first, now_ns), min(last, now_ns), file_type, path[:PATH_KEY_BYTES],
-             day) for ((instance, day), image, (path, kinds, first, last, file_type)), path_id
+             day, node) for ((instance, day), image, node, (path, kinds, first, last, file_type)), path_id
             in zip(owned, ids, strict=True)]
 
 
@@ -264,21 +265,23 @@ def ingest(session: Session, containers: list[ContainerIn], now_ns: int, known: 
     """Writes containers that passed ``screen``; the caller commits, then ``known.learn``s.
 
     Each container's instance row, then every file of the batch in one bulk write (a container twice in
-    a batch is one instance: its files are united)."""
+    a batch is one instance: its files are united). The revisions move before the files are written: their
+    rows are what retention takes turns on with ingest (spread.py)."""
     known = known if known is not None else KnownIds(max_paths=0)
     learned = Learned()
-    files: dict[tuple[int, int], tuple[int, list[FileIn]]] = {}  # (instance, its day) -> (image, files)
+    files: dict[tuple[int, int], tuple[int, int, list[FileIn]]] = {}  # (instance, its day) -> (image, node, files)
     changed: set[tuple[int, str]] = set()
-    for c in containers:
+    # In key order, so that concurrent batches lock the images and instances they share alike.
+    for c in sorted(containers, key=lambda c: (c.image_digest, c.image_reference, c.node, c.container_id)):
         image_id = _upsert_image(session, c, now_ns, known, learned)
         instance = _upsert_instance(session, c, image_id, now_ns)
         if c.files:
-            files.setdefault(instance, (image_id, []))[1].extend(c.files)
+            files.setdefault(instance, (image_id, node_key(c.node), []))[2].extend(c.files)
             changed.add((image_id, c.node))
+    bump_revisions(session, changed)
     rows = _file_rows(session, files, known, learned, now_ns)
     conn = session.connection()
     accepted = dialect_of(conn).bulk.add_files(conn, rows) if rows else 0
-    bump_revisions(session, changed)
     return Ingested(accepted, learned)
 
 

@@ -35,7 +35,6 @@ from snoop.collector.reports.images import (
     find_image,
     image_files_page,
     image_summaries,
-    nodes_per_path,
 )
 from snoop.collector.reports.pods import pod_report_of
 from snoop.collector.reports.verification import slims_of, verification
@@ -117,11 +116,10 @@ def image_page(request: Request, session: SessionDep, ref: str, dir: str = "/", 
     want_used = used != "false"
     pfx = os.fsencode(prefix) if prefix else None
     if want_used:
-        found, ids = image_files_page(session, image, FileFilter(prefix=pfx, types=KEEP), Page(PAGE, offset))
+        found, spread = image_files_page(session, image, FileFilter(prefix=pfx, types=KEEP), Page(PAGE, offset))
         total = count_files(session, image, FileFilter(prefix=pfx, types=KEEP))
-        spread = nodes_per_path(session, image, ids)
         files = [{"path": os.fsdecode(r[0]), "type": TYPE_NAMES[r[5]], "size": r[6], "package": r[7],
-                  "containers": r[1], "nodes": spread.get(path_id, 0)} for r, path_id in zip(found, ids, strict=True)]
+                  "containers": r[1], "nodes": n} for r, n in zip(found, spread, strict=True)]
     elif inventory_of(session, image) is not None:
         found, total = unused_files(session, image, pfx, Page(PAGE, offset))
         files = [{"path": os.fsdecode(p), "type": TYPE_NAMES[t], "size": size, "package": pkg, "containers": 0,

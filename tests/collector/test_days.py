@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from snoop.collector.storage.days import close_day, day_table, filed_days, move_running
+from snoop.collector.storage.days import day_table, expire_day, filed_days, move_running
 from snoop.collector.storage.db import make_engine, make_sessionmaker
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.migrate import alembic_config, upgrade
@@ -107,7 +107,7 @@ def test_postgres_keeps_a_day_whose_instance_ran_again_while_it_closed(pg: sessi
     with pg.begin() as s:  # then an agent that was cut off for a month reports "a" again
         s.execute(update(ContainerInstance).where(ContainerInstance.container_id == "a").values(last_seen_ns=NOW))
     with pg() as s:
-        assert close_day(s.connection(), 300, BEFORE) is None
+        assert expire_day(s.connection(), 300, BEFORE) is None
         s.rollback()
     assert days(pg) == [300] and set(files_by_day(pg)) == {("a", 300), ("b", 300)}
     removed = Retention(pg, retain_instances_s=30 * 86400, retain_images_s=0,

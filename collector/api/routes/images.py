@@ -41,7 +41,6 @@ from snoop.collector.reports.images import (
     image_files_page,
     image_paths,
     image_summaries,
-    nodes_per_path,
 )
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_counts
@@ -141,7 +140,7 @@ def files_of_image(
     encode = SafeJSONResponse.encode
     # What is computed from the image's files is kept while they are unchanged (its fingerprint), and
     # concurrent misses compute once: whole reports (unfiltered ones: a filter is no new entry), and
-    # the header, totals and nodes per path each page repeats (each costs more than reading the page).
+    # the header and totals each page repeats (each costs more than reading the page).
     stamp = fingerprint(session, image.id)
     cache: ReportCache = request.app.state.report_cache
     counts: ReportCache = request.app.state.count_cache
@@ -151,7 +150,7 @@ def files_of_image(
             image_summaries(session, Page(None), digests=[image.digest])[0][0])))
 
     if not page.everything:  # a page: an index range read, never the whole image
-        rows, ids = image_files_page(session, image, wanted, page)
+        rows, nodes = image_files_page(session, image, wanted, page)
         more = cursor(rows[-1][0]) if limit is not None and len(rows) == limit else None
         link = {"Link": f'<{request.url.remove_query_params("offset").include_query_params(after=more)}>; '
                         'rel="next"'} if more else {}
@@ -160,9 +159,8 @@ def files_of_image(
             response.headers.update(link)
             return response
         total = counts.get(("total", image.id, wanted), stamp, lambda: count_files(session, image, wanted))
-        nodes = counts.get(("nodes", image.id, wanted, page), stamp, lambda: nodes_per_path(session, image, ids))
         body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (header(), encode(
-            [file_json(r) | {"nodes": nodes.get(i, 0)} for r, i in zip(rows, ids, strict=True)]), total, encode(more))
+            [file_json(r) | {"nodes": n} for r, n in zip(rows, nodes, strict=True)]), total, encode(more))
         return Response(body, media_type="application/json", headers=link)
     cached = wanted in (FileFilter(), FileFilter(types=KEEP))
     if format is Format.text:  # the keep-list needs the paths only, which a new container of known files keeps
