@@ -149,7 +149,7 @@ class ImageFile(Base):
     last_seen_ns: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw
     path_key: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''"))
-    nodes: Mapped[int] = mapped_column(Integer, server_default="0")  # kept instances' nodes (storage/spread.py)
+    nodes: Mapped[int] = mapped_column(Integer, server_default="0")  # nodes its instances ran on (spread.py)
 
     # Covers a keep-list and each side of a diff: path order, the type filter, and the id to compare by.
     # Room in each page, so that the update of a merged row stays in its page and changes no index (0008).
@@ -169,8 +169,9 @@ class ImageFileCount(Base):
 
 
 class ImageNodePath(Base):
-    """A kept instance of the image on that node used that path: what ``image_files.nodes`` counts. Keyed
-    node first, so an instance's rows are one ascending run of the index, not a leaf per path."""
+    """An instance of the image on that node used that path (while the node runs the image: spread.py):
+    what ``image_files.nodes`` counts. Keyed node first, so an instance's rows are one ascending run of the
+    index, not a leaf per path."""
 
     __tablename__ = "image_node_paths"
 

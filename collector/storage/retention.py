@@ -71,8 +71,8 @@ def remove_instances(session: Session, ids: list[int]) -> int:
 
 def instances_gone(session: Session, gone: list[tuple[int, str]]) -> None:
     """What is counted over instances follows the (image, node)s they ran on: their revisions move (first:
-    that row is what ingest on the node takes turns on), and their nodes count no more for the paths that
-    no kept instance there used."""
+    that row is what ingest on the node takes turns on), and a node left with no instance of the image
+    counts no more for its paths."""
     bump_revisions(session, gone)
     forget(session, gone)
 

@@ -1,12 +1,12 @@
-"""image node paths: each merged row counts the nodes whose kept instances used its path, from one row per
+"""image node paths: each merged row counts the nodes whose instances used its path, from one row per
 (image, node, path), in place of the index from paths to instances (0010), which a page's nodes column read
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
 
-That index took an entry at a random place per instance file: ingest ran at two thirds of its rate without
-it, and on SQLite fell to under half its first rate by 20,000,000 rows. The rows here are keyed node first
+That index took an entry at a random place per instance file: with it ingest ran at two thirds of its rate
+without, and on SQLite fell to under half its first rate by 20,000,000 rows. The rows here are keyed node first
 (an instance's are one run) and written only when a node first uses a path (storage/spread.py).
 """
 
