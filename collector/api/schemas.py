@@ -49,7 +49,8 @@ class FileOut(BaseModel):
     path: str = Field(description="bytes that are not UTF-8 appear as \\udcXX (surrogateescape)")
     type: str = Field(description="file, symlink, dir, runtime or unknown")
     containers: int = Field(description="container instances that used it")
-    nodes: int | None = Field(None, description="nodes those ran on (in pages, with limit)")
+    nodes: int | None = Field(None, description="nodes those ran on, of those that still run the image (in pages, "
+                                                "with limit)")
     kinds: list[str]
     first_seen: str | None
     last_seen: str | None

@@ -110,6 +110,31 @@ def test_retention_counts_out_the_nodes_left_without_the_image(sessions: session
     assert kept(sessions) == {("sha256:aaa", b"/a"): 1, ("sha256:aaa", b"/b"): 1, ("sha256:aaa", b"/c"): 1}
 
 
+def test_retention_and_ingest_on_one_node_at_once(sessions: sessionmaker[Session]) -> None:
+    """Retention forgets a node whose last instances of the image expired while that node's agent sends new
+    ones: whichever goes first, the new instances' paths end up counted (on PostgreSQL both take the node's
+    revision row before they look). Three rounds a hundred days apart, for three chances at the interleavings:
+    each round's retention also removes the round before's new instances."""
+    paths = [f"/lib/l{i}".encode() for i in range(40)]
+    retention = Retention(sessions, retain_instances_s=30 * 86400, retain_images_s=0,
+                          write_lock=contextlib.nullcontext())
+
+    def agent(round_: int, day: int) -> None:
+        for n in range(40):
+            seen(sessions, (f"new-{round_}-{n}", "node-1", "sha256:aaa", paths[n % 30 : n % 30 + 10]), day=day)
+
+    for round_ in range(3):
+        day = TODAY + 100 * round_
+        for n in range(60):
+            seen(sessions, (f"old-{round_}-{n}", "node-1", "sha256:aaa", paths[n % 20 : n % 20 + 20]), day=day - 100)
+        sending = threading.Thread(target=agent, args=(round_, day))
+        sending.start()
+        removed = retention.run_once(now_ns=day * DAY)
+        sending.join()
+        assert removed.instances == 60 + (40 if round_ else 0)
+        assert kept(sessions) == counted(sessions) == {("sha256:aaa", p): 1 for p in paths[:39]}
+
+
 def test_the_migration_counts_the_nodes_of_what_was_stored(db_url: str) -> None:
     """Rows written at head, migrated down to before 0012 and up again: its count equals ingest's."""
     engine = make_engine(db_url)
