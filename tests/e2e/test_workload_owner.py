@@ -38,8 +38,11 @@ def test_workload_comes_from_owner_references(
         assert workloads["shop-frontend"]["kind"] == "Deployment", agent.output()
         assert workloads["shop-frontend"]["kind_source"] == "owner"
         assert "frontend" not in workloads  # the name-based guess ("Pod frontend") was not used
-        files = httpx.get(f"{base}/api/v1/workloads/default/shop-frontend/files", params={"format": "text"}).text
-        assert "/etc/owned.conf" in files.splitlines()
+        def listed() -> list[str]:  # the exec and the open may go in two batches: the first named the workload
+            return httpx.get(f"{base}/api/v1/workloads/default/shop-frontend/files",
+                             params={"format": "text"}).text.splitlines()
+
+        eventually(lambda: "/etc/owned.conf" in listed(), what=lambda: f"files: {listed()}")
         assert any(q.get("fieldSelector") == ["spec.nodeName=node-o"] for _, q, _ in api.requests)
         containerd.remove_pod(pod)
     finally:
