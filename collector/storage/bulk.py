@@ -8,8 +8,8 @@ the few new paths go as arrays that are ``unnest``ed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -34,16 +34,19 @@ class Bulk(Protocol):
 CHUNK = 900  # under SQLite's 999-variable floor of old builds
 
 
+def _in_chunks(conn: Connection, sql: str, fixed: tuple, values: Sequence) -> Iterator[Any]:
+    """The rows of ``sql`` whose ``{marks}`` stands for an ``IN`` list of ``values``, asked CHUNK values at a
+    time (under the variable limit), after the ``fixed`` parameters."""
+    for i in range(0, len(values), CHUNK):
+        chunk = tuple(values[i : i + CHUNK])
+        yield from conn.exec_driver_sql(sql.format(marks=",".join("?" * len(chunk))), (*fixed, *chunk))
+
+
 class SqliteBulk:
     def intern_paths(self, conn: Connection, digests: Sequence[bytes], paths: Sequence[bytes]) -> dict[bytes, int]:
         conn.exec_driver_sql("INSERT INTO paths (digest, path) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
                              list(zip(digests, paths, strict=True)))
-        ids: dict[bytes, int] = {}
-        for i in range(0, len(digests), CHUNK):
-            chunk = tuple(digests[i : i + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            ids.update(conn.exec_driver_sql(f"SELECT digest, id FROM paths WHERE digest IN ({marks})", chunk).all())
-        return ids
+        return dict(_in_chunks(conn, "SELECT digest, id FROM paths WHERE digest IN ({marks})", (), digests))
 
     @staticmethod
     def _existing(conn: Connection, rows: Sequence[FileRow]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -52,15 +55,9 @@ class SqliteBulk:
         by_instance: dict[int, list[int]] = {}
         for r in rows:
             by_instance.setdefault(r[0], []).append(r[2])
-        out: dict[tuple[int, int], tuple[int, int]] = {}
-        for instance_id, ids in by_instance.items():
-            for i in range(0, len(ids), CHUNK):
-                chunk = tuple(ids[i : i + CHUNK])
-                marks = ",".join("?" * len(chunk))
-                out.update(((instance_id, p), (k, t)) for p, k, t in conn.exec_driver_sql(
-                    "SELECT path_id, kinds, file_type FROM instance_files "
-                    f"WHERE instance_id = ? AND path_id IN ({marks})", (instance_id, *chunk)))
-        return out
+        return {(instance_id, p): (k, t) for instance_id, ids in by_instance.items() for p, k, t in _in_chunks(
+            conn, "SELECT path_id, kinds, file_type FROM instance_files WHERE instance_id = ? AND path_id IN ({marks})",
+            (instance_id,), ids)}
 
     @staticmethod
     def _spread(conn: Connection, new: Sequence[FileRow]) -> set[tuple[int, int, int]]:
@@ -72,13 +69,10 @@ class SqliteBulk:
         added: set[tuple[int, int, int]] = set()
         for (image_id, key), wanted in by_node.items():
             ids = sorted(wanted)
-            for i in range(0, len(ids), CHUNK):
-                chunk = tuple(ids[i : i + CHUNK])
-                marks = ",".join("?" * len(chunk))
-                known = {p for (p,) in conn.exec_driver_sql(
-                    "SELECT path_id FROM image_node_paths "
-                    f"WHERE image_id = ? AND node_key = ? AND path_id IN ({marks})", (image_id, key, *chunk))}
-                added.update((image_id, key, p) for p in chunk if p not in known)
+            known = {p for (p,) in _in_chunks(conn, "SELECT path_id FROM image_node_paths "
+                                              "WHERE image_id = ? AND node_key = ? AND path_id IN ({marks})",
+                                              (image_id, key), ids)}
+            added.update((image_id, key, p) for p in ids if p not in known)
         if added:
             conn.exec_driver_sql("INSERT INTO image_node_paths (image_id, node_key, path_id) VALUES (?, ?, ?)",
                                  sorted(added))
