@@ -4,6 +4,7 @@ that keeps non-UTF-8 paths, and times in ISO 8601. Below the REST layer, so noth
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,3 +43,12 @@ def iso(ns: int) -> str | None:
             _SECONDS.clear()
         text = _SECONDS[seconds] = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return text + _MILLIS[rest // 1_000_000]
+
+
+def decoded_paths(paths: list[bytes]) -> list[str]:
+    """``os.fsdecode`` of each path (bytes that are not UTF-8 kept as surrogates), decoded as one string and
+    split: a diff's 100,000 paths one by one took a fifth of its time. Paths hold no NUL (ingest refuses it)."""
+    if not paths:
+        return []
+    out = os.fsdecode(b"\0".join(paths)).split("\0")
+    return out if len(out) == len(paths) else [os.fsdecode(p) for p in paths]

@@ -148,9 +148,12 @@ def packages(session: Session, image: Image, used: bool | None = None, usage: Us
 
 
 def used_package_names(session: Session, image: Image) -> dict[tuple[str, str], str]:
-    """(type, name) -> version of the packages some container of the image used."""
-    ids = set(used_files(session, image).by_package)
-    return {(p.type, p.name): p.version for p in session.scalars(select(Package).where(Package.id.in_(ids)))}
+    """(type, name) -> version of the packages some container of the image used: its package files joined to
+    its used rows in the database (nothing to join without an inventory)."""
+    used = (select(PackageFile.package_id)
+            .join(ImageFile, and_(ImageFile.image_id == PackageFile.image_id, ImageFile.path_id == PackageFile.path_id))
+            .where(PackageFile.image_id == image.id))
+    return {(p.type, p.name): p.version for p in session.scalars(select(Package).where(Package.id.in_(used)))}
 
 
 def image_bytes(session: Session, image_ids: list[int]) -> dict[int, tuple[int, int]]:

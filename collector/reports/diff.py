@@ -4,7 +4,10 @@ other image per row in SQL (NOT EXISTS / EXCEPT) was measured at twice the time 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,13 +35,18 @@ def kept_paths(session: Session, image: Image) -> list[tuple[bytes, int]]:
 def compare(before: list[tuple[bytes, int]], after: list[tuple[bytes, int]], *, with_common: bool = True) -> Diff:
     """Two images' ``kept_paths``; ``with_common=False`` leaves out the largest list when the caller shows
     only the changes."""
-    in_base = {path_id for _, path_id in before}
-    in_head = {path_id for _, path_id in after}
+    in_base, in_head = set(map(itemgetter(1), before)), set(map(itemgetter(1), after))
     return Diff(
-        added=[p for p, path_id in after if path_id not in in_base],
-        removed=[p for p, path_id in before if path_id not in in_head],
-        common=[p for p, path_id in after if path_id in in_base] if with_common else [],
+        added=_paths_where(after, (in_head - in_base).__contains__),
+        removed=_paths_where(before, (in_base - in_head).__contains__),
+        common=_paths_where(after, in_base.__contains__) if with_common else [],
     )
+
+
+def _paths_where(rows: list[tuple[bytes, int]], test: Callable[[int], bool]) -> list[bytes]:
+    """The paths of ``rows`` whose id passes ``test``, in their order: loops in C, none per row in Python
+    (a fifth of a diff's time when they were comprehensions)."""
+    return list(compress(map(itemgetter(0), rows), map(test, map(itemgetter(1), rows))))
 
 
 def diff_images(session: Session, base: Image, head: Image, *, with_common: bool = True) -> Diff:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 from snoop.collector.api import schemas
 from snoop.collector.api.deps import SessionDep, image_or_404
 from snoop.collector.api.render import Format, csv_response
-from snoop.collector.encoding import SafeJSONResponse
+from snoop.collector.encoding import SafeJSONResponse, decoded_paths
 from snoop.collector.reports.cache import ReportCache, shape
 from snoop.collector.reports.contents import image_bytes, used_package_names
 from snoop.collector.reports.diff import Diff, compare, kept_paths
@@ -55,8 +54,8 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
         lines = [b"+ " + p for p in d.added] + [b"- " + p for p in d.removed]
         return Response(b"".join(line + b"\n" for line in lines), media_type="text/plain")
     if format is Format.csv:
-        rows = [["added", os.fsdecode(p)] for p in d.added] + [["removed", os.fsdecode(p)] for p in d.removed] \
-            + [["common", os.fsdecode(p)] for p in d.common]
+        rows = [[change, p] for change, paths in (("added", d.added), ("removed", d.removed), ("common", d.common))
+                for p in decoded_paths(paths)]
         return csv_response(["change", "path"], rows)
 
     def answer() -> bytes:
@@ -65,9 +64,9 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
         return SafeJSONResponse.encode({
             "base": old.digest,
             "head": new.digest,
-            "added": [os.fsdecode(p) for p in d.added],
-            "removed": [os.fsdecode(p) for p in d.removed],
-            "common": [os.fsdecode(p) for p in d.common],
+            "added": decoded_paths(d.added),
+            "removed": decoded_paths(d.removed),
+            "common": decoded_paths(d.common),
             "packages": {
                 "added": package_list(head_packages, base_packages),
                 "removed": package_list(base_packages, head_packages),

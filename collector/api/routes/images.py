@@ -177,5 +177,5 @@ def files_of_image(
     last = cache.last(("json", image.id, wanted)) if cached else None
     files = get("json", lambda: encoded_rows(rows, last if isinstance(last, EncodedRows) else None))
     # Assembled from encoded parts: FastAPI would otherwise walk every row through jsonable_encoder.
-    body = b'{"image":%s,"files":%s,"total":%d}' % (header(), files.body, len(rows))
+    body = b'{"image":%s,"files":[%s],"total":%d}' % (header(), files.json(), len(rows))
     return Response(body, media_type="application/json")
