@@ -5,7 +5,7 @@ import os
 
 from fastapi.testclient import TestClient
 
-from snoop.collector.app import create_app
+from snoop.collector.app import YOUNG_OBJECTS, create_app
 from snoop.collector.config import CollectorConfig
 from snoop.collector.storage.write import ContainerIn, ingest
 from snoop.common.file_types import RUNTIME
@@ -26,11 +26,13 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_what_start_up_made_is_left_out_of_collections_while_serving(db_url: str) -> None:
-    """Frozen as the collector opens (no full collection walks it again), let go as it stops: a process that
-    starts collectors one after another, as this suite does, keeps none of the stopped ones."""
+    """Frozen as the collector opens (no full collection walks it again), and young objects collected less
+    often while it serves; both undone as it stops: a process that starts collectors one after another, as
+    this suite does, keeps none of the stopped ones and its own collection thresholds."""
+    before = gc.get_threshold()
     with TestClient(create_app(CollectorConfig(db_url=db_url), start_grpc=False)):
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == (YOUNG_OBJECTS, *before[1:])
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
 
 
 def test_images_list(client: TestClient) -> None:
