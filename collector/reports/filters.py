@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select
+from sqlalchemy import CompoundSelect, Select
 from sqlalchemy.orm import Session
 
 from snoop.collector.storage.dialect import dialect_of
@@ -58,7 +58,7 @@ def sorted_rows(rows: list[tuple]) -> list[tuple]:
     return rows
 
 
-def fetch_all(session: Session, stmt: Select) -> list[tuple]:
+def fetch_all(session: Session, stmt: Select | CompoundSelect) -> list[tuple]:
     """Plain DBAPI tuples: for a 100,000-row report SQLAlchemy's Row objects cost as much as the query.
     Only for columns that need no result processing (ints, bytes, strings)."""
     conn = session.connection()

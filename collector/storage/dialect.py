@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, text
+from sqlalchemy import CompoundSelect, Connection, Engine, Select, create_engine, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,8 @@ class SqliteDialect:
     # Two reads at once take turns: sqlite3 hands the GIL over at every row (a diff's sides: ×1.7 the time).
     parallel_reads = False
     files_by_day = False  # retention deletes rows: SQLite reuses a deleted row's pages itself
+    # One writer, and a new row's rowid is one above the highest: rows come in commit order (reports/diff.py).
+    rowids_ascend = True
     bulk: Bulk = SqliteBulk()
 
     def make_engine(self, url: str) -> Engine:
@@ -64,7 +66,7 @@ class SqliteDialect:
         for table in tables:
             conn.exec_driver_sql(f"ANALYZE {table}")
 
-    def fetch_all(self, conn: Connection, stmt: Select) -> list[tuple]:
+    def fetch_all(self, conn: Connection, stmt: Select | CompoundSelect) -> list[tuple]:
         result = conn.execute(stmt)
         try:
             return list(result.cursor.fetchall())
@@ -76,6 +78,7 @@ class PostgresDialect:
     single_writer = False
     parallel_reads = True  # the server reads one while the collector decodes the other
     files_by_day = True  # instance_files is partitioned by day: retention drops days (days.py)
+    rowids_ascend = False  # no rowids; concurrent writers commit out of any order they could number rows in
     bulk: Bulk = PostgresBulk()
 
     def make_engine(self, url: str) -> Engine:
@@ -109,7 +112,7 @@ class PostgresDialect:
         for table in tables:
             conn.exec_driver_sql(f"ANALYZE {table}")
 
-    def fetch_all(self, conn: Connection, stmt: Select) -> list[tuple]:
+    def fetch_all(self, conn: Connection, stmt: Select | CompoundSelect) -> list[tuple]:
         """In PostgreSQL's binary format: bytea in text format is hex, and decoding 5 MB of it costs more
         than the query."""
         compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
