@@ -16,6 +16,7 @@ from operator import itemgetter
 from sqlalchemy import ColumnClause, Integer, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
+from snoop.collector.reports.cache import ReportCache
 from snoop.collector.reports.filters import fetch_all
 from snoop.collector.reports.images import full_path, in_key_order, path_order
 from snoop.collector.storage.dialect import dialect_of
@@ -67,6 +68,18 @@ def kept_side(session: Session, image: Image, before: Side | None = None) -> Sid
         select(full_path(), ImageFile.path_id, ImageFile.file_type, ROWID).where(ImageFile.image_id == image.id))))
     return Side([(p, path_id) for p, path_id, file_type, _ in rows if file_type in KEEP],
                 Counter(map(itemgetter(2), rows)), max(map(itemgetter(3), rows), default=0))
+
+
+def cached_side(cache: ReportCache, session: Session, image: Image, stamp: tuple) -> Side:
+    """The image's side from ``cache`` while its ``shape`` is ``stamp``, else brought up to date from the last
+    one. Keyed by the image's first sighting too: SQLite may give a removed image's id to a new one."""
+    key = ("kept", image.id, image.first_seen_ns)
+
+    def read() -> Side:
+        last = cache.last(key)
+        return kept_side(session, image, last if isinstance(last, Side) else None)
+
+    return cache.get(key, stamp, read)
 
 
 def _caught_up(session: Session, image: Image, before: Side, types: Counter[int]) -> Side | None:

@@ -109,7 +109,7 @@ def test_cached_report_follows_every_ingest(client: TestClient) -> None:
 def test_keep_lists_and_diffs_move_with_a_new_path_or_type_only(client: TestClient) -> None:
     """A new container of known files leaves keep-lists and diffs as they were: served from the cache. A new
     file, or a file retyped out of the keep-list, is in the very next answer; a diff reads again only the side
-    that changed."""
+    that changed, which is the image's keep-list too."""
     seed(client)
     sessions = client.app.state.sessions  # type: ignore[attr-defined]
     with sessions.begin() as s:
@@ -132,9 +132,9 @@ def test_keep_lists_and_diffs_move_with_a_new_path_or_type_only(client: TestClie
     assert after(container("c3", node="n3", files={b"/etc/a.conf": 1, b"/bin/sh": 2})) == (keep, diff, 0)
     keep, diff, computed = after(container("c3", node="n3", files={b"/new": 1}))
     assert keep.endswith(b"/new\n") and "/new" in diff["removed"]
-    assert computed == 4  # the keep-list; the diff's aaa side, comparison and JSON (not bbb's side)
+    assert computed == 3  # aaa's side (its keep-list too), the comparison and its JSON (not bbb's side)
     keep, diff, computed = after(container("c4", files={b"/new": 1}, types={b"/new": RUNTIME}))
-    assert not keep.endswith(b"/new\n") and "/new" not in diff["removed"] and computed == 4
+    assert not keep.endswith(b"/new\n") and "/new" not in diff["removed"] and computed == 3
 
 
 def test_errors_are_pages_for_people_and_json_for_programs(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from snoop.collector.reports import diff
 from snoop.collector.reports.diff import Side, kept_paths, kept_side
 from snoop.collector.storage.db import make_engine, make_sessionmaker
 from snoop.collector.storage.migrate import upgrade
-from snoop.collector.storage.models import Image
+from snoop.collector.storage.models import PATH_KEY_BYTES, Image
 from snoop.collector.storage.retention import remove_image
 from snoop.collector.storage.write import ingest
 from snoop.common.file_types import DIR, FILE, NAMES, RUNTIME, SYMLINK, UNKNOWN
@@ -53,11 +53,14 @@ def caught_up(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
 def test_new_paths_are_taken_from_the_rows_added_since(sessions: sessionmaker[Session],
                                                         caught_up: list[bool]) -> None:
-    write(sessions, "c1", {b"/bin/sh": FILE, b"/etc": DIR, b"/lib/x.so": SYMLINK})
+    long = b"/deep/" + b"d" * PATH_KEY_BYTES  # paths whose keys are cut: their order is the full path's
+    write(sessions, "c1", {b"/bin/sh": FILE, b"/etc": DIR, b"/lib/x.so": SYMLINK, long + b"/b": FILE})
     first = side(sessions)
-    write(sessions, "c2", {b"/bin/sh": FILE, b"/a/new": FILE, b"/z/new": UNKNOWN, b"/proc": RUNTIME, b"/m": DIR})
+    write(sessions, "c2", {b"/bin/sh": FILE, b"/a/new": FILE, b"/z/new": UNKNOWN, b"/proc": RUNTIME, b"/m": DIR,
+                           long + b"/a": FILE, b"/caf\xe9": FILE})
     now = side(sessions, first)
-    assert [p for p, _ in now.paths] == [b"/a/new", b"/bin/sh", b"/lib/x.so", b"/z/new"]
+    assert [p for p, _ in now.paths] == [b"/a/new", b"/bin/sh", b"/caf\xe9", long + b"/a", long + b"/b",
+                                         b"/lib/x.so", b"/z/new"]
     write(sessions, "c3", {b"/bin/sh": FILE, b"/etc": DIR})  # known files only: the counts did not move
     assert side(sessions, now).paths == now.paths
     is_sqlite = sessions.kw["bind"].dialect.name == "sqlite"

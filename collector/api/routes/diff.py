@@ -14,7 +14,7 @@ from snoop.collector.api.render import Format, csv_response
 from snoop.collector.encoding import SafeJSONResponse, decoded_paths
 from snoop.collector.reports.cache import ReportCache, shape
 from snoop.collector.reports.contents import image_bytes, used_package_names
-from snoop.collector.reports.diff import Diff, Side, compare, kept_side
+from snoop.collector.reports.diff import Diff, cached_side, compare
 from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import Image
 from snoop.collector.vulns.service import in_use_ids, scan_stamp
@@ -35,15 +35,8 @@ def diff(base: str, head: str, session: SessionDep, request: Request, format: Fo
     shapes = {image.id: shape(session, image.id) for image in (old, new)}
 
     def kept(image: Image, reader: Session) -> list[tuple[bytes, int]]:
-        """Each side kept apart: a change to one image brings that one up to date (``kept_side``). Keyed by
-        the image's first sighting too: SQLite may give a removed image's id to a new one."""
-        key = ("kept", image.id, image.first_seen_ns)
-
-        def read() -> Side:
-            last = cache.last(key)
-            return kept_side(reader, image, last if isinstance(last, Side) else None)
-
-        return cache.get(key, shapes[image.id], read).paths
+        """Each side kept apart (with the image's keep-list): a change to one image brings that one up to date."""
+        return cached_side(cache, reader, image, shapes[image.id]).paths
 
     def both() -> Diff:
         """On PostgreSQL the sides are read at once, base on a connection of its own (×0.65 the time of one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from operator import itemgetter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -34,6 +35,7 @@ from snoop.collector.api.render import (
 from snoop.collector.encoding import SafeJSONResponse, iso
 from snoop.collector.reports.cache import ReportCache, fingerprint, shape
 from snoop.collector.reports.contents import inventory_of, packages, summary, unused_files
+from snoop.collector.reports.diff import cached_side
 from snoop.collector.reports.filters import FileFilter, Page
 from snoop.collector.reports.images import (
     count_files,
@@ -164,6 +166,8 @@ def files_of_image(
         return Response(body, media_type="application/json", headers=link)
     cached = wanted in (FileFilter(), FileFilter(types=KEEP))
     if format is Format.text:  # the keep-list needs the paths only, which a new container of known files keeps
+        if wanted == FileFilter(types=KEEP):  # what a diff compares: one entry for both
+            return keep_list(map(itemgetter(0), cached_side(cache, session, image, shape(session, image.id)).paths))
         if not cached:
             return keep_list(image_paths(session, image, wanted))
         return keep_list(cache.get(("paths", image.id, wanted), shape(session, image.id),
