@@ -2,7 +2,7 @@
 order from one covering index (``ix_image_files_order``); the two are compared by path id. Probing the
 other image per row in SQL (NOT EXISTS / EXCEPT) was measured at twice the time on both databases.
 
-On SQLite an image's side is brought up to date from the rows added since it was read (``kept_side``)."""
+An image's side is brought up to date from the rows added since it was read (``kept_side``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter
 
-from sqlalchemy import ColumnClause, Integer, literal_column, null, select, union_all
+from sqlalchemy import TextClause, null, select, text, union_all
 from sqlalchemy.orm import Session
 
 from snoop.collector.reports.cache import ReportCache
@@ -23,7 +23,6 @@ from snoop.collector.storage.dialect import dialect_of
 from snoop.collector.storage.models import Image, ImageFile, ImageFileCount
 from snoop.common.file_types import KEEP
 
-ROWID: ColumnClause[int] = literal_column("image_files.rowid", Integer)
 FEW = 64  # added rows put in place one by one (a move of the list each) rather than sorted in with the rest
 
 
@@ -43,31 +42,32 @@ def kept_paths(session: Session, image: Image) -> list[tuple[bytes, int]]:
 
 @dataclass(frozen=True)
 class Side:
-    """An image's ``kept_paths``; on SQLite with what lets the next read take only the rows added since: the
-    image's merged rows per type and the highest rowid among them, as of the same read."""
+    """An image's ``kept_paths``, with what lets the next read take only the rows added since: the image's
+    merged rows per type as of the read, a number every row added after it has at least, and the path ids of
+    the rows it saw that have such a number already."""
 
     paths: list[tuple[bytes, int]]
-    types: Counter[int] | None = None
-    last_rowid: int = 0
+    types: Counter[int]
+    mark: int
+    recent: frozenset[int]
 
 
 def kept_side(session: Session, image: Image, before: Side | None = None) -> Side:
-    """The image's side of a diff. On SQLite, ``before`` (an earlier side of the same image) is brought up to
-    date from the rows after its last rowid, read in one statement with the image's counts per type: a cold
-    diff then reads a few rows instead of 100,000. Exact: merged rows are only added or retyped upwards (and
-    removed with their image), so the counts equal ``before``'s plus the added rows' only if no row was
-    retyped and none was added under a lower rowid (SQLite gives a deleted highest rowid again); otherwise,
-    and on PostgreSQL, the side is read whole."""
-    if not dialect_of(session).rowids_ascend:
-        return Side(kept_paths(session, image))
-    if before is not None and before.types is not None:
-        caught_up = _caught_up(session, image, before, before.types)
+    """The image's side of a diff. ``before`` (an earlier side of the same image) is brought up to date from
+    the rows numbered from its mark on (``dialect.added``: SQLite's rowid, PostgreSQL's adding transaction),
+    read in one statement with the image's counts per type: a cold diff reads a few rows, not 100,000. Exact:
+    merged rows are only added or retyped upwards (and removed with their image), so the counts equal
+    ``before``'s plus the added rows' only if no row was retyped and none was added under the mark (SQLite
+    gives a removed highest rowid again); otherwise the side is read whole."""
+    if before is not None:
+        caught_up = _caught_up(session, image, before)
         if caught_up is not None:
             return caught_up
+    mark, recent = _mark(session, image)
     rows = path_order(fetch_all(session, in_key_order(
-        select(full_path(), ImageFile.path_id, ImageFile.file_type, ROWID).where(ImageFile.image_id == image.id))))
-    return Side([(p, path_id) for p, path_id, file_type, _ in rows if file_type in KEEP],
-                Counter(map(itemgetter(2), rows)), max(map(itemgetter(3), rows), default=0))
+        select(full_path(), ImageFile.path_id, ImageFile.file_type).where(ImageFile.image_id == image.id))))
+    return Side([(p, path_id) for p, path_id, file_type in rows if file_type in KEEP],
+                Counter(map(itemgetter(2), rows)), mark, recent)
 
 
 def cached_side(cache: ReportCache, session: Session, image: Image, stamp: tuple) -> Side:
@@ -82,27 +82,40 @@ def cached_side(cache: ReportCache, session: Session, image: Image, stamp: tuple
     return cache.get(key, stamp, read)
 
 
-def _caught_up(session: Session, image: Image, before: Side, types: Counter[int]) -> Side | None:
-    """``before`` (whose counts per type are ``types``) and the rows added since, or None if the image changed
-    in another way."""
-    rows = fetch_all(session, union_all(  # + 0: a range of rowids, not the image's 100,000 index entries
-        select(full_path(), ImageFile.path_id, ImageFile.file_type, ROWID, null())
-        .where(ROWID > before.last_rowid, ImageFile.image_id + 0 == image.id),  # noqa: SIM300 - a column
-        select(null(), null(), ImageFileCount.file_type, null(), ImageFileCount.files)
+def _mark(session: Session, image: Image) -> tuple[int, frozenset[int]]:
+    """The least number of any row added from now on, and the image's rows numbered so already: taken before
+    a read, so that every row it does not see has that number at least, and those it sees with one are known."""
+    dialect = dialect_of(session)
+    mark = session.execute(text(dialect.added_mark)).scalar_one()
+    recent = session.scalars(select(ImageFile.path_id).where(_added_since(session, mark, image)))
+    return mark, frozenset(recent)
+
+
+def _added_since(session: Session, mark: int, image: Image) -> TextClause:
+    return text(dialect_of(session).added_since).bindparams(mark=mark, image=image.id)
+
+
+def _caught_up(session: Session, image: Image, before: Side) -> Side | None:
+    """``before`` and the rows added since, or None if the image changed in another way."""
+    mark, recent = _mark(session, image)
+    rows = fetch_all(session, union_all(
+        select(full_path(), ImageFile.path_id, ImageFile.file_type, null())
+        .where(_added_since(session, before.mark, image)),
+        select(null(), null(), ImageFileCount.file_type, ImageFileCount.files)
         .where(ImageFileCount.image_id == image.id)))
-    added = [row[:4] for row in rows if row[4] is None]
-    counts = Counter({file_type: files for _, _, file_type, _, files in rows if files is not None})
-    if counts != types + Counter(map(itemgetter(2), added)) or any(
+    added = [row[:3] for row in rows if row[3] is None and row[1] not in before.recent]
+    counts = Counter({file_type: files for _, _, file_type, files in rows if files is not None})
+    if counts != before.types + Counter(map(itemgetter(2), added)) or any(
             _holds(before.paths, path) for path, *_ in added):  # rowids given again after a VACUUM
         return None
-    kept = [(path, path_id) for path, path_id, file_type, _ in added if file_type in KEEP]
+    kept = [(path, path_id) for path, path_id, file_type in added if file_type in KEEP]
     if len(kept) > FEW:
         paths = sorted(before.paths + kept)
     else:  # into a copy: ``before`` may be in a diff being compared now
         paths = list(before.paths)
         for row in kept:
             insort(paths, row)
-    return Side(paths, counts, max([before.last_rowid, *map(itemgetter(3), added)]))
+    return Side(paths, counts, mark, recent)
 
 
 def _holds(paths: list[tuple[bytes, int]], path: bytes) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -150,10 +151,13 @@ class ImageFile(Base):
     file_type: Mapped[int] = mapped_column(SmallInteger, server_default="0")  # the highest any instance saw
     path_key: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''"))
     nodes: Mapped[int] = mapped_column(Integer, server_default="0")  # nodes its instances ran on (spread.py)
+    # PostgreSQL: the transaction that added the row (its default, never updated); SQLite: 0 (rowids serve).
+    added_xid: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue())
 
     # Covers a keep-list and each side of a diff: path order, the type filter, and the id to compare by.
     # Room in each page, so that the update of a merged row stays in its page and changes no index (0008).
     __table_args__ = (Index("ix_image_files_order", "image_id", "path_key", "file_type", "path_id"),
+                      Index("ix_image_files_added", "image_id", "added_xid"),  # rows added since (diff.py)
                       {"postgresql_with": {"fillfactor": 60}})
 
 
