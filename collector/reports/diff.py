@@ -54,7 +54,7 @@ class Side:
 
 def kept_side(session: Session, image: Image, before: Side | None = None) -> Side:
     """The image's side of a diff. ``before`` (an earlier side of the same image) is brought up to date from
-    the rows numbered from its mark on (``dialect.added``: SQLite's rowid, PostgreSQL's adding transaction),
+    the rows numbered from its mark on (``dialect.added_since``: SQLite's rowid, PostgreSQL's adding transaction),
     read in one statement with the image's counts per type: a cold diff reads a few rows, not 100,000. Exact:
     merged rows are only added or retyped upwards (and removed with their image), so the counts equal
     ``before``'s plus the added rows' only if no row was retyped and none was added under the mark (SQLite
@@ -106,7 +106,7 @@ def _caught_up(session: Session, image: Image, before: Side) -> Side | None:
     added = [row[:3] for row in rows if row[3] is None and row[1] not in before.recent]
     counts = Counter({file_type: files for _, _, file_type, files in rows if files is not None})
     if counts != before.types + Counter(map(itemgetter(2), added)) or any(
-            _holds(before.paths, path) for path, *_ in added):  # rowids given again after a VACUUM
+            _holds(before.paths, path) for path, *_ in added):  # renumbered by a VACUUM, or seen after its mark
         return None
     kept = [(path, path_id) for path, path_id, file_type in added if file_type in KEEP]
     if len(kept) > FEW:

@@ -31,10 +31,9 @@ class SqliteDialect:
     # Two reads at once take turns: sqlite3 hands the GIL over at every row (a diff's sides: ×1.7 the time).
     parallel_reads = False
     files_by_day = False  # retention deletes rows: SQLite reuses a deleted row's pages itself
-    # What numbers merged rows in the order they were added, the least number of any row added from now on,
-    # and the rows of an image from a number on (reports/diff.py): the rowid, one above the highest (one
-    # writer); + 0 reads a range of rowids, not the image's 100,000 index entries.
-    added = "image_files.rowid"
+    # Merged rows numbered in the order they were added: the least number of any row added from now on, and
+    # an image's rows from a number on (reports/diff.py). The rowid, one above the highest (one writer); + 0
+    # reads a range of rowids, not the image's 100,000 index entries.
     added_mark = "SELECT coalesce(max(rowid), 0) + 1 FROM image_files"
     added_since = "image_files.rowid >= :mark AND image_files.image_id + 0 = :image"
     bulk: Bulk = SqliteBulk()
@@ -82,9 +81,8 @@ class PostgresDialect:
     single_writer = False
     parallel_reads = True  # the server reads one while the collector decodes the other
     files_by_day = True  # instance_files is partitioned by day: retention drops days (days.py)
-    # The adding transaction (the column's default), and the oldest one still running: a row a later statement
-    # does not see was added by it or a later one.
-    added = "image_files.added_xid"
+    # Numbered by the adding transaction (the column's default), from the oldest one still running: a row a
+    # later statement does not see was added by it or a later one.
     added_mark = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
     added_since = "image_files.image_id = :image AND image_files.added_xid >= :mark"
     bulk: Bulk = PostgresBulk()
