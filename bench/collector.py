@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import shutil
 import sqlite3
@@ -229,7 +230,7 @@ def settle(url: str) -> None:
     vacuum of the rows ingest just wrote and rewrote (autovacuum's first pass, which otherwise shares this
     VM's two CPUs with the requests), SQLite's checkpoint of its write-ahead log."""
     if url.startswith("sqlite"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:

@@ -164,14 +164,11 @@ def files_of_image(
         body = b'{"image":%s,"files":%s,"total":%d,"next":%s}' % (header(), encode(
             [file_json(r) | {"nodes": n} for r, n in zip(rows, nodes, strict=True)]), total, encode(more))
         return Response(body, media_type="application/json", headers=link)
-    cached = wanted in (FileFilter(), FileFilter(types=KEEP))
-    if format is Format.text:  # the keep-list needs the paths only, which a new container of known files keeps
-        if wanted == FileFilter(types=KEEP):  # what a diff compares: one entry for both
+    if format is Format.text:  # the paths only, which a new container of known files keeps
+        if wanted == FileFilter(types=KEEP):  # the keep-list is what a diff compares: one entry for both
             return keep_list(map(itemgetter(0), cached_side(cache, session, image, shape(session, image.id)).paths))
-        if not cached:
-            return keep_list(image_paths(session, image, wanted))
-        return keep_list(cache.get(("paths", image.id, wanted), shape(session, image.id),
-                                   lambda: image_paths(session, image, wanted)))
+        return keep_list(image_paths(session, image, wanted))
+    cached = wanted in (FileFilter(), FileFilter(types=KEEP))
     get = (lambda kind, compute: cache.get((kind, image.id, wanted), stamp, compute)) if cached \
         else (lambda _kind, compute: compute())
     rows = get("rows", lambda: image_files(session, image, wanted))
